@@ -1,0 +1,92 @@
+"""cffi build script for ``fastdl._cext`` (API mode).
+
+setup.py names it in ``cffi_modules=["csrc/build_cext.py:ffibuilder"]``, so a
+``pip install`` compiles it. For a quick in-place build while working on the C
+sources, run ``python csrc/build_cext.py`` from anywhere: it writes the
+``fastdl/_cext.abi3.so`` next to the Python sources, the file an editable
+install makes.
+
+Flags: -O3 and C99, nothing machine-specific (no -march=native), so the binary
+runs on any CPU of its platform; the hot loops carry AVX2/AVX-512 clones chosen
+at load time (see adam.c). -fno-math-errno lets GCC vectorise sqrt: with errno
+semantics on, no loop that calls sqrt is vectorised at all.
+"""
+
+import glob
+import os
+import platform
+import shutil
+import sys
+import sysconfig
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# Repeated from fastdl_cext.h: cffi's cdef parser takes no preprocessor input.
+CDEF = """
+void fastdl_adam_step_f32(float *param, const float *grad, float *m, float *v, float *vmax,
+                          int64_t n, int64_t step, double lr, double beta1, double beta2,
+                          double eps, double weight_decay, int amsgrad, int decoupled);
+void fastdl_adam_step_f64(double *param, const double *grad, double *m, double *v,
+                          double *vmax, int64_t n, int64_t step, double lr, double beta1,
+                          double beta2, double eps, double weight_decay, int amsgrad,
+                          int decoupled);
+"""
+
+C_SOURCES = ["adam.c"]
+DEPENDS = ["fastdl_cext.h", "build_cext.py"]
+
+if sys.platform == "win32":
+    COMPILE_ARGS = ["/O2", "/fp:precise"]
+else:
+    COMPILE_ARGS = ["-O3", "-std=c99", "-fno-math-errno"]
+
+
+# The stable ABI (fastdl/_cext.abi3.so), as cffi picks it for pip builds; said here
+# too so that `python csrc/build_cext.py` writes the same file name (a
+# _cext.cpython-3XX-*.so left beside it would shadow a later pip build's).
+PY_LIMITED_API = (
+    platform.python_implementation() == "CPython"
+    and not hasattr(sys, "gettotalrefcount")
+    and not sysconfig.get_config_var("Py_GIL_DISABLED")
+)
+
+
+def _rel(path: str, relative: bool) -> str:
+    # setuptools wants source paths relative to setup.py's directory (the cwd of a
+    # build); FFI.compile() changes into its tmpdir, so it needs absolute ones.
+    if not relative:
+        return path
+    return os.path.relpath(path, os.getcwd()).replace(os.sep, "/")
+
+
+def make_ffibuilder(relative: bool = True) -> FFI:
+    """The FFI for ``fastdl._cext``; source paths relative to the cwd, or absolute."""
+    ffi = FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source(
+        "fastdl._cext",
+        '#include "fastdl_cext.h"',
+        sources=[_rel(os.path.join(HERE, name), relative) for name in C_SOURCES],
+        include_dirs=[_rel(HERE, relative)],
+        # depends also puts these files in the sdist (there is no MANIFEST.in)
+        depends=[_rel(os.path.join(HERE, name), relative) for name in DEPENDS],
+        extra_compile_args=COMPILE_ARGS,
+        libraries=[] if sys.platform == "win32" else ["m"],
+        py_limited_api=PY_LIMITED_API,
+    )
+    return ffi
+
+
+ffibuilder = make_ffibuilder()
+
+if __name__ == "__main__":
+    # Compiles under build/cffi/, then puts the module next to the Python sources.
+    built = make_ffibuilder(relative=False).compile(tmpdir=os.path.join(ROOT, "build", "cffi"))
+    target = os.path.join(ROOT, "fastdl", os.path.basename(built))
+    for stale in glob.glob(os.path.join(ROOT, "fastdl", "_cext.*")):
+        os.remove(stale)
+    shutil.copyfile(built, target)
+    print(target)

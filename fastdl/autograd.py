@@ -1,0 +1,318 @@
+"""Reverse-mode automatic differentiation: Function, the backward engine, no_grad, gradcheck.
+
+A :class:`Function` pairs a ``forward`` on raw arrays with a ``backward`` that maps
+the output's gradient to one gradient per input. ``Function.apply`` runs the
+forward and, when grad mode is on and an input requires grad, records a
+:class:`Node` on the output. ``backward`` sorts the nodes topologically with an
+explicit stack (no recursion limit on deep or unrolled graphs), then walks them in
+reverse, summing gradients that meet at a tensor and accumulating into the
+``.grad`` of leaf tensors (``grad += g``, as PyTorch does: call ``zero_grad``
+between steps). A graph's saved arrays are freed after one backward pass unless
+``retain_graph=True``; a second pass through a freed graph raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from fastdl import backends
+
+if TYPE_CHECKING:
+    from fastdl.tensor import Tensor
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for backward."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _grad_mode.enabled = bool(mode)
+
+
+class _GradMode:
+    _mode = True
+
+    def __enter__(self) -> None:
+        self._previous = is_grad_enabled()
+        set_grad_enabled(self._mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        set_grad_enabled(self._previous)
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager (and decorator) that turns off graph recording.
+
+    Example::
+
+        with fastdl.no_grad():
+            y = model(x)          # y.requires_grad is False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Context manager (and decorator) that turns graph recording back on."""
+
+    _mode = True
+
+
+class Context:
+    """Per-call scratch space shared by a Function's forward and backward."""
+
+    def __init__(self, backend: Any, needs_input_grad: tuple[bool, ...]) -> None:
+        self.backend = backend
+        self.needs_input_grad = needs_input_grad
+        self.saved: tuple = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved = arrays
+
+
+class Node:
+    """One recorded call: the Function, its context and its input tensors."""
+
+    __slots__ = ("function", "ctx", "inputs", "parents", "freed")
+
+    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+        # The producing node of each input as it was when recorded: an in-place op
+        # that later rebinds an input tensor must not rewire this graph.
+        self.parents = tuple(getattr(t, "_node", None) for t in inputs)
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+class Function:
+    """Base of every differentiable op.
+
+    Subclasses define ``forward(ctx, *args)`` on raw arrays (Tensors in ``args`` are
+    replaced by their arrays; other arguments pass through) returning one array, or
+    a tuple whose first array is the differentiable output and whose others are
+    returned as tensors without gradient (e.g. indices). ``backward(ctx, grad)``
+    returns one gradient array (or None) per positional argument of ``forward``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        from fastdl.tensor import Tensor
+
+        device = "cpu"
+        raw = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                needs.append(a.requires_grad)
+                device = a.device
+            else:
+                raw.append(a)
+                needs.append(False)
+        record = is_grad_enabled() and any(needs)
+        ctx = Context(backends.for_device(device), tuple(needs))
+        result = cls.forward(ctx, *raw)
+        extras: tuple = ()
+        if isinstance(result, tuple):
+            result, *rest = result
+            extras = tuple(Tensor._wrap(r) for r in rest)
+        out = Tensor._wrap(result)
+        if record:
+            out.requires_grad = True
+            out._node = Node(cls, ctx, tuple(args))
+        return (out, *extras) if extras else out
+
+
+def _topological_order(root: Node) -> list[Node]:
+    """Nodes reachable from root, each after every node that consumes its output."""
+    order: list[Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.parents:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _accumulate(store: dict, key: int, grad: np.ndarray) -> None:
+    if key in store:
+        store[key] = store[key] + grad
+    else:
+        store[key] = grad
+
+
+def backward(
+    tensor: Tensor, gradient: Any = None, retain_graph: bool = False
+) -> None:
+    """Compute d(tensor)/d(leaf) for every leaf that requires grad; see ``Tensor.backward``."""
+    from fastdl.tensor import Tensor
+
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn"
+        )
+    if gradient is None:
+        if tensor._data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs; got shape "
+                f"{tensor.shape}: pass `gradient`"
+            )
+        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+    else:
+        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if grad.shape != tensor.shape:
+            raise ValueError(
+                f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
+            )
+        grad = grad.astype(tensor.dtype, copy=False)
+
+    if tensor._node is None:  # a leaf
+        _accumulate_leaf(tensor, grad)
+        return
+
+    order = _topological_order(tensor._node)
+    grads: dict[int, np.ndarray] = {id(tensor._node): grad}
+    with no_grad():
+        for node in order:
+            if node.freed:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time; its saved "
+                    "arrays were freed. Pass retain_graph=True to the first backward."
+                )
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            input_grads = node.function.backward(node.ctx, g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
+                if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
+                    continue
+                if ig.dtype != inp.dtype:
+                    ig = ig.astype(inp.dtype)
+                if parent is None:
+                    _accumulate_leaf(inp, ig)
+                else:
+                    if inp._retains_grad:
+                        _accumulate_leaf(inp, ig)
+                    _accumulate(grads, id(parent), ig)
+            if not retain_graph:
+                node.ctx.saved = ()
+                node.freed = True
+
+
+def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+    from fastdl.tensor import Tensor
+
+    if grad.shape != leaf.shape:
+        grad = np.broadcast_to(grad, leaf.shape)
+    if leaf.grad is None:
+        leaf.grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
+    else:
+        # In place, so a gradient that is a view into a flat buffer stays one.
+        leaf.grad._data += grad
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Check ``fn``'s analytic gradients against float64 central differences.
+
+    Every input that requires grad must be float64. ``fn`` may return a tensor of
+    any shape; it is reduced with a fixed random projection so each entry's
+    gradient is exercised.
+
+    Example::
+
+        x = fastdl.randn(3, 4, dtype=fastdl.float64, requires_grad=True)
+        assert fastdl.autograd.gradcheck(lambda t: (t * t).sum(), [x])
+    """
+    from fastdl.tensor import Tensor
+
+    inputs = list(inputs)
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
+            raise TypeError(f"gradcheck: inputs[{i}] must be float64, got {t.dtype}")
+    targets = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+
+    with no_grad():
+        out = fn(*inputs)
+    projection = np.random.default_rng(0).standard_normal(out.shape)
+
+    def scalar() -> float:
+        with no_grad():
+            return float(np.sum(fn(*inputs)._data * projection))
+
+    for t in targets:
+        t.grad = None
+    out = fn(*inputs)
+    out.backward(Tensor._wrap(projection.astype(out.dtype)))
+
+    ok = True
+    for index, t in enumerate(targets):
+        analytic = np.zeros(t.shape) if t.grad is None else t.grad._data
+        numeric = np.zeros(t.shape)
+        flat = t._data.reshape(-1)
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            plus = scalar()
+            flat[j] = original - eps
+            minus = scalar()
+            flat[j] = original
+            numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+        if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
+            ok = False
+            if raise_exception:
+                worst = np.max(np.abs(analytic - numeric))
+                raise AssertionError(
+                    f"gradcheck failed for input {index} (shape {t.shape}): max |analytic - "
+                    f"numeric| = {worst:.3e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}"
+                )
+    return ok

@@ -1,0 +1,247 @@
+"""The ``fastdl`` command: ``fastdl train`` and ``fastdl info``.
+
+``fastdl train`` with no arguments trains an MLP 64-128-64-10 (ReLU, Adam) on the
+bundled 8x8 digits, writes a checkpoint and a history plot under ``--out``, and
+prints one summary line with ``test_accuracy=``. Errors in flags, paths or files
+print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+
+
+class UsageError(Exception):
+    """A bad flag, path or file: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _batch_size(text: str) -> int | str:
+    return "full" if text == "full" else _positive_int(text)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 128,64, got {text!r}"
+        ) from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fastdl", description="fastdl: train neural networks fast.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub.required = True
+
+    train = sub.add_parser("train", help="train an MLP and report its test accuracy")
+    train.add_argument("--data", default="digits",
+                       help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits")
+    train.add_argument("--hidden", type=_hidden, default=(128, 64),
+                       help="hidden layer sizes, comma-separated (default 128,64)")
+    train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
+    train.add_argument("--lr", type=_non_negative_float, default=None,
+                       help="learning rate (default 3e-3 for adam, 0.1 for sgd)")
+    train.add_argument("--momentum", type=_non_negative_float, default=0.9,
+                       help="SGD momentum (default 0.9)")
+    train.add_argument("--epochs", type=_positive_int, default=30)
+    train.add_argument("--batch-size", type=_batch_size, default=32,
+                       help="a positive integer, or 'full' for full-batch descent")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--backend", choices=("numba", "reference"), default=None,
+                       help="CPU backend (default: FASTDL_BACKEND or numba)")
+    train.add_argument("--threads", type=_positive_int, default=None)
+    train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    sub.add_parser("info", help="versions, backends, threads, BLAS kernel, CUDA")
+    return parser
+
+
+def _load_data(spec: str, seed: int) -> tuple[np.ndarray, ...]:
+    from fastdl import data
+
+    if spec == "digits":
+        return tuple(data.load_digits())
+    if spec == "spirals":
+        from sklearn.model_selection import train_test_split
+
+        X, y = data.make_spirals(n_samples=600, n_classes=3, noise=0.2, seed=seed)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=seed, stratify=y
+        )
+        return X_train, y_train, X_test, y_test
+    if spec.startswith("idx:"):
+        directory = spec[4:]
+        if not os.path.isdir(directory):
+            raise UsageError(f"fastdl train: --data {spec}: {directory!r} is not a directory")
+        try:
+            X_train, y_train = data.load_idx(directory, kind="train")
+            X_test, y_test = data.load_idx(directory, kind="test")
+        except (OSError, ValueError) as error:
+            raise UsageError(f"fastdl train: --data {spec}: {error}") from None
+        return X_train, y_train, X_test, y_test
+    raise UsageError(
+        f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}"
+    )
+
+
+def _build_model(n_in: int, hidden: Sequence[int], n_out: int, activation: str) -> Any:
+    from fastdl import nn
+
+    act = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid,
+           "tanh": nn.Tanh}[activation]
+    layers: list[Any] = []
+    sizes = [n_in, *hidden]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), act()]
+    layers.append(nn.Linear(sizes[-1], n_out))
+    return nn.Sequential(*layers)
+
+
+def train(args: argparse.Namespace) -> int:
+    import fastdl
+    from fastdl import nn, optim, plot
+    from fastdl.data import DataLoader, TensorDataset
+    from fastdl.train import evaluate, fit
+
+    start = time.perf_counter()
+    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"fastdl train: --out {out!r}: {error.strerror}") from None
+    if args.backend:
+        fastdl.use_backend(args.backend)
+    if args.threads:
+        fastdl.set_num_threads(args.threads)
+    fastdl.manual_seed(args.seed)
+
+    X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    model = _build_model(X_train.shape[1], args.hidden, n_classes, args.activation)
+    if args.optimizer == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=3e-3 if args.lr is None else args.lr)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=0.1 if args.lr is None else args.lr,
+                              momentum=args.momentum)
+    loss_fn = nn.CrossEntropyLoss()
+    train_loader = DataLoader(TensorDataset(X_train, y_train), batch_size=args.batch_size,
+                              shuffle=True, seed=args.seed)
+    test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
+
+    history = fit(model, loss_fn, optimizer, train_loader, args.epochs, val_loader=test_loader,
+                  progress=not args.no_progress)
+    test = evaluate(model, test_loader, loss_fn)
+
+    checkpoint = os.path.join(out, "checkpoint.fdl")
+    fastdl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "history": history.to_dict(), "config": _config(args)}, checkpoint)
+    plot.history(history, os.path.join(out, "history.png"))
+    print(
+        f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} "
+        f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)} "
+        f"backend={fastdl.backends.current()} seconds={time.perf_counter() - start:.1f} "
+        f"out={out}"
+    )
+    return 0
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    config = {k: v for k, v in vars(args).items() if k != "command"}
+    config["hidden"] = list(config["hidden"])
+    return config
+
+
+def info() -> int:
+    import numba
+
+    import fastdl
+    from fastdl.backends.cpu import cext
+
+    cext_status = cext.status()
+    print(f"fastdl {fastdl.__version__}  python {platform.python_version()}  "
+          f"numpy {np.__version__}  numba {numba.__version__}")
+    print(f"backends: {', '.join(fastdl.backends.available())} "
+          f"(CPU backend in use: {fastdl.backends.current()})")
+    state = "loaded" if cext_status["loaded"] else "not loaded"
+    enabled = "enabled" if cext_status["enabled"] else "disabled by FASTDL_CEXT=0"
+    reason = f" ({cext_status['reason']})" if cext_status.get("reason") else ""
+    serving = "C kernels serve adam_step" if cext_status["loaded"] and cext_status["enabled"] \
+        else "the Numba path serves"
+    print(f"C extension: {state}, {enabled}{reason}; {serving}")
+    print(f"threads: fastdl {fastdl.get_num_threads()}, numba layer "
+          f"{numba.config.THREADING_LAYER} (kernels single-threaded), cores {os.cpu_count()}")
+    for pool in fastdl.threads.blas_info():
+        print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} kernel "
+              f"{pool.get('architecture')} threads {pool.get('num_threads')} "
+              f"({pool.get('threading_layer')})")
+    print(f"CUDA: {_cuda_status()}")
+    return 0
+
+
+def _cuda_status() -> str:
+    try:
+        from numba import cuda
+    except ImportError:
+        return "numba-cuda not installed"
+    try:
+        return "available" if cuda.is_available() else "no GPU found"
+    except Exception as error:  # a broken driver must not break `fastdl info`
+        return f"unavailable ({type(error).__name__})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "train":
+            return train(args)
+        return info()
+    except UsageError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fastdl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Flat parameter and gradient buffers.
+
+:func:`flatten` lays parameters of one dtype out in one contiguous values buffer
+and one gradient buffer, and rebinds each parameter's storage and ``.grad`` as
+views into them. Then zeroing gradients is one fill and an optimizer step is one
+fused kernel over the whole buffer. Calling it again on parameters that already
+form one contiguous run of a buffer does nothing.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Sequence
+
+import numpy as np
+
+from fastdl.tensor import Tensor
+
+# id(values buffer) -> FlatBuffer, so a second flatten() finds the first one.
+_REGISTRY: weakref.WeakValueDictionary[int, FlatBuffer] = weakref.WeakValueDictionary()
+
+
+class FlatBuffer:
+    """Parameters of one dtype sharing a values buffer and a gradient buffer.
+
+    ``values[offsets[i]:offsets[i+1]]`` is parameter ``i``'s storage (reshaped), and
+    the same slice of ``grads`` its gradient.
+    """
+
+    def __init__(self, params: Sequence[Tensor]) -> None:
+        self.params = list(params)
+        sizes = [p._data.size for p in self.params]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        dtype = self.params[0].dtype
+        self.values = np.empty(int(self.offsets[-1]), dtype)
+        self.grads = np.zeros(int(self.offsets[-1]), dtype)
+        self.value_views: list[np.ndarray] = []
+        self.grad_views: list[np.ndarray] = []
+        for i, p in enumerate(self.params):
+            value = self.values[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
+            grad = self.grads[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
+            value[...] = p._data
+            if p.grad is not None:
+                grad[...] = p.grad._data
+            p._data = value
+            p.grad = Tensor._wrap(grad)
+            self.value_views.append(value)
+            self.grad_views.append(grad)
+        _REGISTRY[id(self.values)] = self
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def slice(self, i: int) -> slice:
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    def sync(self) -> list[bool]:
+        """Re-attach storage the user rebound (``p.data = ...``, ``p.grad = ...``) and
+        report, per parameter, whether it has a gradient.
+
+        A parameter whose shape or dtype changed after flattening (``module.to(...)``)
+        cannot be re-attached: that raises, as the optimizer must be rebuilt.
+        """
+        has_grad = []
+        for p, value, grad in zip(self.params, self.value_views, self.grad_views):
+            if p._data is not value:
+                if p._data.shape != value.shape or p._data.dtype != value.dtype:
+                    raise RuntimeError(
+                        f"a parameter changed from {value.shape} {value.dtype} to "
+                        f"{p._data.shape} {p._data.dtype} after the optimizer was built; "
+                        "build the optimizer after model.to(...)"
+                    )
+                value[...] = p._data
+                p._data = value
+            if p.grad is None:
+                has_grad.append(False)
+                continue
+            if p.grad._data is not grad:
+                grad[...] = p.grad._data
+                p.grad = Tensor._wrap(grad)
+            has_grad.append(True)
+        return has_grad
+
+
+def _existing(params: Sequence[Tensor]) -> FlatBuffer | None:
+    """The FlatBuffer these parameters already form, in this order, if any."""
+    base = params[0]._data.base
+    found = _REGISTRY.get(id(base)) if base is not None else None
+    if found is None or len(found.params) != len(params):
+        return None
+    if all(a is b for a, b in zip(found.params, params)):
+        return found
+    return None
+
+
+def flatten(params: Sequence[Tensor]) -> list[FlatBuffer]:
+    """Lay ``params`` out in one flat buffer per dtype; returns the buffers.
+
+    Example::
+
+        buffers = fastdl.flat.flatten(model.parameters())
+        buffers[0].grads.fill(0)        # zero every gradient at once
+    """
+    by_dtype: dict[np.dtype, list[Tensor]] = {}
+    for p in params:
+        by_dtype.setdefault(p.dtype, []).append(p)
+    buffers = []
+    for group in by_dtype.values():
+        buffers.append(_existing(group) or FlatBuffer(group))
+    return buffers

@@ -1,0 +1,138 @@
+"""Containers: Sequential, ModuleList, ModuleDict."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Mapping
+
+from fastdl.nn.layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh, _Pointwise
+from fastdl.nn.module import Module
+
+
+class Sequential(Module):
+    """Modules applied in order.
+
+    A ``Linear`` directly followed by a pointwise activation (ReLU, LeakyReLU with a
+    positive slope, Sigmoid, Tanh) runs as one fused op: the activation is applied
+    in the matmul's epilogue and only its output is kept for backward.
+
+    Example::
+
+        model = fastdl.nn.Sequential(fastdl.nn.Linear(64, 128), fastdl.nn.ReLU(),
+                                     fastdl.nn.Linear(128, 10))
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            following = modules[i + 1] if i + 1 < len(modules) else None
+            fusion = _fusable(module, following)
+            if fusion is not None:
+                x = module(x, *fusion)
+                i += 2
+            else:
+                x = module(x)
+                i += 1
+        return x
+
+
+def _fusable(module: Module, following: Module | None) -> tuple[str, float] | None:
+    # Only the library's own forward methods are fused, so overrides keep working.
+    if type(module).forward is not Linear.forward or not isinstance(following, _Pointwise):
+        return None
+    if type(following).forward not in _LIBRARY_FORWARDS:
+        return None
+    return following.fusion()
+
+
+_LIBRARY_FORWARDS = {cls.forward for cls in (ReLU, LeakyReLU, Sigmoid, Tanh)}
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        for module in modules or ():
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+        super().__init__()
+        for name, module in (modules or {}).items():
+            self[name] = module
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()

@@ -1,0 +1,28 @@
+"""Functional forms of the layers, activations and losses (``fastdl.nn.functional``)."""
+
+from fastdl.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.linear import linear
+from fastdl.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]

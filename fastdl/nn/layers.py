@@ -1,0 +1,139 @@
+"""Layers: Linear, Identity, Flatten, and the activation modules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from fastdl import dtypes
+from fastdl.nn import functional as F
+from fastdl.nn import init
+from fastdl.nn.module import Module
+from fastdl.nn.parameter import Parameter
+from fastdl.tensor import Tensor
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with weight ``(out_features, in_features)``.
+
+    Initialised as PyTorch does: weight and bias from U(-1/sqrt(in), 1/sqrt(in)).
+
+    Example::
+
+        layer = fastdl.nn.Linear(64, 10)
+        layer(fastdl.randn(32, 64)).shape     # (32, 10)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int | np.integer) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
+        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        self.bias = Parameter(np.empty((out_features,), dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor, activation: str | None = None,
+                negative_slope: float = 0.01) -> Tensor:
+        return F.linear(x, self.weight, self.bias, activation, negative_slope)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """Flatten dims ``start_dim..end_dim`` (by default all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class _Pointwise(Module):
+    """An activation that ``Sequential`` may fuse into a preceding ``Linear``."""
+
+    fused_name = ""
+
+    def fusion(self) -> tuple[str, float] | None:
+        return (self.fused_name, 0.0)
+
+
+class ReLU(_Pointwise):
+    fused_name = "relu"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class LeakyReLU(_Pointwise):
+    """f(z) = z for z > 0, negative_slope * z otherwise."""
+
+    fused_name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def fusion(self) -> tuple[str, float] | None:
+        return ("leaky_relu", self.negative_slope) if self.negative_slope > 0 else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(_Pointwise):
+    fused_name = "sigmoid"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(_Pointwise):
+    fused_name = "tanh"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class Softmax(Module):
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)

@@ -1,0 +1,111 @@
+"""Activations: ReLU, LeakyReLU, sigmoid, tanh, softmax and log-softmax along any dim.
+
+Pointwise activations differentiate from their output, so the fused
+``linear_act`` kernel (see :mod:`fastdl.ops.linear`) needs to keep only ``y``.
+"""
+
+from __future__ import annotations
+from typing import Any
+
+
+from fastdl import dtypes
+from fastdl.autograd import Function
+from fastdl.ops import elementwise
+from fastdl.ops._util import contiguous, empty, normalize_dim
+from fastdl.tensor import Tensor
+
+
+class Activation(Function):
+    @staticmethod
+    def forward(ctx, x, act, negative_slope):
+        x = contiguous(x)
+        out = empty(x.shape, x.dtype)
+        ctx.backend.act_forward(x, act, negative_slope, out)
+        ctx.save_for_backward(out)
+        ctx.act, ctx.negative_slope = act, negative_slope
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        grad_x = empty(y.shape, y.dtype)
+        ctx.backend.act_backward(y, contiguous(grad), ctx.act, ctx.negative_slope, grad_x)
+        return grad_x, None, None
+
+
+def _floating(x: Tensor, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    if not dtypes.is_floating(x.dtype):
+        raise TypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
+    return x
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0). Example: ``fastdl.nn.functional.relu(fastdl.tensor([-1.0, 2.0]))``."""
+    return Activation.apply(_floating(x, "relu"), "relu", 0.0)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    _floating(x, "leaky_relu")
+    if negative_slope > 0:
+        return Activation.apply(x, "leaky_relu", float(negative_slope))
+    if negative_slope == 0:
+        return relu(x)
+    # A negative slope makes y > 0 on both sides: differentiate from x instead.
+    return elementwise.where((x > 0)._data, x, x * float(negative_slope))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), finite for any input."""
+    return Activation.apply(_floating(x, "sigmoid"), "sigmoid", 0.0)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Activation.apply(_floating(x, "tanh"), "tanh", 0.0)
+
+
+class _RowSoftmax(Function):
+    """Softmax or log-softmax over the last axis of a 2-D array."""
+
+    @staticmethod
+    def forward(ctx, x, log):
+        out = empty(x.shape, x.dtype)
+        (ctx.backend.log_softmax if log else ctx.backend.softmax)(x, out)
+        ctx.save_for_backward(out)
+        ctx.log = log
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        grad_x = empty(y.shape, y.dtype)
+        kernel = ctx.backend.log_softmax_backward if ctx.log else ctx.backend.softmax_backward
+        kernel(y, contiguous(grad), grad_x)
+        return grad_x, None
+
+
+def _along(x: Tensor, dim: Any, log: bool, name: str) -> Tensor:
+    _floating(x, name)
+    if dim is None:
+        raise TypeError(f"{name}: dim is required (as in torch.nn.functional.{name})")
+    if x.ndim == 0:
+        return _RowSoftmax.apply(x.reshape(1, 1), log).reshape(())
+    dim = normalize_dim(dim, x.ndim)
+    moved = x if dim == x.ndim - 1 else x.transpose(dim, -1)
+    rows = moved.contiguous().reshape(-1, moved.shape[-1])
+    out = _RowSoftmax.apply(rows, log).reshape(moved.shape)
+    return out if dim == x.ndim - 1 else out.transpose(dim, -1)
+
+
+def softmax(x: Tensor, dim: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed max-subtracted (stable)."""
+    return _along(x, dim, False, "softmax")
+
+
+def log_softmax(x: Tensor, dim: Any = None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed without forming softmax (stable)."""
+    return _along(x, dim, True, "log_softmax")
+
+

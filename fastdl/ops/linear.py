@@ -1,0 +1,84 @@
+"""Dense layer op: y = act(x @ W.T + b), the bias and activation fused into the matmul epilogue."""
+
+from __future__ import annotations
+
+from fastdl import dtypes
+from fastdl.autograd import Function
+from fastdl.ops._util import contiguous, empty
+from fastdl.tensor import Tensor
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, act, negative_slope):
+        lead = x.shape[:-1]
+        x2 = contiguous(x.reshape(-1, x.shape[-1]))
+        out = empty((x2.shape[0], weight.shape[0]), x.dtype)
+        if act is None:
+            ctx.backend.linear(x2, weight, bias, out)
+        else:
+            ctx.backend.linear_act(x2, weight, bias, act, negative_slope, out)
+        ctx.save_for_backward(x2, weight, out if act is not None else None)
+        ctx.act, ctx.negative_slope, ctx.lead = act, negative_slope, lead
+        ctx.has_bias = bias is not None
+        return out.reshape(lead + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        x2, weight, y = ctx.saved
+        grad = contiguous(grad.reshape(-1, weight.shape[0]))
+        if ctx.act is not None:
+            pre = empty(grad.shape, grad.dtype)
+            be.act_backward(y, grad, ctx.act, ctx.negative_slope, pre)
+            grad = pre
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = empty(x2.shape, x2.dtype) if need_x else None
+        grad_w = empty(weight.shape, weight.dtype) if need_w else None
+        grad_b = empty(weight.shape[:1], weight.dtype) if need_b and ctx.has_bias else None
+        be.linear_backward(x2, weight, grad, grad_x, grad_w, grad_b)
+        if grad_x is not None:
+            grad_x = grad_x.reshape(ctx.lead + (x2.shape[1],))
+        return grad_x, grad_w, grad_b, None, None
+
+
+def linear(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    activation: str | None = None,
+    negative_slope: float = 0.01,
+) -> Tensor:
+    """``x @ weight.T + bias``, optionally followed by a fused activation.
+
+    ``activation`` is None or one of "relu", "leaky_relu", "sigmoid", "tanh"
+    (fastdl's extension; PyTorch's ``F.linear`` has none).
+
+    Example::
+
+        y = fastdl.nn.functional.linear(x, w, b, activation="relu")
+    """
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("linear: input and weight must be Tensors")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input has shape {x.shape} but weight expects {weight.shape[1]} input "
+            f"features (weight shape {weight.shape})"
+        )
+    if x.dtype != weight.dtype or not dtypes.is_floating(x.dtype):
+        raise TypeError(
+            f"linear: input dtype {x.dtype} must match weight dtype {weight.dtype} (float32 "
+            "or float64)"
+        )
+    if bias is not None and (bias.shape != weight.shape[:1] or bias.dtype != weight.dtype):
+        raise ValueError(
+            f"linear: bias must have shape {weight.shape[:1]} and dtype {weight.dtype}, got "
+            f"{bias.shape} {bias.dtype}"
+        )
+    if activation == "leaky_relu" and negative_slope <= 0:
+        from fastdl.ops.activation import leaky_relu
+
+        return leaky_relu(Linear.apply(x, weight, bias, None, 0.0), negative_slope)
+    return Linear.apply(x, weight, bias, activation, float(negative_slope))

@@ -1,0 +1,74 @@
+"""Matrix product with PyTorch's ``@`` semantics (1-D operands, batching, broadcasting)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import dtypes
+from fastdl.autograd import Function
+from fastdl.ops._util import contiguous, empty, unbroadcast
+from fastdl.tensor import Tensor
+
+
+def _swap_last(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def _product_shape(a: tuple, b: tuple) -> tuple:
+    return np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
+
+
+class Matmul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        out = empty(_product_shape(a2.shape, b2.shape), a.dtype)
+        ctx.backend.matmul(contiguous(a2), contiguous(b2), out)
+        if a.ndim == 1:
+            out = out[..., 0, :]
+        if b.ndim == 1:
+            out = out[..., 0]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be, (a, b) = ctx.backend, ctx.saved
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            b_t = _swap_last(b2)
+            ga = empty(_product_shape(g.shape, b_t.shape), g.dtype)
+            be.matmul(g, b_t, ga)
+            grad_a = unbroadcast(be, ga, a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            a_t = _swap_last(a2)
+            gb = empty(_product_shape(a_t.shape, g.shape), g.dtype)
+            be.matmul(a_t, g, gb)
+            grad_b = unbroadcast(be, gb, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b``. Example: ``fastdl.randn(2, 3) @ fastdl.randn(3, 4)`` has shape (2, 4)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("matmul: both operands must be Tensors")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: both operands must have at least one dimension")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
+        )
+    dtype = dtypes.promote(a.dtype, b.dtype)
+    if dtype == dtypes.bool_:
+        raise TypeError("matmul: bool tensors are not supported")
+    return Matmul.apply(a.to(dtype), b.to(dtype))

@@ -1,0 +1,136 @@
+"""Reductions: sum, mean, max (with indices), argmax — PyTorch's ``dim``/``keepdim``."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from fastdl import backends, dtypes
+from fastdl.autograd import Function
+from fastdl.ops._util import empty, normalize_dim, normalize_dims
+from fastdl.tensor import Tensor
+
+
+def _reduced_shape(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
+    if keepdim:
+        return tuple(1 if i in dims else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+def _expand_back(backend: Any, grad: np.ndarray, shape: tuple, dims: tuple) -> np.ndarray:
+    """Broadcast a reduced gradient back over the reduced axes."""
+    kept = _reduced_shape(shape, dims, keepdim=True)
+    out = empty(shape, grad.dtype)
+    backend.copy(grad.reshape(kept), out)
+    return out
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape, ctx.dims = x.shape, dims
+        out = empty(_reduced_shape(x.shape, dims, keepdim), x.dtype)
+        ctx.backend.sum(x, dims, keepdim, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _expand_back(ctx.backend, grad, ctx.shape, ctx.dims), None, None
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape, ctx.dims = x.shape, dims
+        out = empty(_reduced_shape(x.shape, dims, keepdim), x.dtype)
+        ctx.backend.mean(x, dims, keepdim, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        count = int(np.prod([ctx.shape[d] for d in ctx.dims], dtype=np.int64))
+        spread = _expand_back(be, grad, ctx.shape, ctx.dims)
+        be.mul(spread, np.asarray(1.0 / builtins.max(count, 1), grad.dtype), spread)
+        return spread, None, None
+
+
+class MaxDim(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        shape = x.shape[:dim] + x.shape[dim + 1 :]
+        values, indices = empty(shape, x.dtype), empty(shape, dtypes.int64)
+        ctx.backend.max(x, dim, values, indices)
+        ctx.shape, ctx.dim, ctx.indices = x.shape, dim, indices
+        if keepdim:
+            values = np.expand_dims(values, dim)
+            indices = np.expand_dims(indices, dim)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, grad):
+        be, dim, indices = ctx.backend, ctx.dim, ctx.indices
+        grad = grad.reshape(indices.shape)
+        out = np.zeros(ctx.shape, grad.dtype)
+        grid = list(np.ogrid[tuple(slice(0, n) for n in indices.shape)])
+        grid.insert(dim, indices)
+        be.index_add(out, tuple(grid), grad)
+        return out, None, None
+
+
+def _check_dims_args(dim: Any, axis: Any, keepdim: bool, keepdims: Any) -> tuple[Any, bool]:
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("pass either dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all). NumPy's ``axis``/``keepdims``
+    are accepted too. Example: ``x.sum(dim=1, keepdim=True)``."""
+    dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
+    if x.dtype == dtypes.bool_:
+        x = x.to(dtypes.int64)
+    return Sum.apply(x, normalize_dims(dim, x.ndim), keepdim)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: Any = None) -> Tensor:
+    """Mean over ``dim``; floating tensors only, as in PyTorch."""
+    dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
+    if not dtypes.is_floating(x.dtype):
+        raise TypeError(f"mean: expected a floating tensor, got {x.dtype}")
+    return Mean.apply(x, normalize_dims(dim, x.ndim), keepdim)
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> Any:
+    """``max()`` -> the largest element (0-d); ``max(dim)`` -> ``(values, indices)``."""
+    dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
+    if x.numel() == 0:
+        raise ValueError("max: the tensor is empty")
+    if dim is None:
+        values, _ = MaxDim.apply(x.reshape(-1), 0, False)
+        return values
+    return MaxDim.apply(x, normalize_dim(dim, x.ndim), keepdim)
+
+
+def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (first one on ties); over the flattened tensor
+    when ``dim`` is None."""
+    data = x._data
+    if dim is None:
+        data, axis = data.reshape(-1), 0
+    else:
+        axis = normalize_dim(dim, x.ndim)
+    out = empty(data.shape[:axis] + data.shape[axis + 1 :], dtypes.int64)
+    backends.for_device(x.device).argmax(data, axis, out)
+    if keepdim and dim is not None:
+        out = np.expand_dims(out, axis)
+    return Tensor._wrap(out)

@@ -1,0 +1,216 @@
+"""Shape ops: reshape, permute/transpose, indexing, cat, stack, dtype casts, clone.
+
+Reshape and permute return views of the input's storage, as in PyTorch; indexing
+gathers into a new array (a copy) through the ``gather`` kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from fastdl import dtypes
+from fastdl.autograd import Function
+from fastdl.ops._util import empty, normalize_dim
+from fastdl.tensor import Tensor
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(ctx.inverse), None
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        # The result's shape, found on a zero-strided stand-in without touching data.
+        shape = np.broadcast_to(np.empty((), np.uint8), x.shape)[index].shape
+        out = empty(shape, x.dtype)
+        ctx.backend.gather(x, index, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = np.zeros(ctx.shape, grad.dtype)
+        ctx.backend.index_add(out, ctx.index, grad)
+        return out, None
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, dim, *arrays):
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        shape = list(arrays[0].shape)
+        shape[dim] = sum(ctx.sizes)
+        out = empty(tuple(shape), arrays[0].dtype)
+        start = 0
+        for a in arrays:
+            ctx.backend.copy(a, _slab(out, dim, start, a.shape[dim]))
+            start += a.shape[dim]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads, start = [None], 0
+        for size in ctx.sizes:
+            grads.append(_slab(grad, ctx.dim, start, size))
+            start += size
+        return tuple(grads)
+
+
+def _slab(a: np.ndarray, dim: int, start: int, size: int) -> np.ndarray:
+    index = [slice(None)] * a.ndim
+    index[dim] = slice(start, start + size)
+    return a[tuple(index)]
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        out = empty(x.shape, dtype)
+        ctx.backend.copy(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None  # the engine casts a gradient to its input's dtype
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = empty(x.shape, x.dtype)
+        ctx.backend.copy(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """A tensor with the same data and a new shape (one entry may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    try:
+        target = _resolve_shape(x.shape, shape)
+    except ValueError as error:
+        raise ValueError(f"reshape: shape {tuple(shape)} is invalid for input of shape "
+                         f"{x.shape}: {error}") from None
+    return Reshape.apply(x, target)
+
+
+def _resolve_shape(old: tuple, new: Sequence[int]) -> tuple:
+    new = tuple(int(n) for n in new)
+    size = int(np.prod(old, dtype=np.int64))
+    if new.count(-1) > 1:
+        raise ValueError("only one dimension can be -1")
+    known = int(np.prod([n for n in new if n != -1], dtype=np.int64))
+    if -1 in new:
+        if known == 0 or size % known:
+            raise ValueError(f"{size} elements do not fill it")
+        new = tuple(size // known if n == -1 else n for n in new)
+    elif known != size:
+        raise ValueError(f"{size} elements do not fill it")
+    return new
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    """Reorder dimensions. Example: ``x.permute(1, 0)`` is ``x.T`` for a matrix."""
+    if len(dims) == 1 and isinstance(dims[0], tuple | list):
+        dims = tuple(dims[0])
+    resolved = tuple(normalize_dim(d, x.ndim) for d in dims)
+    if sorted(resolved) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of {x.ndim} dimensions")
+    return Permute.apply(x, resolved)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    dims = list(range(x.ndim))
+    a, b = normalize_dim(dim0, x.ndim, "dim0"), normalize_dim(dim1, x.ndim, "dim1")
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, tuple(dims))
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays/tensors and bool masks."""
+    return GetItem.apply(x, _raw_index(index))
+
+
+def _raw_index(index: Any) -> tuple:
+    parts = index if isinstance(index, tuple) else (index,)
+    raw = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part._data
+        elif isinstance(part, list):
+            part = np.asarray(part)
+        if isinstance(part, np.ndarray) and part.dtype.kind not in "iub":
+            raise TypeError(f"indices must be integers or bools, got an array of {part.dtype}")
+        raw.append(part)
+    return tuple(raw)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    dim = normalize_dim(dim, first.ndim)
+    dtype = first.dtype
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: tensors[{i}] is a {type(t).__name__}, not a Tensor")
+        dtype = dtypes.promote(dtype, t.dtype)
+        if t.ndim != first.ndim or any(
+            a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim
+        ):
+            raise ValueError(
+                f"cat: tensors[{i}] has shape {t.shape}, incompatible with {first.shape} "
+                f"outside dim {dim}"
+            )
+    return Cat.apply(dim, *(t.to(dtype) for t in tensors))
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Stack along a new dimension; all tensors must have the same shape."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {shape}")
+    dim = normalize_dim(dim, len(shape) + 1)
+    expanded = [t.reshape(shape[:dim] + (1,) + shape[dim:]) for t in tensors]
+    return cat(expanded, dim)
+
+
+def cast(x: Tensor, dtype: np.dtype) -> Tensor:
+    return Cast.apply(x, dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)

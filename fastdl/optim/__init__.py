@@ -1,0 +1,7 @@
+"""Optimizers over flat parameter buffers, shaped like ``torch.optim``."""
+
+from fastdl.optim.adam import Adam, AdamW
+from fastdl.optim.optimizer import Optimizer
+from fastdl.optim.sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]

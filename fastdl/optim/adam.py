@@ -1,0 +1,69 @@
+"""Adam and AdamW with PyTorch's update rules (including amsgrad)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from fastdl import backends
+from fastdl.optim.optimizer import Optimizer, _Chunk
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with L2 ``weight_decay`` added to the gradient, as PyTorch.
+
+    One fused kernel per flat buffer (the C extension's when it is built).
+
+    Example::
+
+        opt = fastdl.optim.Adam(model.parameters(), lr=1e-3)
+        loss.backward(); opt.step(); opt.zero_grad()
+    """
+
+    state_names = ("exp_avg", "exp_avg_sq")
+    decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        if amsgrad:
+            self.state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        if group["eps"] < 0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        for i, beta in enumerate(group["betas"]):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+    def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
+        flat, state = chunk.flat, chunk.state
+        beta1, beta2 = group["betas"]
+        amsgrad = group["amsgrad"]
+        max_sq = state["max_exp_avg_sq"][where] if amsgrad else _EMPTY[flat.values.dtype]
+        backends.for_device("cpu").adam_step(
+            flat.values[where], flat.grads[where], state["exp_avg"][where],
+            state["exp_avg_sq"][where], max_sq, step, group["lr"], beta1, beta2,
+            group["eps"], group["weight_decay"], amsgrad, self.decoupled,
+        )
+
+
+_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * wd``.
+
+    Defaults as PyTorch's: ``weight_decay=1e-2``.
+    """
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -1,0 +1,222 @@
+"""Optimizer: parameter groups over flat buffers, zero_grad, state dicts.
+
+Each parameter group's trainable parameters are laid out in one flat buffer per
+dtype (:func:`fastdl.flat.flatten`), so a step is one fused kernel launch per
+(group, dtype) and ``zero_grad`` one fill. Per-parameter state (``exp_avg``,
+``momentum_buffer``, ...) is a view into a flat state buffer of the same layout;
+``state_dict()`` shows it per parameter, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from fastdl import backends, dtypes
+from fastdl.flat import FlatBuffer, flatten
+from fastdl.tensor import Tensor
+
+
+class _Chunk:
+    """One flat buffer of a group, with its flat state arrays by name."""
+
+    def __init__(self, flat: FlatBuffer, state_names: tuple[str, ...]) -> None:
+        self.flat = flat
+        self.state = {name: np.zeros(len(flat), flat.values.dtype) for name in state_names}
+        # Steps taken per parameter; the fused path runs while they agree.
+        self.steps = np.zeros(len(flat.params), np.int64)
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` and per-parameter ``state``.
+
+    Subclasses set ``state_names`` (the per-parameter state arrays) and implement
+    ``_step_chunk(group, chunk, has_grad)``.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self._chunks: list[list[_Chunk]] = []
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines) + "\n)"
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyper-parameters."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf:
+                raise ValueError(f"params[{i}] is not a leaf tensor; optimizers need leaves")
+            if not dtypes.is_floating(p.dtype):
+                raise TypeError(f"params[{i}] has dtype {p.dtype}; expected a floating dtype")
+            if id(p) in seen:
+                raise ValueError("some parameters appear in more than one parameter group")
+            seen.add(id(p))
+        group = {**self.defaults, **param_group, "params": params}
+        self._validate(group)
+        trainable = [p for p in params if p.requires_grad]
+        chunks = [_Chunk(flat, self.state_names) for flat in flatten(trainable)] if trainable else []
+        self.param_groups.append(group)
+        self._chunks.append(chunks)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if group.get("lr", 0) < 0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group.get("weight_decay", 0) < 0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    @property
+    def state(self) -> dict[Tensor, dict[str, Any]]:
+        """Per-parameter state: views into the flat state buffers (stepped ones only)."""
+        out: dict[Tensor, dict[str, Any]] = {}
+        for chunks in self._chunks:
+            for chunk in chunks:
+                for i, p in enumerate(chunk.flat.params):
+                    if chunk.steps[i] == 0:
+                        continue
+                    entry: dict[str, Any] = {"step": int(chunk.steps[i])}
+                    for name, buf in chunk.state.items():
+                        entry[name] = buf[chunk.flat.slice(i)].reshape(p.shape)
+                    out[p] = entry
+        return out
+
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Zero every gradient: one fill per flat buffer.
+
+        The default (``set_to_none=False``) differs from PyTorch's: gradients are views
+        into the flat buffer, and zeroing keeps them so; ``set_to_none=True`` drops
+        them, and the next step then skips parameters whose gradient stays None.
+        """
+        for chunks in self._chunks:
+            for chunk in chunks:
+                flat = chunk.flat
+                if set_to_none:
+                    for p in flat.params:
+                        p.grad = None
+                else:
+                    flat.sync()
+                    backends.for_device("cpu").fill(flat.grads, 0)
+        for group in self.param_groups:  # frozen parameters are outside the buffers
+            for p in group["params"]:
+                if not p.requires_grad and p.grad is not None:
+                    p.grad = None if set_to_none else p.grad.zero_()
+
+    def step(self, closure: Any = None) -> Any:
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            from fastdl.autograd import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        for group, chunks in zip(self.param_groups, self._chunks):
+            for chunk in chunks:
+                has_grad = chunk.flat.sync()
+                if not any(has_grad):
+                    continue
+                if all(has_grad) and np.all(chunk.steps == chunk.steps[0]):
+                    chunk.steps += 1
+                    self._update(group, chunk, slice(None), int(chunk.steps[0]))
+                    continue
+                for i, present in enumerate(has_grad):  # parameter by parameter
+                    if present:
+                        chunk.steps[i] += 1
+                        self._update(group, chunk, chunk.flat.slice(i), int(chunk.steps[i]))
+        return loss
+
+    def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
+        raise NotImplementedError
+
+    # -- state dicts -----------------------------------------------------------------
+
+    def _indexed(self):
+        """(global index, chunk, position in chunk) for every trainable parameter."""
+        index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        for chunks in self._chunks:
+            for chunk in chunks:
+                for pos, p in enumerate(chunk.flat.params):
+                    yield index[id(p)], chunk, pos
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [...]}`` as in PyTorch, with
+        NumPy array copies; parameters are numbered across groups in order."""
+        state: dict[int, dict[str, Any]] = {}
+        for index, chunk, pos in self._indexed():
+            if chunk.steps[pos] == 0:
+                continue
+            entry: dict[str, Any] = {"step": int(chunk.steps[pos])}
+            shape = chunk.flat.params[pos].shape
+            for name, buf in chunk.state.items():
+                entry[name] = buf[chunk.flat.slice(pos)].reshape(shape).copy()
+            state[index] = entry
+        groups, start = [], 0
+        for group in self.param_groups:
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore state saved by ``state_dict``; everything is checked before anything
+        is written, so a mismatch leaves the optimizer as it was."""
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(groups)} parameter groups, the optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    "loaded state dict has a parameter group of a different size "
+                    f"({len(saved['params'])} vs {len(group['params'])})"
+                )
+        state = {int(k): v for k, v in state_dict["state"].items()}
+        writes = []
+        for index, chunk, pos in self._indexed():
+            entry = state.get(index)
+            if entry is None:
+                writes.append((chunk, pos, 0, {}))
+                continue
+            shape = chunk.flat.params[pos].shape
+            arrays = {}
+            for name in chunk.state:
+                if name not in entry:
+                    raise ValueError(f"state for parameter {index} lacks {name!r}")
+                array = np.asarray(entry[name])
+                if array.shape != shape:
+                    raise ValueError(
+                        f"state {name!r} of parameter {index} has shape {array.shape}, "
+                        f"expected {shape}"
+                    )
+                arrays[name] = array
+            writes.append((chunk, pos, int(entry["step"]), arrays))
+        for chunk, pos, step, arrays in writes:
+            chunk.steps[pos] = step
+            for name, buf in chunk.state.items():
+                buf[chunk.flat.slice(pos)] = arrays[name].reshape(-1) if arrays else 0
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})

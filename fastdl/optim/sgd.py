@@ -1,0 +1,45 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from fastdl import backends
+from fastdl.optim.optimizer import Optimizer, _Chunk
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD: ``g = grad + weight_decay * p``; with momentum
+    ``buf = momentum * buf + (1 - dampening) * g`` (``buf = g`` on the first step),
+    ``g = g + momentum * buf`` if nesterov else ``buf``; ``p -= lr * g``.
+
+    Full-batch, mini-batch or stochastic gradient descent is a matter of the
+    loader's batch size. One fused kernel per flat buffer.
+
+    Example::
+
+        opt = fastdl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    """
+
+    state_names = ("momentum_buffer",)
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        if group["momentum"] < 0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
+        flat = chunk.flat
+        backends.for_device("cpu").sgd_step(
+            flat.values[where], flat.grads[where], chunk.state["momentum_buffer"][where],
+            group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
+            group["nesterov"], step == 1,
+        )

@@ -1,0 +1,365 @@
+"""Checkpoints without pickle: :func:`save` and :func:`load`.
+
+A checkpoint is a zip file holding one ``.npy`` entry per array and a JSON
+manifest, ``manifest.json``, that describes the structure::
+
+    {"format": "fastdl-checkpoint", "version": 1,
+     "root": {"type": "dict", "class": "OrderedDict", "items": [
+         ["fc.weight", {"type": "tensor", "entry": "arrays/0.npy"}],
+         ["step", {"type": "int", "value": 100}]]}}
+
+Node types: ``dict`` (str or int keys — int for PyTorch-shaped optimizer state
+— kept in order, as a list of ``[key, node]`` pairs; ``class``
+is ``"dict"`` or ``"OrderedDict"``), ``list``, ``tuple``, ``ndarray``,
+``tensor`` (a :class:`fastdl.Tensor`, comes back as one, with
+``"requires_grad": true`` when it required grad), ``numpy_scalar`` (a
+NumPy scalar such as ``np.float32(1.5)``), ``int``, ``float``, ``bool``,
+``str`` and ``none``. Floats are written with Python's ``repr`` (exact round
+trip); non-finite floats use JSON's ``NaN``/``Infinity`` extension.
+
+Files are read with :mod:`json` and ``np.load(..., allow_pickle=False)``
+only: loading a checkpoint never runs code from it. Object arrays are refused
+when saving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import zipfile
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+
+FORMAT = "fastdl-checkpoint"
+VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def _tensor_api():
+    """``(Tensor, from_numpy)``, or ``(None, None)`` when fastdl.tensor is absent."""
+    try:
+        from fastdl.tensor import Tensor, from_numpy
+    except ModuleNotFoundError as exc:
+        if exc.name != "fastdl.tensor":
+            raise
+        return None, None
+    return Tensor, from_numpy
+
+
+def _tensor_array(t) -> np.ndarray:
+    """The CPU array behind Tensor ``t`` (detached: ``numpy()`` refuses tensors
+    that require grad)."""
+    t = t.detach()
+    if getattr(t, "device", "cpu") != "cpu":
+        t = t.cpu()
+    return np.asarray(t.numpy())
+
+
+def _valid_key(key) -> bool:
+    """Dict keys JSON keeps exactly: str, and int (not bool)."""
+    return isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool))
+
+
+# --- saving ---------------------------------------------------------------------
+
+
+class _Encoder:
+    """Walks an object, building the manifest tree and the list of arrays to write."""
+
+    def __init__(self):
+        self.arrays: list[tuple[str, np.ndarray]] = []
+        self.tensor_type, _ = _tensor_api()
+        self._active: set[int] = set()
+
+    def _add_array(self, array: np.ndarray, where: str) -> str:
+        if array.dtype.hasobject:
+            raise TypeError(
+                f"save: {where} is an array of object dtype ({array.dtype}); "
+                "only arrays that need no pickle can be saved"
+            )
+        name = f"arrays/{len(self.arrays)}.npy"
+        self.arrays.append((name, array))
+        return name
+
+    def encode(self, obj, where: str):
+        # bool before int (bool is an int); NumPy scalars before float/str
+        # (np.float64 is a float, np.str_ a str).
+        if obj is None:
+            return {"type": "none"}
+        if self.tensor_type is not None and isinstance(obj, self.tensor_type):
+            node = {"type": "tensor", "entry": self._add_array(_tensor_array(obj), where)}
+            if obj.requires_grad:
+                node["requires_grad"] = True
+            return node
+        if isinstance(obj, np.ndarray):
+            array = np.asarray(obj)
+            return {"type": "ndarray", "entry": self._add_array(array, where)}
+        if isinstance(obj, np.generic):
+            array = np.asarray(obj)
+            return {"type": "numpy_scalar", "entry": self._add_array(array, where)}
+        if isinstance(obj, bool):
+            return {"type": "bool", "value": obj}
+        if isinstance(obj, int):
+            return {"type": "int", "value": int(obj)}
+        if isinstance(obj, float):
+            return {"type": "float", "value": float(obj)}
+        if isinstance(obj, str):
+            return {"type": "str", "value": str(obj)}
+        if isinstance(obj, (dict, list, tuple)):
+            if id(obj) in self._active:
+                raise ValueError(f"save: {where} contains itself (a reference cycle)")
+            self._active.add(id(obj))
+            try:
+                return self._encode_container(obj, where)
+            finally:
+                self._active.discard(id(obj))
+        raise TypeError(
+            f"save: {where} has unsupported type {type(obj).__module__}."
+            f"{type(obj).__qualname__}; expected dict, list, tuple, NumPy array, "
+            "Tensor, int, float, bool, str or None"
+        )
+
+    def _encode_container(self, obj, where: str):
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                if not _valid_key(key):
+                    raise TypeError(
+                        f"save: {where} has a key {key!r} of type "
+                        f"{type(key).__name__}; dict keys must be str or int"
+                    )
+                key = key if isinstance(key, str) else int(key)
+                items.append([key, self.encode(value, f"{where}[{key!r}]")])
+            kind = "OrderedDict" if isinstance(obj, OrderedDict) else "dict"
+            return {"type": "dict", "class": kind, "items": items}
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {
+            "type": kind,
+            "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)],
+        }
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(obj, path) -> None:
+    """Write ``obj`` to ``path`` (str or os.PathLike) as a fastdl checkpoint.
+
+    ``obj`` is a nest of dicts (str or int keys; order kept, OrderedDicts come back as
+    OrderedDicts), lists and tuples whose leaves are NumPy arrays, Tensors,
+    NumPy scalars, ``int``, ``float``, ``bool``, ``str`` or ``None``.
+
+    The whole structure is checked before anything is written, then the file
+    is written atomically: to a temporary file in the same directory, flushed
+    and fsynced, then moved over ``path`` with ``os.replace``. A failed save
+    leaves an existing ``path`` untouched and no temporary file behind.
+
+    Raises:
+        TypeError: an unsupported leaf, a non-str dict key or an object-dtype
+            array (the message says where in the structure).
+        ValueError: the structure contains itself.
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> state = {"w": np.ones((2, 3), np.float32), "step": 10, "note": None}
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.fdl")
+        >>> save(state, path)
+        >>> back = load(path)
+        >>> back["step"], back["w"].dtype, list(back)
+        (10, dtype('float32'), ['w', 'step', 'note'])
+    """
+    path = os.fspath(path)
+    encoder = _Encoder()
+    root = encoder.encode(obj, "root")
+    manifest = json.dumps(
+        {"format": FORMAT, "version": VERSION, "root": root}, ensure_ascii=True
+    ).encode("ascii")
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: cannot write {path}: no directory {directory}")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    # "x": O_EXCL, and the usual 0o666 & ~umask permissions (mkstemp's 0o600
+    # would leave checkpoints unreadable to the rest of a group).
+    f = open(tmp, "xb")
+    try:
+        with f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+                zf.writestr(MANIFEST, manifest)
+                for name, array in encoder.arrays:
+                    with zf.open(name, "w", force_zip64=True) as entry:
+                        np.lib.format.write_array(entry, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+# --- loading --------------------------------------------------------------------
+
+_LEAF_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+class _Decoder:
+    def __init__(self, zf: zipfile.ZipFile, path: str):
+        self.zf = zf
+        self.path = path
+        self.names = set(zf.namelist())
+        self.from_numpy = None
+
+    def error(self, message: str) -> ValueError:
+        return ValueError(f"{self.path}: {message}")
+
+    def read_array(self, node, where: str) -> np.ndarray:
+        entry = node.get("entry")
+        if not isinstance(entry, str):
+            raise self.error(f"corrupt manifest: {where} has no entry name")
+        if entry not in self.names:
+            raise self.error(f"manifest references missing entry {entry!r} ({where})")
+        try:
+            with self.zf.open(entry) as f:
+                array = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise self.error(f"entry {entry!r} ({where}) is unreadable: {exc}") from exc
+        if not isinstance(array, np.ndarray):
+            if hasattr(array, "close"):
+                array.close()
+            raise self.error(f"entry {entry!r} ({where}) is not a .npy array")
+        return array
+
+    def decode(self, node, where: str):
+        if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+            raise self.error(f"corrupt manifest: {where} is not a typed node")
+        kind = node["type"]
+        if kind == "none":
+            return None
+        if kind in _LEAF_TYPES:
+            value = node.get("value")
+            expected = _LEAF_TYPES[kind]
+            ok = isinstance(value, expected) and (kind == "bool" or not isinstance(value, bool))
+            if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+                value, ok = float(value), True
+            if not ok:
+                raise self.error(f"corrupt manifest: {where} is not a valid {kind}")
+            return value
+        if kind == "ndarray":
+            return self.read_array(node, where)
+        if kind == "numpy_scalar":
+            array = self.read_array(node, where)
+            if array.ndim != 0:
+                raise self.error(f"corrupt manifest: {where} scalar has shape {array.shape}")
+            return array[()]
+        if kind == "tensor":
+            array = self.read_array(node, where)
+            if self.from_numpy is None:
+                _, self.from_numpy = _tensor_api()
+                if self.from_numpy is None:
+                    raise ImportError(
+                        f"{self.path}: {where} is a Tensor but fastdl.tensor is unavailable"
+                    )
+            try:
+                tensor = self.from_numpy(array)
+            except TypeError as exc:
+                raise self.error(f"{where} cannot be a Tensor: {exc}") from exc
+            requires_grad = node.get("requires_grad", False)
+            if not isinstance(requires_grad, bool):
+                raise self.error(f"corrupt manifest: {where} has a bad requires_grad")
+            if requires_grad:
+                tensor.requires_grad_(True)
+            return tensor
+        if kind in ("list", "tuple"):
+            items = node.get("items")
+            if not isinstance(items, list):
+                raise self.error(f"corrupt manifest: {where} has no item list")
+            values = [self.decode(v, f"{where}[{i}]") for i, v in enumerate(items)]
+            return tuple(values) if kind == "tuple" else values
+        if kind == "dict":
+            items = node.get("items")
+            if not isinstance(items, list):
+                raise self.error(f"corrupt manifest: {where} has no item list")
+            cls = node.get("class", "dict")
+            if cls not in ("dict", "OrderedDict"):
+                raise self.error(f"corrupt manifest: {where} has unknown class {cls!r}")
+            out = OrderedDict() if cls == "OrderedDict" else {}
+            for pair in items:
+                if not (isinstance(pair, list) and len(pair) == 2 and _valid_key(pair[0])):
+                    raise self.error(f"corrupt manifest: {where} has a malformed item")
+                key, value = pair
+                out[key] = self.decode(value, f"{where}[{key!r}]")
+            return out
+        raise self.error(f"corrupt manifest: {where} has unknown node type {kind!r}")
+
+
+def load(path):
+    """Read a checkpoint written by :func:`save`.
+
+    Arrays come back as NumPy arrays, Tensors as Tensors (built with
+    ``fastdl.tensor.from_numpy``), dicts in their saved order. Only
+    :mod:`json` and ``np.load(..., allow_pickle=False)`` touch the file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is truncated or corrupt, is not a zip file, has no
+            ``manifest.json``, has an unknown format or version, references a
+            missing entry, or holds a ``.npy`` entry that would need pickle
+            (the message names the path).
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.fdl")
+        >>> save({"layers": [np.zeros(3), (1, 2.5, "relu")]}, path)
+        >>> load(path)["layers"][1]
+        (1, 2.5, 'relu')
+    """
+    path = os.fspath(path)
+    try:
+        zf = zipfile.ZipFile(path, "r")
+    except zipfile.BadZipFile as exc:
+        raise ValueError(
+            f"{path}: not a fastdl checkpoint (truncated or not a zip file: {exc})"
+        ) from exc
+    with zf:
+        try:
+            raw = zf.read(MANIFEST)
+        except KeyError:
+            raise ValueError(
+                f"{path}: not a fastdl checkpoint: no {MANIFEST} in the zip file"
+            ) from None
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: {MANIFEST} is unreadable: {exc}") from exc
+        try:
+            manifest = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"{path}: {MANIFEST} is not valid JSON: {exc}") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else None
+            raise ValueError(f"{path}: unknown checkpoint format {found!r}; expected {FORMAT!r}")
+        version = manifest.get("version")
+        if version != VERSION or isinstance(version, bool):
+            raise ValueError(
+                f"{path}: unsupported {FORMAT} version {version!r}; this fastdl "
+                f"reads version {VERSION}"
+            )
+        if "root" not in manifest:
+            raise ValueError(f"{path}: corrupt manifest: no 'root' node")
+        return _Decoder(zf, path).decode(manifest["root"], "root")

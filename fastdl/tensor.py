@@ -1,0 +1,595 @@
+"""Tensor: an n-dimensional array with a dtype, a device, and autograd bookkeeping.
+
+A Tensor holds its storage (a NumPy array on the CPU), whether it requires grad,
+its accumulated ``.grad`` (a Tensor or None) and the autograd node that made it.
+Operators and methods are thin: they call the differentiable ops in
+:mod:`fastdl.ops`, which call kernels through the backend registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from fastdl import dtypes
+from fastdl.autograd import backward as _backward
+from fastdl.autograd import is_grad_enabled
+
+_DEVICES = ("cpu",)
+
+
+def _check_device(device: Any) -> str:
+    name = str(device)
+    if name not in _DEVICES:
+        raise ValueError(
+            f"device {name!r} is not available; expected one of {_DEVICES} "
+            "(the CUDA backend is not part of this build)"
+        )
+    return name
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Build one with :func:`fastdl.tensor` (or ``zeros``, ``randn``, ...), not directly.
+
+    Example::
+
+        x = fastdl.tensor([[1.0, 2.0]], requires_grad=True)
+        (x * x).sum().backward()
+        x.grad                         # tensor([[2., 4.]])
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
+
+    def __init__(self, data: np.ndarray, requires_grad: bool = False) -> None:
+        self._data = data
+        self.grad: Tensor | None = None
+        self._node = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """A new tensor around an array the caller hands over (no copy, no checks)."""
+        t = Tensor.__new__(Tensor)
+        t._data = data
+        t.grad = None
+        t._node = None
+        t._retains_grad = False
+        t.requires_grad = False
+        return t
+
+    # -- metadata ------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        return self._node
+
+    # -- conversion ----------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shares memory). Refused while the tensor requires grad,
+        as in PyTorch: call ``.detach().numpy()``."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self._data
+        if dtype is not None:
+            data = data.astype(dtype, copy=False)
+        return data.copy() if copy else data
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError(
+                f"a Tensor with {self._data.size} elements cannot be converted to a scalar"
+            )
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype != dtypes.int64 or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be an index")
+        return int(self.item())
+
+    @property
+    def data(self) -> Tensor:
+        """A detached tensor sharing this tensor's storage."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def detach(self) -> Tensor:
+        """A new tensor sharing storage, cut from the graph."""
+        return Tensor._wrap(self._data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and not dtypes.is_floating(self.dtype):
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables; use detach()"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor during backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        self._retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``gradient`` is required unless the tensor has one element. Gradients add up
+        across calls, as in PyTorch; zero them between steps.
+        """
+        _backward(self, gradient, retain_graph=retain_graph)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; returns self when
+        nothing changes, else a copy that stays in the graph."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, str) and arg not in dtypes._NAMES:
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            _check_device(device)
+        if dtype is None:
+            return self
+        dtype = dtypes.as_dtype(dtype)
+        return self if dtype == self.dtype else _shape.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return _shape.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self if self._data.flags.c_contiguous else _shape.clone(self)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype=fastdl.{self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- arithmetic ----------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return _ew.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ew.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ew.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ew.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ew.pow(other, self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return _mm.matmul(self, other)
+
+    def __rmatmul__(self, other: Tensor) -> Tensor:
+        return _mm.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ew.abs(self)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(self, other, "eq")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(self, other, "ne")
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "lt")
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "le")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "gt")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "ge")
+
+    __hash__ = object.__hash__
+
+    def exp(self) -> Tensor:
+        return _ew.exp(self)
+
+    def log(self) -> Tensor:
+        return _ew.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ew.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ew.abs(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ew.clamp(self, min, max)
+
+    def relu(self) -> Tensor:
+        from fastdl.ops import activation
+
+        return activation.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        from fastdl.ops import activation
+
+        return activation.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        from fastdl.ops import activation
+
+        return activation.tanh(self)
+
+    def softmax(self, dim: int) -> Tensor:
+        from fastdl.ops import activation
+
+        return activation.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        from fastdl.ops import activation
+
+        return activation.log_softmax(self, dim)
+
+    # -- reductions ----------------------------------------------------------------
+
+    def sum(self, dim: Any = None, keepdim: bool = False, **numpy_style: Any) -> Tensor:
+        return _red.sum(self, dim, keepdim, **numpy_style)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, **numpy_style: Any) -> Tensor:
+        return _red.mean(self, dim, keepdim, **numpy_style)
+
+    def max(self, dim: Any = None, keepdim: bool = False, **numpy_style: Any) -> Any:
+        return _red.max(self, dim, keepdim, **numpy_style)
+
+    def argmax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _red.argmax(self, dim, keepdim)
+
+    # -- shape -----------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _shape.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = start_dim % self.ndim
+        end = end_dim % self.ndim
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _shape.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _shape.permute(self, *dims)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return _shape.permute(self, tuple(reversed(range(self.ndim))))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _shape.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        raw = value._data if isinstance(value, Tensor) else value
+        self._data[_shape._raw_index(index)] = raw
+
+    # -- in place --------------------------------------------------------------------
+
+    def _check_inplace(self, name: str) -> None:
+        if self.requires_grad and is_grad_enabled():
+            if self._node is None:
+                raise RuntimeError(
+                    f"{name}: a leaf Variable that requires grad is being used in an "
+                    "in-place operation; wrap it in fastdl.no_grad()"
+                )
+            raise RuntimeError(
+                f"{name}: in-place operations on tensors inside the graph are not supported"
+            )
+
+    def _assign(self, result: Tensor, name: str) -> Tensor:
+        if result.shape != self.shape:
+            raise ValueError(
+                f"{name}: the result has shape {result.shape}, which does not match the "
+                f"tensor's shape {self.shape}"
+            )
+        self._data[...] = result._data
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        self._check_inplace("add_")
+        with _no_grad():
+            return self._assign(self + (other * alpha if alpha != 1 else other), "add_")
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self.add_(other, -alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        self._check_inplace("mul_")
+        with _no_grad():
+            return self._assign(self * other, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        self._check_inplace("div_")
+        with _no_grad():
+            return self._assign(self / other, "div_")
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        self._check_inplace("clamp_")
+        with _no_grad():
+            return self._assign(_ew.clamp(self, min, max), "clamp_")
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        _backend_of(self).fill(self._data, value)
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        self._check_inplace("copy_")
+        raw = src._data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_shapes(raw.shape, self.shape)
+        except ValueError:
+            raise ValueError(
+                f"copy_: src of shape {raw.shape} cannot be broadcast to {self.shape}"
+            ) from None
+        _backend_of(self).copy(raw, self._data)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+        self._check_inplace("normal_")
+        gen = generator or _random.default_generator
+        self._data[...] = gen.normal(self.shape, self.dtype, mean, std)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+        self._check_inplace("uniform_")
+        gen = generator or _random.default_generator
+        self._data[...] = gen.uniform(self.shape, self.dtype, a, b)
+        return self
+
+
+def _backend_of(t: Tensor) -> Any:
+    from fastdl import backends
+
+    return backends.for_device(t.device)
+
+
+# -- factories ---------------------------------------------------------------------
+
+
+def tensor(
+    data: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
+) -> Tensor:
+    """Build a tensor from data (copied): nested lists, numbers, NumPy arrays or Tensors.
+
+    The dtype is inferred as PyTorch does — Python floats give float32, ints int64 —
+    and NumPy arrays keep float32/float64/int64.
+
+    Example::
+
+        fastdl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    """
+    _check_device(device)
+    if isinstance(data, Tensor):
+        data = data._data
+    target = dtypes.infer(data) if dtype is None else dtypes.as_dtype(dtype)
+    try:
+        array = np.array(data, dtype=target, copy=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"tensor(): cannot build a tensor from {type(data).__name__}: {error}")
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (float32/float64/int64/bool)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype not in dtypes.SUPPORTED:
+        raise TypeError(
+            f"from_numpy: dtype {array.dtype} is not supported; expected float32, float64, "
+            "int64 or bool"
+        )
+    return Tensor._wrap(array)
+
+
+def _shape_arg(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], tuple | list):
+        size = tuple(size[0])
+    for n in size:
+        if not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"size must be non-negative ints, got {size}")
+    return tuple(int(n) for n in size)
+
+
+def _factory(array: np.ndarray, requires_grad: bool, device: str) -> Tensor:
+    _check_device(device)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False,
+          device: str = "cpu") -> Tensor:
+    """A tensor of zeros. Example: ``fastdl.zeros(2, 3)``."""
+    return _factory(np.zeros(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False,
+         device: str = "cpu") -> Tensor:
+    """A tensor of ones. Example: ``fastdl.ones(2, 3)``."""
+    return _factory(np.ones(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+         device: str = "cpu") -> Tensor:
+    """A tensor filled with ``fill_value``; the dtype is inferred from it by default."""
+    shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
+    dtype = dtypes.infer(fill_value) if dtype is None else dtypes.as_dtype(dtype)
+    return _factory(np.full(shape, fill_value, dtype), requires_grad, device)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu",
+         generator: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) from the Philox generator."""
+    gen = generator or _random.default_generator
+    data = gen.uniform(_shape_arg(size), _float_dtype(dtype))
+    return _factory(data, requires_grad, device)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu",
+          generator: Any = None) -> Tensor:
+    """Standard normal samples from the Philox generator."""
+    gen = generator or _random.default_generator
+    data = gen.normal(_shape_arg(size), _float_dtype(dtype))
+    return _factory(data, requires_grad, device)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: bool = False, device: str = "cpu") -> Tensor:
+    """Evenly spaced values in [start, end), as ``torch.arange``."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        floats = any(isinstance(v, float) for v in (start, end, step))
+        dtype = dtypes.float32 if floats else dtypes.int64
+    return _factory(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)),
+                    requires_grad, device)
+
+
+def _no_grad() -> Any:
+    from fastdl.autograd import no_grad
+
+    return no_grad()
+
+
+# The op families import Tensor from this module, so they come after it.
+from fastdl import random as _random  # noqa: E402
+from fastdl.ops import elementwise as _ew  # noqa: E402
+from fastdl.ops import matmul as _mm  # noqa: E402
+from fastdl.ops import reduce as _red  # noqa: E402
+from fastdl.ops import shape as _shape  # noqa: E402
