@@ -75,6 +75,8 @@ def promote(a: np.dtype, b: np.dtype) -> np.dtype:
         return b
     if b == bool_:
         return a
+    if is_floating(a) != is_floating(b):  # int64 with a float: the float wins, as in PyTorch
+        return a if is_floating(a) else b
     return np.promote_types(a, b)
 
 

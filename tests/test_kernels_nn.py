@@ -316,16 +316,22 @@ def test_reference_loss_backward_by_differences():
     probs, log_probs, grad = np.empty((n, c)), np.empty((n, c)), np.empty((n, c))
 
     def ce(v):
-        return forward("cross_entropy", logits=v, target=target, losses=np.empty(n),
-                       probs=np.empty((n, c)))
+        return forward(
+            "cross_entropy", logits=v, target=target, losses=np.empty(n), probs=np.empty((n, c))
+        )
 
     ref("cross_entropy")(logits, target, np.empty(n), probs)
     ref("cross_entropy_backward")(probs, target, g, grad)
     assert_grad(grad, numerical_vjp(ce, logits, g), "cross_entropy")
 
     def soft(v):
-        return forward("soft_cross_entropy", logits=v, target=soft_target, losses=np.empty(n),
-                       log_probs=np.empty((n, c)))
+        return forward(
+            "soft_cross_entropy",
+            logits=v,
+            target=soft_target,
+            losses=np.empty(n),
+            log_probs=np.empty((n, c)),
+        )
 
     ref("soft_cross_entropy")(logits, soft_target, np.empty(n), log_probs)
     ref("soft_cross_entropy_backward")(log_probs, soft_target, g, grad)
@@ -406,8 +412,9 @@ def test_softmax_family_stable_at_1e4(backend, dtype):
     assert np.isfinite(gx).all()
     (ly,) = run(backend, "log_softmax", x, np.empty_like(x))
     log2, log3 = math.log(2), math.log(3)
-    assert_close(ly, np.array([[0, -2 * BIG, -BIG], [-log3] * 3, [-log2, -log2, -2 * BIG - log2]]),
-                 tol)
+    assert_close(
+        ly, np.array([[0, -2 * BIG, -BIG], [-log3] * 3, [-log2, -log2, -2 * BIG - log2]]), tol
+    )
     (gx,) = run(backend, "log_softmax_backward", ly, g, np.empty_like(x))
     assert np.isfinite(gx).all()
 
@@ -415,16 +422,19 @@ def test_softmax_family_stable_at_1e4(backend, dtype):
     losses, probs = run(backend, "cross_entropy", x, target, np.empty(3, dtype), np.empty_like(x))
     assert_close(losses, np.array([2 * BIG, log3, 2 * BIG + log2]), tol)
     assert_close(probs, y, tol)
-    (gl,) = run(backend, "cross_entropy_backward", probs, target, np.ones(3, dtype),
-                np.empty_like(x))
+    (gl,) = run(
+        backend, "cross_entropy_backward", probs, target, np.ones(3, dtype), np.empty_like(x)
+    )
     assert np.isfinite(gl).all()
 
     soft = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype)
-    losses, log_probs = run(backend, "soft_cross_entropy", x, soft, np.empty(3, dtype),
-                            np.empty_like(x))
+    losses, log_probs = run(
+        backend, "soft_cross_entropy", x, soft, np.empty(3, dtype), np.empty_like(x)
+    )
     assert_close(losses, np.array([2 * BIG, log3, 2 * BIG + log2]), tol)
-    (gl,) = run(backend, "soft_cross_entropy_backward", log_probs, soft, np.ones(3, dtype),
-                np.empty_like(x))
+    (gl,) = run(
+        backend, "soft_cross_entropy_backward", log_probs, soft, np.ones(3, dtype), np.empty_like(x)
+    )
     assert np.isfinite(gl).all()
 
 
@@ -463,10 +473,34 @@ def test_nan_propagates(backend):
         for name in ("softmax", "log_softmax"):
             (y,) = run_unchecked(backend, name, x, np.empty_like(x))
             assert np.isnan(y[0]).all() and np.isfinite(y[1]).all(), name
-        losses, _ = run_unchecked(backend, "cross_entropy", x, np.array([0, 1]), np.empty(2),
-                                  np.empty_like(x))
+        losses, _ = run_unchecked(
+            backend, "cross_entropy", x, np.array([0, 1]), np.empty(2), np.empty_like(x)
+        )
         assert np.isnan(losses[0]) and np.isfinite(losses[1])
         for name in ("bce", "bce_with_logits"):
-            (losses,) = run_unchecked(backend, name, np.array([np.nan, 0.5]),
-                                      np.array([1.0, 1.0]), np.empty(2))
+            (losses,) = run_unchecked(
+                backend, name, np.array([np.nan, 0.5]), np.array([1.0, 1.0]), np.empty(2)
+            )
             assert np.isnan(losses[0]) and np.isfinite(losses[1]), name
+
+
+@pytest.mark.parametrize("name", ["act_forward", "bce_with_logits"])
+def test_numba_refuses_non_contiguous_elementwise_output(name):
+    x = np.ones((3, 4))
+    out = np.empty((4, 3)).T  # a transposed view: flattening it would write into a copy
+    args = (x, "relu", 0.01, out) if name == "act_forward" else (x, x, out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernel("numba", name)(*args)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_batch(backend):
+    x = np.empty((0, 4))
+    for name in ("softmax", "log_softmax"):
+        kernel(backend, name)(x, np.empty((0, 4)))
+    target = np.empty(0, np.int64)
+    kernel(backend, "cross_entropy")(x, target, np.empty(0), np.empty((0, 4)))
+    kernel(backend, "soft_cross_entropy")(x, x, np.empty(0), np.empty((0, 4)))
+    grad_bias = np.full(3, np.nan)
+    kernel(backend, "linear_backward")(x, np.ones((3, 4)), np.empty((0, 3)), None, None, grad_bias)
+    np.testing.assert_array_equal(grad_bias, 0)

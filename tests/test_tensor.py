@@ -191,24 +191,29 @@ def test_unary_negation_and_abs():
     np.testing.assert_array_equal(abs(fastdl.tensor(a)).numpy(), np.abs(a))
 
 
-@pytest.mark.parametrize(
-    "make, dtype",
-    [
-        (lambda: fastdl.ones(2) * 2.0, np.float32),
-        (lambda: 2.0 * fastdl.ones(2), np.float32),
-        (lambda: fastdl.ones(2, dtype=fastdl.float64) * 2.0, np.float64),
-        (lambda: fastdl.ones(2, dtype=fastdl.float32) + 1, np.float32),
-        (lambda: fastdl.tensor([1, 2]) * 2, np.int64),
-        (lambda: fastdl.tensor([1, 2]) * 2.5, np.float32),
-        (lambda: fastdl.tensor([1, 2]) / fastdl.tensor([2, 4]), np.float32),
-        (lambda: fastdl.tensor([1, 2]) / 2, np.float32),
-        (lambda: fastdl.ones(2) + fastdl.ones(2, dtype=fastdl.float64), np.float64),
-        (lambda: fastdl.ones(2, dtype=fastdl.float64) * fastdl.ones(2), np.float64),
-        (lambda: fastdl.tensor([1, 2]) + fastdl.ones(2), np.float32),
-        (lambda: fastdl.tensor([True, False]) + fastdl.tensor([1, 2]), np.int64),
-    ],
-)
-def test_type_promotion_follows_pytorch(make, dtype):
+PROMOTION = {
+    "f32*float": (lambda: fastdl.ones(2) * 2.0, np.float32),
+    "float*f32": (lambda: 2.0 * fastdl.ones(2), np.float32),
+    "f64*float": (lambda: fastdl.ones(2, dtype=fastdl.float64) * 2.0, np.float64),
+    "f32+int": (lambda: fastdl.ones(2, dtype=fastdl.float32) + 1, np.float32),
+    "i64*int": (lambda: fastdl.tensor([1, 2]) * 2, np.int64),
+    "i64*float": (lambda: fastdl.tensor([1, 2]) * 2.5, np.float32),
+    "i64/i64": (lambda: fastdl.tensor([1, 2]) / fastdl.tensor([2, 4]), np.float32),
+    "i64/int": (lambda: fastdl.tensor([1, 2]) / 2, np.float32),
+    "f32+f64": (lambda: fastdl.ones(2) + fastdl.ones(2, dtype=fastdl.float64), np.float64),
+    "f64*f32": (lambda: fastdl.ones(2, dtype=fastdl.float64) * fastdl.ones(2), np.float64),
+    "i64+f32": (lambda: fastdl.tensor([1, 2]) + fastdl.ones(2), np.float32),
+    "f32*i64": (lambda: fastdl.ones(2) * fastdl.tensor([1, 2]), np.float32),
+    "i64@f32": (lambda: fastdl.tensor([[1, 2]]) @ fastdl.ones(2, 1), np.float32),
+    "cat(i64,f32)": (lambda: fastdl.cat([fastdl.tensor([1]), fastdl.ones(1)]), np.float32),
+    "bool+i64": (lambda: fastdl.tensor([True, False]) + fastdl.tensor([1, 2]), np.int64),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROMOTION))
+def test_type_promotion_follows_pytorch(case):
+    # PyTorch: a floating tensor keeps its own dtype against an integer tensor.
+    make, dtype = PROMOTION[case]
     assert make().dtype == np.dtype(dtype)
 
 
@@ -444,6 +449,20 @@ def test_inplace_ops_on_plain_tensors():
         t.copy_(np.ones(2))
     with pytest.raises(ValueError):
         t.add_(fastdl.ones(2, 3))
+
+
+def test_inplace_ops_keep_the_dtype_and_refuse_lossy_casts():
+    # PyTorch: "result type Float can't be cast to the desired output type Long".
+    t = fastdl.tensor([1, 2])
+    t.add_(3)
+    assert t.dtype == np.int64 and t.tolist() == [4, 5]
+    for op in (lambda: t.add_(0.5), lambda: t.mul_(1.5), lambda: t.add_(fastdl.ones(2))):
+        with pytest.raises(RuntimeError):
+            op()
+        assert t.tolist() == [4, 5]
+    f = fastdl.ones(2)
+    f.add_(fastdl.ones(2, dtype=fastdl.float64))  # float64 into float32 is allowed
+    assert f.dtype == np.float32 and f.tolist() == [2.0, 2.0]
 
 
 def test_inplace_ops_on_leaf_requiring_grad():

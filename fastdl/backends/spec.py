@@ -11,7 +11,9 @@ Shape legend: ``N`` batch rows, ``K`` input features, ``M`` output features,
 
 Dtype rules: floating kernels take float32 or float64 and all their float arrays
 share one dtype; class targets are int64; outputs are allocated by the caller in
-the dtype the contract names.
+the dtype the contract names. Scalar hyper-parameters (learning rates, bias
+corrections, ...) are formed in double precision and rounded once to the arrays'
+dtype, so float32 buffers are updated in float32 arithmetic, as PyTorch does.
 """
 
 from __future__ import annotations
@@ -550,7 +552,7 @@ KERNELS: tuple[Kernel, ...] = (
     Kernel(
         "bce", "loss", ("p", "target", "losses"), ("losses",),
         "Binary cross-entropy on probabilities, logs clamped at -100 as PyTorch does: "
-        "losses = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100)).",
+        "losses = -(t * max(log p, -100) + (1 - t) * max(log1p(-p), -100)).",
         _bce_sample(logits=False, backward=False),
     ),
     Kernel(
@@ -578,7 +580,7 @@ KERNELS: tuple[Kernel, ...] = (
         "PyTorch SGD on flat (P,) buffers: g = grad + weight_decay * param; with momentum, "
         "buf = g on the first step else momentum * buf + (1 - dampening) * g, and "
         "g = g + momentum * buf (nesterov) or buf; param -= lr * g. "
-        "momentum_buffer is untouched when momentum == 0.",
+        "momentum_buffer is untouched when momentum == 0; grad is never written.",
         _sgd_sample,
     ),
     Kernel(
@@ -589,8 +591,10 @@ KERNELS: tuple[Kernel, ...] = (
         "PyTorch Adam/AdamW on flat (P,) buffers; step is the count after this step (>= 1). "
         "decoupled_weight_decay (AdamW): param *= 1 - lr * weight_decay; else "
         "g = grad + weight_decay * param. m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; "
-        "amsgrad: vmax = max(vmax, v) and v_used = vmax (else max_exp_avg_sq may be empty); "
-        "param -= lr / (1 - b1^step) * m / (sqrt(v_used) / sqrt(1 - b2^step) + eps).",
+        "amsgrad: vmax = max(vmax, v) on the raw (not bias-corrected) v, as PyTorch's code "
+        "does, and v_used = vmax (else max_exp_avg_sq may be empty and is untouched); "
+        "param -= lr / (1 - b1^step) * m / (sqrt(v_used) / sqrt(1 - b2^step) + eps). "
+        "grad is never written.",
         _adam_sample,
     ),
     # -- random numbers: Philox 4x32-10 ----------------------------------------
@@ -611,14 +615,16 @@ KERNELS: tuple[Kernel, ...] = (
     Kernel(
         "philox_normal", "random", ("seed", "offset", "mean", "std", "out"), ("out",),
         "Normal(mean, std) by Box-Muller on float64 uniforms u1, u2 taken from words "
-        "offset + 4j .. offset + 4j + 3 (as philox_uniform float64, u1 mapped to (0, 1]): "
-        "out[2j] = r cos(2 pi u2), out[2j+1] = r sin(2 pi u2), r = sqrt(-2 log u1). "
-        "Backends may differ in the last bits.",
+        "offset + 4j .. offset + 4j + 3 (as philox_uniform float64; u1 is replaced by 1 - u1 "
+        "so that it lies in (0, 1]): z0 = r cos(2 pi u2), z1 = r sin(2 pi u2), "
+        "r = sqrt(-2 log u1); out[2j + i] = mean + std * zi computed in float64 and rounded "
+        "once to out's dtype. Backends may differ in the last bits.",
         _philox_sample("normal"),
     ),
     Kernel(
         "philox_bernoulli", "random", ("seed", "offset", "p", "out"), ("out",),
-        "out[k] = 1 if float32 uniform(word[offset+k]) < p else 0, in out's float dtype. "
+        "out[k] = 1 if (word[offset+k] >> 8) * 2^-24 < p else 0, the comparison made in "
+        "float64 with p as given (not rounded to float32), in out's float dtype. "
         "Bit-identical on every backend.",
         _philox_sample("bernoulli"),
     ),

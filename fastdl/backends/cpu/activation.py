@@ -21,12 +21,16 @@ def act_code(act: str) -> int:
     try:
         return ACT_CODES[act]
     except KeyError:
-        raise ValueError(f"unknown activation {act!r}; expected one of {tuple(ACT_CODES)}")
+        raise ValueError(
+            f"unknown activation {act!r}; expected one of {tuple(ACT_CODES)}"
+        ) from None
 
 
 def flat(out: np.ndarray) -> np.ndarray:
     """A 1-D view of an output; raises rather than write into a silent copy."""
-    return out.reshape(-1, copy=False)
+    if not out.flags.c_contiguous:
+        raise ValueError(f"output must be C-contiguous, got strides {out.strides}")
+    return out.ravel()
 
 
 @njit(cache=True, error_model="numpy")

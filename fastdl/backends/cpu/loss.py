@@ -90,7 +90,7 @@ def _bce(p, target, losses):
         log_p = np.log(v)
         if log_p < -100.0:  # written so that a NaN stays NaN
             log_p = -100.0
-        log_q = np.log(1.0 - v)
+        log_q = np.log1p(-v)
         if log_q < -100.0:
             log_q = -100.0
         losses[i] = -(t * log_p + (1.0 - t) * log_q)

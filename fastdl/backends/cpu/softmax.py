@@ -97,9 +97,12 @@ def _log_softmax_backward_finish(g, grad_x):
             gx[j] = gi[j] - gx[j] * total
 
 
+_NO_MAXES = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
+
+
 def no_maxes(x: np.ndarray) -> np.ndarray:
     """An empty ``maxes`` argument for ``subtract_row_max``: keep nothing."""
-    return x[0, :0]
+    return _NO_MAXES[x.dtype]
 
 
 def softmax(x, out):

@@ -55,10 +55,10 @@ def nll_loss_backward(target, grad_losses, grad_input):
 
 
 def bce(p, target, losses):
-    """losses = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100)), as PyTorch."""
+    """losses = -(t * max(log p, -100) + (1 - t) * max(log1p(-p), -100)), as PyTorch."""
     with np.errstate(divide="ignore"):
         log_p = np.maximum(np.log(p), -100)
-        log_1mp = np.maximum(np.log(1 - p), -100)
+        log_1mp = np.maximum(np.log1p(-p), -100)
     losses[...] = -(target * log_p + (1 - target) * log_1mp)
 
 

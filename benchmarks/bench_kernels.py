@@ -1,0 +1,206 @@
+"""Kernel benchmarks: fastdl's kernels through the registry, with caller-allocated
+outputs, next to the reference (NumPy) twin and the PyTorch equivalent.
+
+Each benchmark group compares implementations side by side:
+
+* ``matmul-NxK@KxM``     ``matmul(a, b, out)``; torch ``torch.matmul(a, b, out=out)``.
+  The numba backend shares this kernel with the reference (``SHARED_WITH_REFERENCE``):
+  both are ``np.matmul`` into OpenBLAS, so their rows differ only by noise.
+* ``linear_relu-NxK@KxM`` ``linear_act(x, W, b, "relu", 0.01, out)``, W (M,K);
+  torch ``torch.addmm(b, x, W.T, out=out).relu_()``.
+* ``cross_entropy-NxC``  forward + backward kernels (``cross_entropy`` then
+  ``cross_entropy_backward`` with the mean's gradient 1/N); torch runs the aten
+  kernels its autograd runs for ``F.cross_entropy``: ``_log_softmax``,
+  ``nll_loss_forward``, ``nll_loss_backward``, ``_log_softmax_backward_data``.
+* ``adam_step-P``        one Adam step over flat float32 buffers of P parameters:
+  the registry's numba backend (which the C extension serves when built), the Numba
+  kernel itself (``fastdl.backends.cpu.optim.adam_step``), the C extension itself
+  (``cext.kernels()["adam_step"]``), the reference, and ``torch._fused_adam_`` (what
+  ``torch.optim.Adam(fused=True)`` runs per step).
+
+Run::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks/bench_kernels.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import warm_then_time
+
+DTYPE = np.float32
+FASTDL = ("numba", "reference")
+
+MATMUL_SHAPES = [(32, 784, 512), (128, 784, 512), (1024, 784, 512), (1024, 512, 256)]
+CE_SHAPES = [(32, 10), (1024, 10), (1024, 1000)]
+ADAM_SIZES = [535_818, 10_000_000]  # the MLP 784-512-256-10; a 10M-parameter model
+
+ADAM = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+ADAM_STEP = 10  # a fixed step count: each call does the same work
+
+
+def _rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng(list(key))
+
+
+def _shape_id(shape) -> str:
+    n, k, m = shape
+    return f"{n}x{k}@{k}x{m}"
+
+
+# -- matmul ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", MATMUL_SHAPES, ids=_shape_id)
+@pytest.mark.parametrize("impl", [f"fastdl-{b}" for b in FASTDL] + ["torch"])
+def test_matmul(benchmark, request, impl, shape):
+    n, k, m = shape
+    rng = _rng(n, k, m)
+    a = rng.standard_normal((n, k)).astype(DTYPE)
+    b = rng.standard_normal((k, m)).astype(DTYPE)
+    out = np.empty((n, m), DTYPE)
+    benchmark.group = f"matmul-{_shape_id(shape)}"
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        warm_then_time(benchmark, lambda: torch.matmul(ta, tb, out=tout))
+        expected = a @ b
+    else:
+        kernel = request.getfixturevalue("backend_by_name")[impl.split("-")[1]].matmul
+        warm_then_time(benchmark, lambda: kernel(a, b, out))
+        expected = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(out, expected, rtol=1e-3, atol=1e-3)
+
+
+# -- linear + bias + relu (fused epilogue) ----------------------------------------------
+
+
+@pytest.mark.parametrize("shape", MATMUL_SHAPES, ids=_shape_id)
+@pytest.mark.parametrize("impl", [f"fastdl-{b}" for b in FASTDL] + ["torch"])
+def test_linear_relu(benchmark, request, impl, shape):
+    n, k, m = shape
+    rng = _rng(n, k, m, 1)
+    x = rng.standard_normal((n, k)).astype(DTYPE)
+    weight = (rng.standard_normal((m, k)) / np.sqrt(k)).astype(DTYPE)
+    bias = rng.standard_normal(m).astype(DTYPE)
+    out = np.empty((n, m), DTYPE)
+    benchmark.group = f"linear_relu-{_shape_id(shape)}"
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        tx, tw, tb, tout = (torch.from_numpy(t) for t in (x, weight, bias, out))
+
+        def run():
+            torch.addmm(tb, tx, tw.T, out=tout)
+            tout.relu_()
+
+        warm_then_time(benchmark, run)
+    else:
+        kernel = request.getfixturevalue("backend_by_name")[impl.split("-")[1]].linear_act
+        warm_then_time(benchmark, lambda: kernel(x, weight, bias, "relu", 0.01, out))
+    expected = np.maximum(x.astype(np.float64) @ weight.T.astype(np.float64) + bias, 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-3, atol=1e-3)
+
+
+# -- softmax cross-entropy, forward + backward -------------------------------------------
+
+
+@pytest.mark.parametrize("shape", CE_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("impl", [f"fastdl-{b}" for b in FASTDL] + ["torch"])
+def test_cross_entropy(benchmark, request, impl, shape):
+    n, c = shape
+    rng = _rng(n, c, 2)
+    logits = (3 * rng.standard_normal((n, c))).astype(DTYPE)
+    target = rng.integers(0, c, n).astype(np.int64)
+    grad_losses = np.full(n, 1.0 / n, DTYPE)  # the gradient of reduction="mean"
+    benchmark.group = f"cross_entropy-{n}x{c}"
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        aten = torch.ops.aten
+        tl, tt = torch.from_numpy(logits), torch.from_numpy(target)
+        tg = torch.tensor(1.0, dtype=torch.float32)  # d(mean loss)
+        mean = 1  # at::Reduction::Mean
+        result = {}
+
+        def run():
+            log_p = aten._log_softmax(tl, 1, False)
+            loss, total_weight = aten.nll_loss_forward(log_p, tt, None, mean, -100)
+            grad_log_p = aten.nll_loss_backward(tg, log_p, tt, None, mean, -100, total_weight)
+            result["grad"] = aten._log_softmax_backward_data(grad_log_p, log_p, 1, torch.float32)
+
+        warm_then_time(benchmark, run)
+        grad_logits = result["grad"].numpy()
+    else:
+        backend = request.getfixturevalue("backend_by_name")[impl.split("-")[1]]
+        losses = np.empty(n, DTYPE)
+        probs = np.empty((n, c), DTYPE)
+        grad_logits = np.empty((n, c), DTYPE)
+
+        def run():
+            backend.cross_entropy(logits, target, losses, probs)
+            backend.cross_entropy_backward(probs, target, grad_losses, grad_logits)
+
+        warm_then_time(benchmark, run)
+    z = logits.astype(np.float64)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(n), target] -= 1
+    np.testing.assert_allclose(grad_logits, p / n, rtol=1e-4, atol=1e-6)
+
+
+# -- Adam over a flat buffer ---------------------------------------------------------------
+
+
+def _adam_impls():
+    from fastdl.backends.cpu import cext
+    from fastdl.backends.cpu import optim as cpu_optim
+
+    impls = {
+        "fastdl-numba": ("registry", "numba"),
+        "fastdl-numba-njit": ("function", cpu_optim.adam_step),
+        "fastdl-reference": ("registry", "reference"),
+    }
+    c_kernel = cext.kernels().get("adam_step")
+    if c_kernel is not None:
+        impls["fastdl-cext"] = ("function", c_kernel)
+    return impls
+
+
+ADAM_IMPLS = ["fastdl-numba", "fastdl-numba-njit", "fastdl-cext", "fastdl-reference", "torch"]
+
+
+@pytest.mark.parametrize("size", ADAM_SIZES, ids=lambda p: f"{p}")
+@pytest.mark.parametrize("impl", ADAM_IMPLS)
+def test_adam_step(benchmark, request, impl, size):
+    rng = _rng(size, 3)
+    param = rng.standard_normal(size, dtype=DTYPE)
+    grad = rng.standard_normal(size, dtype=DTYPE)
+    exp_avg = (0.1 * rng.standard_normal(size, dtype=DTYPE)).astype(DTYPE)
+    exp_avg_sq = (0.1 * rng.random(size, dtype=DTYPE)).astype(DTYPE)
+    benchmark.group = f"adam_step-{size}"
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        tensors = [[torch.from_numpy(a)] for a in (param, grad, exp_avg, exp_avg_sq)]
+        steps = [torch.tensor(float(ADAM_STEP))]
+
+        def run():
+            torch._fused_adam_(*tensors, [], steps, amsgrad=False, maximize=False, **ADAM)
+
+        warm_then_time(benchmark, run)
+        return
+    impls = _adam_impls()
+    if impl not in impls:
+        pytest.skip(f"{impl}: the C extension is not built or FASTDL_CEXT=0")
+    kind, what = impls[impl]
+    kernel = request.getfixturevalue("backend_by_name")[what].adam_step if kind == "registry" \
+        else what  # fmt: skip
+    if impl == "fastdl-numba":
+        from fastdl.backends.cpu import cext
+
+        benchmark.extra_info["served_by"] = "C extension" if "adam_step" in cext.kernels() \
+            else "Numba"  # fmt: skip
+    empty = np.empty(0, DTYPE)
+    args = (param, grad, exp_avg, exp_avg_sq, empty, ADAM_STEP, ADAM["lr"], ADAM["beta1"],
+            ADAM["beta2"], ADAM["eps"], ADAM["weight_decay"], False, False)  # fmt: skip
+    warm_then_time(benchmark, lambda: kernel(*args))
+    assert np.isfinite(param[:1000]).all()
