@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import warm_then_time
+from _benchutil import warm_then_time
 
 DTYPE = np.float32
 FASTDL = ("numba", "reference")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import warm_then_time
+from _benchutil import warm_then_time
 
 SIZES = (784, 512, 256, 10)
 BATCHES = (32, 128, 1024)

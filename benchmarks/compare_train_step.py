@@ -32,35 +32,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from conftest import busy_cpu_seconds  # noqa: E402
+from _benchutil import wait_until_quiet  # noqa: E402
 
 # The issue's targets for fastdl-numba / torch, per batch size of the training step.
 TRAIN_STEP_TARGETS = {32: 0.9, 128: 0.75, 1024: 0.7}
 SIDES = ("fastdl", "torch")
 DEFAULT_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=2.0")
-
-
-def machine_busy_fraction(window: float = 1.0) -> float:
-    """Share of all cores busy over ``window`` seconds."""
-    before = busy_cpu_seconds()
-    time.sleep(window)
-    after = busy_cpu_seconds()
-    if before is None or after is None:
-        return 0.0
-    return (after - before) / (window * (os.cpu_count() or 1))
-
-
-def wait_until_quiet(threshold: float, timeout: float) -> float:
-    """Wait (up to ``timeout`` s) for two quiet seconds in a row; returns the last busy share."""
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    busy = machine_busy_fraction()
-    while time.monotonic() < deadline:
-        quiet = quiet + 1 if busy < threshold else 0
-        if quiet >= 2:
-            break
-        busy = machine_busy_fraction()
-    return busy
 
 
 def run_side(file: Path, side: str, json_path: Path, pytest_args: list[str]) -> dict:
@@ -88,8 +65,6 @@ def collect(results: list[dict]) -> dict[tuple[str, str], dict]:
             row["load"].append(bench["extra_info"].get("foreign_cpu_load") or 0.0)
             row["blas"] = bench["extra_info"].get("blas", "")
     return rows
-
-
 
 
 def print_table(rows: dict[tuple[str, str], dict], train_step: bool) -> list[dict]:
@@ -145,16 +120,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", default=str(HERE / "bench_train_step.py"))
     parser.add_argument("--repeats", type=int, default=2, help="runs per side (default 2)")
-    parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "compare"),
-                        help="folder for the JSON files (default .benchmarks/compare)")
-    parser.add_argument("--quiet-threshold", type=float, default=0.15,
-                        help="wait before each run until the machine is below this busy share")
-    parser.add_argument("--quiet-timeout", type=float, default=60.0,
-                        help="longest wait for a quiet machine, seconds (0: do not wait)")
-    parser.add_argument("--max-foreign", type=float, default=0.1,
-                        help="rerun a side when other processes used more than this share")
-    parser.add_argument("--retries", type=int, default=2,
-                        help="reruns allowed per side and repeat (default 2)")
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / ".benchmarks" / "compare"),
+        help="folder for the JSON files (default .benchmarks/compare)",
+    )
+    parser.add_argument(
+        "--quiet-threshold",
+        type=float,
+        default=0.15,
+        help="wait before each run until the machine is below this busy share",
+    )
+    parser.add_argument(
+        "--quiet-timeout",
+        type=float,
+        default=60.0,
+        help="longest wait for a quiet machine, seconds (0: do not wait)",
+    )
+    parser.add_argument(
+        "--max-foreign",
+        type=float,
+        default=0.1,
+        help="rerun a side when other processes used more than this share",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="reruns allowed per side and repeat (default 2)"
+    )
     args = parser.parse_args(argv)
 
     pinned = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
@@ -192,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     info = next(r["machine_info"] for r in results if r)
-    print(f"cpu: {info.get('cpu_model')}, {info.get('cores')} cores, "
-          f"{info.get('memory_gib')} GiB; python {info['versions']['python']}, numpy "
-          f"{info['versions']['numpy']}, numba {info['versions']['numba']}")
+    print(
+        f"cpu: {info.get('cpu_model')}, {info.get('cores')} cores, "
+        f"{info.get('memory_gib')} GiB; python {info['versions']['python']}, numpy "
+        f"{info['versions']['numpy']}, numba {info['versions']['numba']}"
+    )
     print("BLAS (fastdl side):", next((r["blas"] for (g, i), r in rows.items()
                                        if i.startswith("fastdl")), "-"))  # fmt: skip
     summary = print_table(rows, train_step="train_step" in file.stem)

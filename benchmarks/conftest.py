@@ -7,7 +7,7 @@ environment sets (see README.md)::
 
 * ``bench_*.py`` files are collected here (pytest's default pattern is ``test_*.py``);
   the normal test run never sees them: pyproject's ``testpaths`` is ``["tests"]``.
-* Every kernel or step is called once before it is timed (:func:`warm_then_time`), so
+* Every kernel or step is called before it is timed (``_benchutil.warm_then_time``), so
   Numba compilation or cache loading stays out of the timings.
 * ``torch`` is imported only by the ``torch`` fixture (skipped cleanly when absent),
   so ``-k fastdl`` runs never load torch's OpenMP runtime into the process.
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import os
 import platform
-import time
-from typing import Any, Callable
 
 import pytest
+from _benchutil import ForeignLoad, blas_summary, cpu_model, threadpools
 
 # Threads for both sides: fastdl's default is OpenBLAS's own default, one thread per
 # core (2 on the development machine); torch is set to the same number explicitly.
@@ -51,37 +50,6 @@ def pytest_collect_file(file_path, parent):
     ):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def threadpools() -> list[dict[str, Any]]:
-    """threadpoolctl's report of the native thread pools loaded in this process."""
-    from threadpoolctl import threadpool_info
-
-    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "threading_layer",
-            "num_threads")  # fmt: skip
-    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
-
-
-def blas_summary() -> str:
-    """One line per BLAS: library, version, kernel (architecture), threads."""
-    lines = [
-        f"{p['internal_api']} {p['version']} kernel={p['architecture']} "
-        f"threads={p['num_threads']} ({p['threading_layer']})"
-        for p in threadpools()
-        if p["user_api"] == "blas"
-    ]
-    return "; ".join(lines) or "no BLAS loaded"
 
 
 def pytest_report_header(config):
@@ -119,41 +87,6 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["threadpools"] = threadpools()
     machine_info["thread_env"] = {k: os.environ.get(k) for k in _THREAD_ENV}
     machine_info["bench_threads"] = BENCH_THREADS
-
-
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (from /proc/stat)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class ForeignLoad:
-    """How much of the machine other processes used while a measurement ran.
-
-    ``fraction`` is (machine busy CPU time - this process's CPU time) / (wall time x
-    cores): 0 on a quiet machine, 0.5 when another process kept one of two cores busy.
-    On a shared 2-core machine a busy neighbour makes every multi-threaded BLAS or
-    OpenMP region wait for the second core, so timings with a high fraction are suspect.
-    """
-
-    def __init__(self) -> None:
-        self.wall = time.perf_counter()
-        self.own = time.process_time()
-        self.busy = busy_cpu_seconds()
-
-    def fraction(self) -> float | None:
-        busy = busy_cpu_seconds()
-        if busy is None or self.busy is None:
-            return None
-        wall = time.perf_counter() - self.wall
-        own = time.process_time() - self.own
-        foreign = max(busy - self.busy - own, 0.0)
-        return round(foreign / max(wall * (os.cpu_count() or 1), 1e-9), 3)
 
 
 @pytest.fixture(autouse=True)
@@ -195,11 +128,3 @@ def reference_backend():
 @pytest.fixture(scope="session")
 def backend_by_name(numba_backend, reference_backend):
     return {"numba": numba_backend, "reference": reference_backend}
-
-
-def warm_then_time(benchmark, fn: Callable[[], Any], warmup_calls: int = 2) -> Any:
-    """Call ``fn`` a few times untimed (JIT compile / cache load, caches, allocator),
-    then hand it to pytest-benchmark."""
-    for _ in range(warmup_calls):
-        fn()
-    return benchmark(fn)

@@ -57,8 +57,11 @@ def delete_cache_files(root: Path | None = None, anywhere: bool = False) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Find or delete fastdl's Numba cache files.")
     parser.add_argument("--root", default=None, help="tree to search (default: fastdl package)")
-    parser.add_argument("--anywhere", action="store_true",
-                        help="not only in __pycache__ folders (for a NUMBA_CACHE_DIR tree)")
+    parser.add_argument(
+        "--anywhere",
+        action="store_true",
+        help="not only in __pycache__ folders (for a NUMBA_CACHE_DIR tree)",
+    )
     parser.add_argument("--delete", action="store_true", help="delete the files found")
     args = parser.parse_args(argv)
     root = Path(args.root) if args.root else package_root()

@@ -38,6 +38,14 @@ def set_grad_enabled(mode: bool) -> None:
 class _GradMode:
     _mode = True
 
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        instance = super().__new__(cls)
+        # `@no_grad` without parentheses decorates fn directly, as in PyTorch 2.
+        return instance(fn) if callable(fn) else instance
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        pass
+
     def __enter__(self) -> None:
         self._previous = is_grad_enabled()
         set_grad_enabled(self._mode)
@@ -207,8 +215,9 @@ def backward(
             )
         grad = grad.astype(tensor.dtype, copy=False)
 
-    if tensor._node is None:  # a leaf
+    if tensor._node is None or tensor._retains_grad:
         _accumulate_leaf(tensor, grad)
+    if tensor._node is None:  # a leaf
         return
 
     order = _topological_order(tensor._node)

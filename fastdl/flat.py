@@ -72,7 +72,7 @@ class FlatBuffer:
                     )
                 value[...] = p._data
                 p._data = value
-            if p.grad is None:
+            if p.grad is None or not p.requires_grad:  # frozen after flattening: skipped
                 has_grad.append(False)
                 continue
             if p.grad._data is not grad:

@@ -405,6 +405,14 @@ class Tensor:
             )
 
     def _assign(self, result: Tensor, name: str) -> Tensor:
+        lossy = (dtypes.is_floating(result.dtype) and not dtypes.is_floating(self.dtype)) or (
+            result.dtype == dtypes.int64 and self.dtype == dtypes.bool_
+        )
+        if lossy:
+            raise RuntimeError(
+                f"{name}: result type {result.dtype} can't be cast to the desired output type "
+                f"{self.dtype}"
+            )
         if result.shape != self.shape:
             raise ValueError(
                 f"{name}: the result has shape {result.shape}, which does not match the "

@@ -40,6 +40,10 @@ def _numpy_grads(params, x, y):
     return [d_z.T @ x, d_z.sum(axis=0), d_out.T @ h, d_out.sum(axis=0)]
 
 
+def _as64(arrays):
+    return [np.asarray(a, np.float64) for a in arrays]
+
+
 def _train_step(model, opt, x, y):
     opt.zero_grad()
     loss = nn.MSELoss()(model(fastdl.tensor(x)), fastdl.tensor(y))
@@ -74,8 +78,16 @@ class RefSGD:
 
 
 class RefAdam:
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, decoupled=False):  # fmt: skip
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=False,
+        decoupled=False,
+    ):
         self.params = params
         self.lr, (self.b1, self.b2), self.eps = lr, betas, eps
         self.weight_decay, self.amsgrad, self.decoupled = weight_decay, amsgrad, decoupled
@@ -114,8 +126,11 @@ CONFIGS = {
     "sgd_dampening": (optim.SGD, RefSGD, dict(lr=0.1, momentum=0.9, dampening=0.3)),
     "sgd_nesterov": (optim.SGD, RefSGD, dict(lr=0.1, momentum=0.8, nesterov=True)),
     "sgd_weight_decay": (optim.SGD, RefSGD, dict(lr=0.1, momentum=0.9, weight_decay=0.05)),
-    "sgd_nesterov_wd": (optim.SGD, RefSGD,
-                        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    "sgd_nesterov_wd": (
+        optim.SGD,
+        RefSGD,
+        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+    ),
     "adam": (optim.Adam, RefAdam, dict(lr=0.01)),
     "adam_betas_eps": (optim.Adam, RefAdam, dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
     "adam_weight_decay": (optim.Adam, RefAdam, dict(lr=0.01, weight_decay=0.1)),
@@ -124,7 +139,7 @@ CONFIGS = {
     "adamw": (optim.AdamW, RefAdam, dict(lr=0.01)),
     "adamw_wd": (optim.AdamW, RefAdam, dict(lr=0.01, weight_decay=0.2)),
     "adamw_amsgrad": (optim.AdamW, RefAdam, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
-}  # fmt: skip
+}
 
 
 def _reference(name, params):
@@ -158,7 +173,9 @@ def test_trajectory_matches_textbook_update(name, dtype, backend):
             _train_step(model, opt, x, y)
             ref.step(_numpy_grads(ref_params, x.astype(np.float64), y.astype(np.float64)))
             for i, (p, r) in enumerate(zip(params, ref_params)):
-                np.testing.assert_allclose(_np(p), r, err_msg=f"step {step} param {i}", **_tol(dtype))
+                np.testing.assert_allclose(
+                    _np(p), r, err_msg=f"step {step} param {i}", **_tol(dtype)
+                )
         state = opt.state_dict()["state"]
         for i in range(len(params)):
             assert state[i]["step"] == 5
@@ -237,7 +254,9 @@ def test_zero_grad_is_one_fill_and_keeps_views(monkeypatch):
     backend = fastdl.backends.for_device("cpu")
     calls = []
     original = backend.fill
-    monkeypatch.setattr(backend, "fill", lambda out, value: (calls.append(out.size), original(out, value)))
+    monkeypatch.setattr(
+        backend, "fill", lambda out, value: (calls.append(out.size), original(out, value))
+    )
     opt.zero_grad()
     assert calls == [sum(p.numel() for p in model.parameters())]
     (buffer,) = fastdl.flat.flatten(list(model.parameters()))
@@ -263,8 +282,10 @@ def test_zero_grad_set_to_none_then_step_skips_those_params():
     nn.MSELoss()(model[2](hidden), fastdl.tensor(y)).backward()
     assert model[0].weight.grad is None and model[0].bias.grad is None
     g = [model[2].weight.grad.numpy().copy(), model[2].bias.grad.numpy().copy()]
-    bufs = [opt.state[model[2].weight]["momentum_buffer"].copy(),
-            opt.state[model[2].bias]["momentum_buffer"].copy()]  # fmt: skip
+    bufs = [
+        opt.state[model[2].weight]["momentum_buffer"].copy(),
+        opt.state[model[2].bias]["momentum_buffer"].copy(),
+    ]
     opt.step()
     for p, b in zip(list(model[0].parameters()), before[:2]):
         np.testing.assert_array_equal(_np(p), b)
@@ -320,15 +341,13 @@ def test_parameter_groups_with_different_lr():
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.01]
     x, y = _data(np.float32)
     before = [_np(p).copy() for p in model.parameters()]
-    grads = _numpy_grads([b.astype(np.float64) for b in before], x.astype(np.float64),
-                         y.astype(np.float64))  # fmt: skip
+    grads = _numpy_grads(_as64(before), *_as64([x, y]))
     _train_step(model, opt, x, y)
     for p, b, g, lr in zip(model.parameters(), before, grads, [0.5, 0.5, 0.01, 0.01]):
         np.testing.assert_allclose(_np(p), b - lr * g, **_tol(np.float32))
     opt.param_groups[1]["lr"] = 0.2  # changing a group's lr takes effect at the next step
     before = [_np(p).copy() for p in model.parameters()]
-    grads = _numpy_grads([b.astype(np.float64) for b in before], x.astype(np.float64),
-                         y.astype(np.float64))  # fmt: skip
+    grads = _numpy_grads(_as64(before), *_as64([x, y]))
     _train_step(model, opt, x, y)
     for p, b, g, lr in zip(model.parameters(), before, grads, [0.5, 0.5, 0.2, 0.2]):
         np.testing.assert_allclose(_np(p), b - lr * g, **_tol(np.float32))
@@ -368,8 +387,9 @@ def test_a_step_that_raises_updates_nothing():
     model = _model()
     opt = optim.SGD(
         [{"params": model[0].parameters()}, {"params": model[2].parameters()}],
-        lr=0.1, momentum=0.9,
-    )  # fmt: skip
+        lr=0.1,
+        momentum=0.9,
+    )
     x, y = _data(np.float32)
     _train_step(model, opt, x, y)
     nn.MSELoss()(model(fastdl.tensor(x)), fastdl.tensor(y)).backward()

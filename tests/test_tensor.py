@@ -159,7 +159,9 @@ BINARY = {
 
 
 @pytest.mark.parametrize("op", sorted(BINARY))
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3))])
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3))]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_binary_ops_broadcast_like_numpy(op, shapes, dtype):
     rng = _rng(1)
@@ -356,7 +358,9 @@ def test_indexing_with_tensors_lists_and_masks():
     np.testing.assert_array_equal(t[fastdl.tensor([2, 1])].numpy(), a[[2, 1]])
     np.testing.assert_array_equal(t[[0, 0]].numpy(), a[[0, 0]])
     np.testing.assert_array_equal(t[t > 5.0].numpy(), a[a > 5.0])
-    np.testing.assert_array_equal(t[:, fastdl.tensor([True, False, False, True])].numpy(), a[:, [0, 3]])
+    np.testing.assert_array_equal(
+        t[:, fastdl.tensor([True, False, False, True])].numpy(), a[:, [0, 3]]
+    )
     with pytest.raises(TypeError):
         t[np.array([0.5])]
 

@@ -301,6 +301,10 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        from fastdl.tensor import tensor
+
+        a = tensor(_scalar(a, "where"))
     a, b = _operands(a, b, "where")
     return Where.apply(cond, a, b)
 

@@ -107,15 +107,16 @@ class Optimizer:
         into the flat buffer, and zeroing keeps them so; ``set_to_none=True`` drops
         them, and the next step then skips parameters whose gradient stays None.
         """
-        for chunks in self._chunks:
-            for chunk in chunks:
-                flat = chunk.flat
-                if set_to_none:
-                    for p in flat.params:
-                        p.grad = None
-                else:
-                    flat.sync()
-                    backends.for_device("cpu").fill(flat.grads, 0)
+        chunks = [chunk for group_chunks in self._chunks for chunk in group_chunks]
+        if not set_to_none:
+            for chunk in chunks:  # all or nothing, as in step()
+                chunk.flat.sync()
+        for chunk in chunks:
+            if set_to_none:
+                for p in chunk.flat.params:
+                    p.grad = None
+            else:
+                backends.for_device("cpu").fill(chunk.flat.grads, 0)
         for group in self.param_groups:  # frozen parameters are outside the buffers
             for p in group["params"]:
                 if not p.requires_grad and p.grad is not None:
@@ -129,19 +130,24 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        for group, chunks in zip(self.param_groups, self._chunks):
-            for chunk in chunks:
-                has_grad = chunk.flat.sync()
-                if not any(has_grad):
-                    continue
-                if all(has_grad) and np.all(chunk.steps == chunk.steps[0]):
-                    chunk.steps += 1
-                    self._update(group, chunk, slice(None), int(chunk.steps[0]))
-                    continue
-                for i, present in enumerate(has_grad):  # parameter by parameter
-                    if present:
-                        chunk.steps[i] += 1
-                        self._update(group, chunk, chunk.flat.slice(i), int(chunk.steps[i]))
+        # Re-attach every buffer first: one that cannot be must fail the step before any
+        # parameter moves.
+        plan = [
+            (group, chunk, chunk.flat.sync())
+            for group, chunks in zip(self.param_groups, self._chunks)
+            for chunk in chunks
+        ]
+        for group, chunk, has_grad in plan:
+            if not any(has_grad):
+                continue
+            if all(has_grad) and np.all(chunk.steps == chunk.steps[0]):
+                chunk.steps += 1
+                self._update(group, chunk, slice(None), int(chunk.steps[0]))
+                continue
+            for i, present in enumerate(has_grad):  # parameter by parameter
+                if present:
+                    chunk.steps[i] += 1
+                    self._update(group, chunk, chunk.flat.slice(i), int(chunk.steps[i]))
         return loss
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
@@ -204,8 +210,8 @@ class Optimizer:
             shape = chunk.flat.params[pos].shape
             arrays = {}
             for name in chunk.state:
-                if name not in entry:
-                    raise ValueError(f"state for parameter {index} lacks {name!r}")
+                if name not in entry or "step" not in entry:
+                    raise ValueError(f"state for parameter {index} lacks {name!r} or 'step'")
                 array = np.asarray(entry[name])
                 if array.shape != shape:
                     raise ValueError(

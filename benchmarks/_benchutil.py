@@ -1,0 +1,108 @@
+"""Helpers for the benchmarks: warm-up before timing, machine facts (CPU model,
+thread pools), and how busy the machine is with other processes (the development
+machine is a shared 2-core VM)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def threadpools() -> list[dict[str, Any]]:
+    """threadpoolctl's report of the native thread pools loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "threading_layer",
+            "num_threads")  # fmt: skip
+    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
+
+
+def blas_summary() -> str:
+    """One line per BLAS: library, version, kernel (architecture), threads."""
+    lines = [
+        f"{p['internal_api']} {p['version']} kernel={p['architecture']} "
+        f"threads={p['num_threads']} ({p['threading_layer']})"
+        for p in threadpools()
+        if p["user_api"] == "blas"
+    ]
+    return "; ".join(lines) or "no BLAS loaded"
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class ForeignLoad:
+    """How much of the machine other processes used while a measurement ran.
+
+    ``fraction`` is (machine busy CPU time - this process's CPU time) / (wall time x
+    cores): 0 on a quiet machine, 0.5 when another process kept one of two cores busy.
+    On a shared 2-core machine a busy neighbour makes every multi-threaded BLAS or
+    OpenMP region wait for the second core, so timings with a high fraction are suspect.
+    """
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.own = time.process_time()
+        self.busy = busy_cpu_seconds()
+
+    def fraction(self) -> float | None:
+        busy = busy_cpu_seconds()
+        if busy is None or self.busy is None:
+            return None
+        wall = time.perf_counter() - self.wall
+        own = time.process_time() - self.own
+        foreign = max(busy - self.busy - own, 0.0)
+        return round(foreign / max(wall * (os.cpu_count() or 1), 1e-9), 3)
+
+
+def machine_busy_fraction(window: float = 1.0) -> float:
+    """Share of all cores busy (any process) over ``window`` seconds."""
+    before = busy_cpu_seconds()
+    time.sleep(window)
+    after = busy_cpu_seconds()
+    if before is None or after is None:
+        return 0.0
+    return (after - before) / (window * (os.cpu_count() or 1))
+
+
+def wait_until_quiet(threshold: float = 0.15, timeout: float = 60.0) -> float:
+    """Wait up to ``timeout`` s for two quiet seconds in a row; returns the last busy share."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    busy = machine_busy_fraction()
+    while time.monotonic() < deadline:
+        quiet = quiet + 1 if busy < threshold else 0
+        if quiet >= 2:
+            break
+        busy = machine_busy_fraction()
+    return busy
+
+
+def warm_then_time(benchmark, fn: Callable[[], Any], warmup_calls: int = 2) -> Any:
+    """Call ``fn`` a few times untimed (JIT compile / cache load, caches, allocator),
+    then hand it to pytest-benchmark."""
+    for _ in range(warmup_calls):
+        fn()
+    return benchmark(fn)
