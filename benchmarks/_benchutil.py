@@ -26,8 +26,15 @@ def threadpools() -> list[dict[str, Any]]:
     """threadpoolctl's report of the native thread pools loaded in this process."""
     from threadpoolctl import threadpool_info
 
-    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "threading_layer",
-            "num_threads")  # fmt: skip
+    keys = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "architecture",
+        "threading_layer",
+        "num_threads",
+    )
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 

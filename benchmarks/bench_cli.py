@@ -16,7 +16,8 @@ start to exit (interpreter start-up and imports included), as a user sees it.
 Run (a script, not a pytest file)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_cli.py
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_cli.py --repeats 3 --cache in-place
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python benchmarks/bench_cli.py --repeats 3 --cache in-place
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> dict:
         foreign = max(busy_cpu_seconds() - busy0 - own, 0.0) / (wall * (os.cpu_count() or 1))
     line = done.stdout.strip().splitlines()[-1]
     fields = dict(re.findall(r"(\w+)=(\S+)", line))
-    return {"wall_s": wall, "cpu_s": own, "foreign_load": foreign, "fields": fields,
-            "line": line}  # fmt: skip
+    return {"wall_s": wall, "cpu_s": own, "foreign_load": foreign, "fields": fields, "line": line}
 
 
 def _children_cpu() -> float:
@@ -94,14 +94,18 @@ def main(argv: list[str] | None = None) -> int:
 
     pinned = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
     if pinned:
-        print(f"WARNING: {', '.join(pinned)} set; rerun under "
-              "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE")  # fmt: skip
+        print(
+            f"WARNING: {', '.join(pinned)} set; rerun under "
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="fastdl-bench-cli-"))
     train = [*fastdl_command(), "train", "--no-progress"]
-    peers = {"sklearn": [sys.executable, str(HERE / "peers" / "sklearn_digits.py")],
-             "torch": [sys.executable, str(HERE / "peers" / "torch_digits.py")]}  # fmt: skip
+    peers = {
+        "sklearn": [sys.executable, str(HERE / "peers" / "sklearn_digits.py")],
+        "torch": [sys.executable, str(HERE / "peers" / "torch_digits.py")],
+    }
     runs: dict[str, list[dict]] = {}
 
     def record(name: str, result: dict) -> None:
@@ -150,12 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         verdict = (
             "" if target is None else f"<= {target:g} s {'met' if median <= target else 'MISSED'}"
         )
-        print(f"{name:24s} {median:9.2f}  {'/'.join(f'{w:.2f}' for w in walls):18s} "
-              f"{statistics.median(inner) if inner else float('nan'):12.2f}  "
-              f"{','.join(accs):8s}  {verdict}")  # fmt: skip
-        summary[name] = {"wall_s": walls, "median_wall_s": median, "inner_s": inner,
-                         "accuracy": accs, "target_s": target,
-                         "foreign_load": [r["foreign_load"] for r in results]}  # fmt: skip
+        print(
+            f"{name:24s} {median:9.2f}  {'/'.join(f'{w:.2f}' for w in walls):18s} "
+            f"{statistics.median(inner) if inner else float('nan'):12.2f}  "
+            f"{','.join(accs):8s}  {verdict}"
+        )
+        summary[name] = {
+            "wall_s": walls,
+            "median_wall_s": median,
+            "inner_s": inner,
+            "accuracy": accs,
+            "target_s": target,
+            "foreign_load": [r["foreign_load"] for r in results],
+        }
     print("in-process s: what the command itself prints as seconds= (after imports)")
     path = out / f"cli-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps({"cache": args.cache, "runs": summary}, indent=1))

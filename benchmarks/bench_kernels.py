@@ -192,15 +192,30 @@ def test_adam_step(benchmark, request, impl, size):
     if impl not in impls:
         pytest.skip(f"{impl}: the C extension is not built or FASTDL_CEXT=0")
     kind, what = impls[impl]
-    kernel = request.getfixturevalue("backend_by_name")[what].adam_step if kind == "registry" \
-        else what  # fmt: skip
+    kernel = (
+        request.getfixturevalue("backend_by_name")[what].adam_step if kind == "registry" else what
+    )
     if impl == "fastdl-numba":
         from fastdl.backends.cpu import cext
 
-        benchmark.extra_info["served_by"] = "C extension" if "adam_step" in cext.kernels() \
-            else "Numba"  # fmt: skip
+        benchmark.extra_info["served_by"] = (
+            "C extension" if "adam_step" in cext.kernels() else "Numba"
+        )
     empty = np.empty(0, DTYPE)
-    args = (param, grad, exp_avg, exp_avg_sq, empty, ADAM_STEP, ADAM["lr"], ADAM["beta1"],
-            ADAM["beta2"], ADAM["eps"], ADAM["weight_decay"], False, False)  # fmt: skip
+    args = (
+        param,
+        grad,
+        exp_avg,
+        exp_avg_sq,
+        empty,
+        ADAM_STEP,
+        ADAM["lr"],
+        ADAM["beta1"],
+        ADAM["beta2"],
+        ADAM["eps"],
+        ADAM["weight_decay"],
+        False,
+        False,
+    )
     warm_then_time(benchmark, lambda: kernel(*args))
     assert np.isfinite(param[:1000]).all()

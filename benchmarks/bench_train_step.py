@@ -13,8 +13,10 @@ kernels are single-threaded; torch is set to the same count
 Torch's OpenMP runtime and OpenBLAS's threads disturb each other in one process, so
 run each side in its own process (``compare_train_step.py`` does both)::
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks/bench_train_step.py -k fastdl
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks/bench_train_step.py -k torch
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python -m pytest benchmarks/bench_train_step.py -k fastdl
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python -m pytest benchmarks/bench_train_step.py -k torch
 
 The ``-k fastdl`` process never imports torch.
 """

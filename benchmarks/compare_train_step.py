@@ -41,8 +41,19 @@ DEFAULT_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=2.0")
 
 
 def run_side(file: Path, side: str, json_path: Path, pytest_args: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "pytest", str(file), "-k", side, "-q", "-p", "no:cacheprovider",
-           f"--benchmark-json={json_path}", *pytest_args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(file),
+        "-k",
+        side,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-json={json_path}",
+        *pytest_args,
+    ]
     print("$", " ".join(cmd), flush=True)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode not in (0, 5):  # 5: nothing collected (e.g. torch absent: skipped)
@@ -73,8 +84,9 @@ def print_table(rows: dict[tuple[str, str], dict], train_step: bool) -> list[dic
     header = ["group", *impls, "numba/torch"] + (["target", "met"] if train_step else [])
     table, summary = [header], []
     for group in groups:
-        medians = {i: statistics.median(rows[(group, i)]["medians"]) for i in impls
-                   if (group, i) in rows}  # fmt: skip
+        medians = {
+            i: statistics.median(rows[(group, i)]["medians"]) for i in impls if (group, i) in rows
+        }
         numba, torch = medians.get("fastdl-numba"), medians.get("torch")
         ratio = numba / torch if numba and torch else None
         line = [group] + [_cell(rows.get((group, i))) for i in impls]
@@ -150,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
 
     pinned = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
     if pinned:
-        print(f"WARNING: {', '.join(pinned)} set: OpenBLAS's kernel is pinned, unlike on a "
-              "user's machine. Rerun under: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE")  # fmt: skip
+        print(
+            f"WARNING: {', '.join(pinned)} set: OpenBLAS's kernel is pinned, unlike on a "
+            "user's machine. Rerun under: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
+        )
     file = Path(args.file).resolve()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,12 +184,19 @@ def main(argv: list[str] | None = None) -> int:
                     wait_until_quiet(args.quiet_threshold, args.quiet_timeout)
                 path = out / f"{file.stem}-{stamp}-{side}-{repeat}-{attempt}.json"
                 data = run_side(file, side, path, pytest_args)
-                load = max((b["extra_info"].get("foreign_cpu_load") or 0.0
-                            for b in data.get("benchmarks", [])), default=0.0)  # fmt: skip
+                load = max(
+                    (
+                        b["extra_info"].get("foreign_cpu_load") or 0.0
+                        for b in data.get("benchmarks", [])
+                    ),
+                    default=0.0,
+                )
                 if load <= args.max_foreign or attempt == args.retries:
                     break
-                print(f"note: other processes used {load:.0%} of the machine during that run; "
-                      "running it again")  # fmt: skip
+                print(
+                    f"note: other processes used {load:.0%} of the machine during that run; "
+                    "running it again"
+                )
             results.append(data)
     rows = collect(results)
     if not rows:
@@ -188,12 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{info.get('memory_gib')} GiB; python {info['versions']['python']}, numpy "
         f"{info['versions']['numpy']}, numba {info['versions']['numba']}"
     )
-    print("BLAS (fastdl side):", next((r["blas"] for (g, i), r in rows.items()
-                                       if i.startswith("fastdl")), "-"))  # fmt: skip
+    print(
+        "BLAS (fastdl side):",
+        next((r["blas"] for (g, i), r in rows.items() if i.startswith("fastdl")), "-"),
+    )
     summary = print_table(rows, train_step="train_step" in file.stem)
     summary_path = out / f"{file.stem}-{stamp}-summary.json"
-    summary_path.write_text(json.dumps({"file": str(file), "repeats": args.repeats,
-                                        "rows": summary}, indent=1))  # fmt: skip
+    summary_path.write_text(
+        json.dumps({"file": str(file), "repeats": args.repeats, "rows": summary}, indent=1)
+    )
     print(f"JSON: {out}/{file.stem}-{stamp}-*.json")
     return 0
 

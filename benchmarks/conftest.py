@@ -55,11 +55,14 @@ def pytest_collect_file(file_path, parent):
 def pytest_report_header(config):
     import numpy as np  # noqa: F401  (loads OpenBLAS so threadpoolctl can see it)
 
-    pinned = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-              if k in os.environ}  # fmt: skip
-    lines = [f"fastdl benchmarks: cpu={cpu_model()} cores={os.cpu_count()} "
-             f"bench_threads={BENCH_THREADS}",
-             f"BLAS: {blas_summary()}"]  # fmt: skip
+    pinned = {
+        k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ
+    }
+    lines = [
+        f"fastdl benchmarks: cpu={cpu_model()} cores={os.cpu_count()} "
+        f"bench_threads={BENCH_THREADS}",
+        f"BLAS: {blas_summary()}",
+    ]
     if pinned:
         lines.append(
             f"WARNING: {pinned} pins OpenBLAS's kernel; a user's machine does not. "

@@ -4,15 +4,23 @@ Example::
 
     import fastdl
     model = fastdl.nn.Sequential(fastdl.nn.Linear(64, 10))
-    loss = fastdl.nn.CrossEntropyLoss()(model(fastdl.randn(8, 64)), fastdl.zeros(8, dtype=fastdl.int64))
+    labels = fastdl.zeros(8, dtype=fastdl.int64)
+    loss = fastdl.nn.CrossEntropyLoss()(model(fastdl.randn(8, 64)), labels)
     loss.backward()
 """
 
-from fastdl import autograd, dtypes
+from fastdl import autograd, backends, data, dtypes, flat, graph, nn, optim, threads, train
 from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastdl.backends import use_backend
+from fastdl.backends.cpu import cext as _cext_loader
 from fastdl.dtypes import bool_, double, float32, float64, int64, long
+from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt, where
+from fastdl.ops.matmul import matmul
+from fastdl.ops.reduce import argmax, max, mean, sum
+from fastdl.ops.shape import cat, reshape, stack, transpose
 from fastdl.random import Generator, initial_seed, manual_seed
+from fastdl.serialization import load, save
 from fastdl.tensor import (
     Tensor,
     arange,
@@ -25,14 +33,6 @@ from fastdl.tensor import (
     zeros,
 )
 from fastdl.threads import get_num_threads, set_num_threads
-from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
-from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt, where
-from fastdl.ops.matmul import matmul
-from fastdl.ops.reduce import argmax, max, mean, sum
-from fastdl.ops.shape import cat, reshape, stack, transpose
-from fastdl import backends, data, flat, graph, nn, optim, threads, train
-from fastdl.serialization import load, save
-from fastdl.backends.cpu import cext as _cext_loader
 
 __version__ = "0.1.0"
 
@@ -48,11 +48,61 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Generator", "Tensor", "backends", "abs", "arange", "argmax", "autograd", "bool_", "cat", "clamp",
-    "data", "double", "dtypes", "enable_grad", "exp", "flat", "float32", "float64",
-    "from_numpy", "full", "get_num_threads", "graph", "initial_seed", "int64",
-    "is_grad_enabled", "load", "log", "log_softmax", "long", "manual_seed", "matmul", "max",
-    "mean", "nn", "no_grad", "ones", "optim", "rand", "randn", "relu", "reshape", "save",
-    "set_grad_enabled", "set_num_threads", "sigmoid", "softmax", "sqrt", "stack", "sum",
-    "tanh", "tensor", "threads", "train", "transpose", "use_backend", "where", "zeros",
+    "Generator",
+    "Tensor",
+    "backends",
+    "abs",
+    "arange",
+    "argmax",
+    "autograd",
+    "bool_",
+    "cat",
+    "clamp",
+    "data",
+    "double",
+    "dtypes",
+    "enable_grad",
+    "exp",
+    "flat",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "get_num_threads",
+    "graph",
+    "initial_seed",
+    "int64",
+    "is_grad_enabled",
+    "load",
+    "log",
+    "log_softmax",
+    "long",
+    "manual_seed",
+    "matmul",
+    "max",
+    "mean",
+    "nn",
+    "no_grad",
+    "ones",
+    "optim",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "save",
+    "set_grad_enabled",
+    "set_num_threads",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "stack",
+    "sum",
+    "tanh",
+    "tensor",
+    "threads",
+    "train",
+    "transpose",
+    "use_backend",
+    "where",
+    "zeros",
 ]

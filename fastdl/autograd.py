@@ -14,7 +14,8 @@ between steps). A graph's saved arrays are freed after one backward pass unless
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -190,16 +191,12 @@ def _accumulate(store: dict, key: int, grad: np.ndarray) -> None:
         store[key] = grad
 
 
-def backward(
-    tensor: Tensor, gradient: Any = None, retain_graph: bool = False
-) -> None:
+def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Compute d(tensor)/d(leaf) for every leaf that requires grad; see ``Tensor.backward``."""
     from fastdl.tensor import Tensor
 
     if not tensor.requires_grad:
-        raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn"
-        )
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError(

@@ -13,7 +13,8 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,22 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     train = sub.add_parser("train", help="train an MLP and report its test accuracy")
-    train.add_argument("--data", default="digits",
-                       help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits")
-    train.add_argument("--hidden", type=_hidden, default=(128, 64),
-                       help="hidden layer sizes, comma-separated (default 128,64)")
+    train.add_argument(
+        "--data",
+        default="digits",
+        help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits",
+    )
+    train.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=(128, 64),
+        help="hidden layer sizes, comma-separated (default 128,64)",
+    )
     train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
-    train.add_argument("--lr", type=_non_negative_float, default=None,
-                       help="learning rate (default 3e-3 for adam, 0.1 for sgd)")
-    train.add_argument("--momentum", type=_non_negative_float, default=0.9,
-                       help="SGD momentum (default 0.9)")
+    train.add_argument(
+        "--lr",
+        type=_non_negative_float,
+        default=None,
+        help="learning rate (default 3e-3 for adam, 0.1 for sgd)",
+    )
+    train.add_argument(
+        "--momentum", type=_non_negative_float, default=0.9, help="SGD momentum (default 0.9)"
+    )
     train.add_argument("--epochs", type=_positive_int, default=30)
-    train.add_argument("--batch-size", type=_batch_size, default=32,
-                       help="a positive integer, or 'full' for full-batch descent")
+    train.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=32,
+        help="a positive integer, or 'full' for full-batch descent",
+    )
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--backend", choices=("numba", "reference"), default=None,
-                       help="CPU backend (default: FASTDL_BACKEND or numba)")
+    train.add_argument(
+        "--backend",
+        choices=("numba", "reference"),
+        default=None,
+        help="CPU backend (default: FASTDL_BACKEND or numba)",
+    )
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -118,16 +139,15 @@ def _load_data(spec: str, seed: int) -> tuple[np.ndarray, ...]:
         except (OSError, ValueError) as error:
             raise UsageError(f"fastdl train: --data {spec}: {error}") from None
         return X_train, y_train, X_test, y_test
-    raise UsageError(
-        f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}"
-    )
+    raise UsageError(f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}")
 
 
 def _build_model(n_in: int, hidden: Sequence[int], n_out: int, activation: str) -> Any:
     from fastdl import nn
 
-    act = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid,
-           "tanh": nn.Tanh}[activation]
+    act = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[
+        activation
+    ]
     layers: list[Any] = []
     sizes = [n_in, *hidden]
     for a, b in zip(sizes, sizes[1:]):
@@ -160,20 +180,36 @@ def train(args: argparse.Namespace) -> int:
     if args.optimizer == "adam":
         optimizer = optim.Adam(model.parameters(), lr=3e-3 if args.lr is None else args.lr)
     else:
-        optimizer = optim.SGD(model.parameters(), lr=0.1 if args.lr is None else args.lr,
-                              momentum=args.momentum)
+        optimizer = optim.SGD(
+            model.parameters(), lr=0.1 if args.lr is None else args.lr, momentum=args.momentum
+        )
     loss_fn = nn.CrossEntropyLoss()
-    train_loader = DataLoader(TensorDataset(X_train, y_train), batch_size=args.batch_size,
-                              shuffle=True, seed=args.seed)
+    train_loader = DataLoader(
+        TensorDataset(X_train, y_train), batch_size=args.batch_size, shuffle=True, seed=args.seed
+    )
     test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
 
-    history = fit(model, loss_fn, optimizer, train_loader, args.epochs, val_loader=test_loader,
-                  progress=not args.no_progress)
+    history = fit(
+        model,
+        loss_fn,
+        optimizer,
+        train_loader,
+        args.epochs,
+        val_loader=test_loader,
+        progress=not args.no_progress,
+    )
     test = evaluate(model, test_loader, loss_fn)
 
     checkpoint = os.path.join(out, "checkpoint.fdl")
-    fastdl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "history": history.to_dict(), "config": _config(args)}, checkpoint)
+    fastdl.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": history.to_dict(),
+            "config": _config(args),
+        },
+        checkpoint,
+    )
     plot.history(history, os.path.join(out, "history.png"))
     print(
         f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} "
@@ -197,22 +233,33 @@ def info() -> int:
     from fastdl.backends.cpu import cext
 
     cext_status = cext.status()
-    print(f"fastdl {fastdl.__version__}  python {platform.python_version()}  "
-          f"numpy {np.__version__}  numba {numba.__version__}")
-    print(f"backends: {', '.join(fastdl.backends.available())} "
-          f"(CPU backend in use: {fastdl.backends.current()})")
+    print(
+        f"fastdl {fastdl.__version__}  python {platform.python_version()}  "
+        f"numpy {np.__version__}  numba {numba.__version__}"
+    )
+    print(
+        f"backends: {', '.join(fastdl.backends.available())} "
+        f"(CPU backend in use: {fastdl.backends.current()})"
+    )
     state = "loaded" if cext_status["loaded"] else "not loaded"
     enabled = "enabled" if cext_status["enabled"] else "disabled by FASTDL_CEXT=0"
     reason = f" ({cext_status['reason']})" if cext_status.get("reason") else ""
-    serving = "C kernels serve adam_step" if cext_status["loaded"] and cext_status["enabled"] \
+    serving = (
+        "C kernels serve adam_step"
+        if cext_status["loaded"] and cext_status["enabled"]
         else "the Numba path serves"
+    )
     print(f"C extension: {state}, {enabled}{reason}; {serving}")
-    print(f"threads: fastdl {fastdl.get_num_threads()}, numba layer "
-          f"{numba.config.THREADING_LAYER} (kernels single-threaded), cores {os.cpu_count()}")
+    print(
+        f"threads: fastdl {fastdl.get_num_threads()}, numba layer "
+        f"{numba.config.THREADING_LAYER} (kernels single-threaded), cores {os.cpu_count()}"
+    )
     for pool in fastdl.threads.blas_info():
-        print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} kernel "
-              f"{pool.get('architecture')} threads {pool.get('num_threads')} "
-              f"({pool.get('threading_layer')})")
+        print(
+            f"BLAS: {pool.get('internal_api')} {pool.get('version')} kernel "
+            f"{pool.get('architecture')} threads {pool.get('num_threads')} "
+            f"({pool.get('threading_layer')})"
+        )
     print(f"CUDA: {_cuda_status()}")
     return 0
 

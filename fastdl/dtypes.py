@@ -20,8 +20,15 @@ long = int64
 
 SUPPORTED = (float32, float64, int64, bool_)
 FLOATING = (float32, float64)
-_NAMES = {"float32": float32, "float": float32, "float64": float64, "double": float64,
-          "int64": int64, "long": int64, "bool": bool_}
+_NAMES = {
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "int64": int64,
+    "long": int64,
+    "bool": bool_,
+}
 
 
 def as_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
@@ -34,8 +41,7 @@ def as_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
         raise TypeError(f"{argument} must be a dtype, got {dtype!r}") from None
     if resolved not in SUPPORTED:
         raise TypeError(
-            f"{argument} {resolved} is not supported; expected one of "
-            f"float32, float64, int64, bool"
+            f"{argument} {resolved} is not supported; expected one of float32, float64, int64, bool"
         )
     return resolved
 

@@ -10,7 +10,7 @@ form one contiguous run of a buffer does nothing.
 from __future__ import annotations
 
 import weakref
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -45,9 +45,7 @@ def to_dot(tensor: Tensor, name: str = "fastdl") -> str:
                 stack.append(parent)
             else:
                 kind = "param" if inp.requires_grad else "input"
-                lines.append(
-                    f'  t{id(inp)} [label="{kind}\\n{_shape(inp)}", shape=ellipse];'
-                )
+                lines.append(f'  t{id(inp)} [label="{kind}\\n{_shape(inp)}", shape=ellipse];')
                 lines.append(f'  t{id(inp)} -> n{id(node)} [label="{_shape(inp)}"];')
     lines.append("}")
     return "\n".join(dict.fromkeys(lines))  # a leaf used twice is declared once

@@ -8,7 +8,8 @@ Operators and methods are thin: they call the differentiable ops in
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -380,7 +381,7 @@ class Tensor:
         return _shape.permute(self, *dims)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802
+    def T(self) -> Tensor:
         return _shape.permute(self, tuple(reversed(range(self.ndim))))
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -507,7 +508,9 @@ def tensor(
     try:
         array = np.array(data, dtype=target, copy=True)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"tensor(): cannot build a tensor from {type(data).__name__}: {error}")
+        raise TypeError(
+            f"tensor(): cannot build a tensor from {type(data).__name__}: {error}"
+        ) from None
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -541,52 +544,70 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False,
-          device: str = "cpu") -> Tensor:
+def zeros(
+    *size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
+) -> Tensor:
     """A tensor of zeros. Example: ``fastdl.zeros(2, 3)``."""
     return _factory(np.zeros(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False,
-         device: str = "cpu") -> Tensor:
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu") -> Tensor:
     """A tensor of ones. Example: ``fastdl.ones(2, 3)``."""
     return _factory(np.ones(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
-         device: str = "cpu") -> Tensor:
+def full(
+    size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
+) -> Tensor:
     """A tensor filled with ``fill_value``; the dtype is inferred from it by default."""
     shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
     dtype = dtypes.infer(fill_value) if dtype is None else dtypes.as_dtype(dtype)
     return _factory(np.full(shape, fill_value, dtype), requires_grad, device)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu",
-         generator: Any = None) -> Tensor:
+def rand(
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str = "cpu",
+    generator: Any = None,
+) -> Tensor:
     """Uniform samples in [0, 1) from the Philox generator."""
     gen = generator or _random.default_generator
     data = gen.uniform(_shape_arg(size), _float_dtype(dtype))
     return _factory(data, requires_grad, device)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu",
-          generator: Any = None) -> Tensor:
+def randn(
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str = "cpu",
+    generator: Any = None,
+) -> Tensor:
     """Standard normal samples from the Philox generator."""
     gen = generator or _random.default_generator
     data = gen.normal(_shape_arg(size), _float_dtype(dtype))
     return _factory(data, requires_grad, device)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
-           requires_grad: bool = False, device: str = "cpu") -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str = "cpu",
+) -> Tensor:
     """Evenly spaced values in [start, end), as ``torch.arange``."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         dtype = dtypes.float32 if floats else dtypes.int64
-    return _factory(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)),
-                    requires_grad, device)
+    return _factory(
+        np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad, device
+    )
 
 
 def _no_grad() -> Any:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -42,7 +43,12 @@ def _correct(output: Tensor, target: Tensor) -> int | None:
     out, tgt = output._data, target._data
     if tgt.dtype == dtypes.int64 and out.ndim == 2 and tgt.shape == out.shape[:1]:
         return int(np.count_nonzero(out.argmax(axis=1) == tgt))
-    if out.ndim == 2 and tgt.shape == out.shape and dtypes.is_floating(tgt.dtype) and out.shape[1] > 1:
+    if (
+        out.ndim == 2
+        and tgt.shape == out.shape
+        and dtypes.is_floating(tgt.dtype)
+        and out.shape[1] > 1
+    ):
         return int(np.count_nonzero(out.argmax(axis=1) == tgt.argmax(axis=1)))
     return None
 
@@ -91,8 +97,13 @@ def evaluate(model: Module, loader: Iterable, loss_fn: Callable) -> dict[str, fl
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "min") -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "min",
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
@@ -133,8 +144,13 @@ def fit(
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     history = History()
-    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch",
-               disable=None if progress else True, leave=True)
+    bar = tqdm(
+        range(1, epochs + 1),
+        desc="train",
+        unit="epoch",
+        disable=None if progress else True,
+        leave=True,
+    )
     for epoch in bar:
         start = time.perf_counter()
         model.train()
@@ -150,16 +166,23 @@ def fit(
         val = evaluate(model, val_loader, loss_fn) if val_loader is not None else {}
         if scheduler is not None:
             scheduler.step()
-        history.epochs.append({
-            "epoch": epoch,
-            "train_loss": train["loss"],
-            "train_accuracy": train["accuracy"],
-            "val_loss": val.get("loss"),
-            "val_accuracy": val.get("accuracy"),
-            "seconds": time.perf_counter() - start,
-        })
-        bar.set_postfix({k: f"{v:.4f}" for k, v in history.epochs[-1].items()
-                         if k in ("train_loss", "val_loss", "val_accuracy") and v is not None})
+        history.epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss": train["loss"],
+                "train_accuracy": train["accuracy"],
+                "val_loss": val.get("loss"),
+                "val_accuracy": val.get("accuracy"),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        bar.set_postfix(
+            {
+                k: f"{v:.4f}"
+                for k, v in history.epochs[-1].items()
+                if k in ("train_loss", "val_loss", "val_accuracy") and v is not None
+            }
+        )
         if any([bool(cb(history, model, optimizer)) for cb in callbacks]):
             break
     bar.close()

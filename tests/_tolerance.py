@@ -2,8 +2,14 @@
 
 import numpy as np
 
-VALUE = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-12)}
-GRAD = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5), np.dtype(np.float64): dict(rtol=1e-9, atol=1e-10)}
+VALUE = {
+    np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6),
+    np.dtype(np.float64): dict(rtol=1e-11, atol=1e-12),
+}
+GRAD = {
+    np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5),
+    np.dtype(np.float64): dict(rtol=1e-9, atol=1e-10),
+}
 
 
 def assert_close(actual, expected, dtype=None, kind="value", where=""):

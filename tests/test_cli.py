@@ -13,8 +13,7 @@ from fastdl.cli import main
 
 def test_train_writes_checkpoint_plot_and_summary(tmp_path, capsys):
     out = tmp_path / "run"
-    status = main(["train", "--epochs", "3", "--out", str(out), "--no-progress",
-                   "--hidden", "32"])
+    status = main(["train", "--epochs", "3", "--out", str(out), "--no-progress", "--hidden", "32"])
     assert status == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert "test_accuracy=0." in last
@@ -37,8 +36,22 @@ def test_train_idx_data(tmp_path, capsys):
         (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
         label_header = np.array([0x00000801, n], ">u4").tobytes()
         (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(label_header + labels.tobytes())
-    status = main(["train", "--data", f"idx:{tmp_path}", "--epochs", "5", "--no-progress",
-                   "--batch-size", "full", "--optimizer", "sgd", "--out", str(tmp_path / "o")])
+    status = main(
+        [
+            "train",
+            "--data",
+            f"idx:{tmp_path}",
+            "--epochs",
+            "5",
+            "--no-progress",
+            "--batch-size",
+            "full",
+            "--optimizer",
+            "sgd",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert status == 0
     assert "test_accuracy=" in capsys.readouterr().out
 
@@ -73,8 +86,13 @@ def test_corrupt_idx_file_is_one_line_error(tmp_path, capsys):
 
 def test_console_script_info():
     env = {k: v for k, v in os.environ.items()}
-    result = subprocess.run([sys.executable, "-m", "fastdl.cli", "info"], capture_output=True,
-                            text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastdl.cli", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     for word in ("fastdl 0.1.0", "backends: numba, reference", "C extension:", "BLAS:", "CUDA:"):
         assert word in result.stdout

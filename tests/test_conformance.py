@@ -10,12 +10,11 @@ import copy
 
 import numpy as np
 import pytest
-
-from fastdl.backends import cpu, reference, spec
 from _tolerance import assert_close
 
-SEEDS = range(4)
+from fastdl.backends import cpu, reference, spec
 
+SEEDS = range(4)
 
 
 @pytest.fixture(scope="module")

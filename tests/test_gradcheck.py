@@ -25,6 +25,10 @@ def _labels(rng, n, c):
     return fastdl.tensor(rng.integers(0, c, n))
 
 
+def _fused_linear(act):
+    return lambda x, w, b: F.linear(x, w, b, activation=act)
+
+
 # name -> (function, input builder)
 CASES = {
     "add_broadcast": (lambda a, b: a + b, lambda r: [_leaf(r, 3, 4), _leaf(r, 4)]),
@@ -40,7 +44,10 @@ CASES = {
     "sqrt": (lambda a: a.sqrt(), lambda r: [_leaf(r, 3, 4, positive=True)]),
     "abs": (lambda a: a.abs(), lambda r: [_leaf(r, 3, 4)]),
     "clamp": (lambda a: a.clamp(min=-0.5, max=0.7), lambda r: [_leaf(r, 4, 5)]),
-    "where": (lambda a, b: fastdl.where(a > b, a, b * 2.0), lambda r: [_leaf(r, 3, 4), _leaf(r, 4)]),
+    "where": (
+        lambda a, b: fastdl.where(a > b, a, b * 2.0),
+        lambda r: [_leaf(r, 3, 4), _leaf(r, 4)],
+    ),
     "sum_all": (lambda a: a.sum(), lambda r: [_leaf(r, 3, 4)]),
     "sum_dim_keepdim": (lambda a: a.sum(dim=1, keepdim=True), lambda r: [_leaf(r, 3, 4, 2)]),
     "sum_dims": (lambda a: a.sum(dim=(0, 2)), lambda r: [_leaf(r, 3, 4, 2)]),
@@ -71,15 +78,20 @@ CASES = {
     "linear_no_bias_3d": (F.linear, lambda r: [_leaf(r, 2, 5, 3), _leaf(r, 4, 3)]),
     **{
         f"linear_{act}": (
-            (lambda act: lambda x, w, b: F.linear(x, w, b, activation=act))(act),
+            _fused_linear(act),
             lambda r: [_leaf(r, 5, 3), _leaf(r, 4, 3), _leaf(r, 4)],
         )
         for act in ("relu", "leaky_relu", "sigmoid", "tanh")
     },
     "mse_target_grad": (F.mse_loss, lambda r: [_leaf(r, 4, 3), _leaf(r, 4, 3)]),
-    "l1_sum": (lambda a, b: F.l1_loss(a, b, reduction="sum"), lambda r: [_leaf(r, 4, 3), _leaf(r, 4, 3)]),
+    "l1_sum": (
+        lambda a, b: F.l1_loss(a, b, reduction="sum"),
+        lambda r: [_leaf(r, 4, 3), _leaf(r, 4, 3)],
+    ),
     "bce": (
-        lambda z: F.binary_cross_entropy(z.sigmoid(), fastdl.tensor([[0.0, 1.0, 0.3]] * 4, dtype=fastdl.float64)),
+        lambda z: F.binary_cross_entropy(
+            z.sigmoid(), fastdl.tensor([[0.0, 1.0, 0.3]] * 4, dtype=fastdl.float64)
+        ),
         lambda r: [_leaf(r, 4, 3)],
     ),
     "bce_with_logits_none": (

@@ -13,14 +13,17 @@ def _digits_run(backend="numba", epochs=12, seed=0):
     with fastdl.use_backend(backend):
         fastdl.manual_seed(seed)
         split = load_digits()
-        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                              nn.Linear(64, 10))
+        model = nn.Sequential(
+            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+        )
         opt = optim.Adam(model.parameters(), lr=3e-3)
-        train = DataLoader(TensorDataset(split.X_train, split.y_train), batch_size=32,
-                           shuffle=True, seed=seed)
+        train = DataLoader(
+            TensorDataset(split.X_train, split.y_train), batch_size=32, shuffle=True, seed=seed
+        )
         test = DataLoader(TensorDataset(split.X_test, split.y_test), batch_size=256)
-        history = fit(model, nn.CrossEntropyLoss(), opt, train, epochs, val_loader=test,
-                      progress=False)
+        history = fit(
+            model, nn.CrossEntropyLoss(), opt, train, epochs, val_loader=test, progress=False
+        )
         return model, history, evaluate(model, test, nn.CrossEntropyLoss())
 
 
@@ -30,8 +33,14 @@ def test_digits_reaches_known_accuracy():
     assert history.epochs[-1]["val_accuracy"] == pytest.approx(result["accuracy"])
     losses = [e["train_loss"] for e in history.epochs]
     assert losses[-1] < 0.25 * losses[0]
-    assert set(history.epochs[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss",
-                                      "val_accuracy", "seconds"}
+    assert set(history.epochs[0]) == {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    }
 
 
 @pytest.mark.parametrize("backend", ["numba", "reference"])
@@ -67,6 +76,14 @@ def test_early_stopping_stops():
     model = nn.Linear(2, 2)
     opt = optim.SGD(model.parameters(), lr=0.0)  # the loss never improves
     loader = DataLoader(TensorDataset(X, y), batch_size=8)
-    history = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=50, val_loader=loader,
-                  callbacks=[EarlyStopping(patience=3)], progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        loader,
+        epochs=50,
+        val_loader=loader,
+        callbacks=[EarlyStopping(patience=3)],
+        progress=False,
+    )
     assert len(history.epochs) == 4

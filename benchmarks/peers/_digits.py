@@ -26,5 +26,9 @@ def load_digits_split(test_size: float = 0.25, random_state: int = 0):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=y
     )
-    return (np.ascontiguousarray(X_train), np.ascontiguousarray(y_train),
-            np.ascontiguousarray(X_test), np.ascontiguousarray(y_test))  # fmt: skip
+    return (
+        np.ascontiguousarray(X_train),
+        np.ascontiguousarray(y_train),
+        np.ascontiguousarray(X_test),
+        np.ascontiguousarray(y_test),
+    )

@@ -28,19 +28,28 @@ def main() -> int:
     parser.add_argument("--alpha", type=float, default=0.0)
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = load_digits_split()
-    model = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam",
-                          learning_rate_init=LR, batch_size=BATCH_SIZE, max_iter=args.epochs,
-                          alpha=args.alpha, n_iter_no_change=args.epochs + 1,
-                          random_state=SEED)  # fmt: skip
+    model = MLPClassifier(
+        hidden_layer_sizes=HIDDEN,
+        activation="relu",
+        solver="adam",
+        learning_rate_init=LR,
+        batch_size=BATCH_SIZE,
+        max_iter=args.epochs,
+        alpha=args.alpha,
+        n_iter_no_change=args.epochs + 1,
+        random_state=SEED,
+    )
     fit_start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached, as intended
         model.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - fit_start
     accuracy = model.score(X_test, y_test)
-    print(f"test_accuracy={accuracy:.3f} train_loss={model.loss_:.4f} epochs={model.n_iter_} "
-          f"fit_seconds={fit_seconds:.2f} seconds={time.perf_counter() - START:.2f} "
-          f"peer=sklearn")  # fmt: skip
+    print(
+        f"test_accuracy={accuracy:.3f} train_loss={model.loss_:.4f} epochs={model.n_iter_} "
+        f"fit_seconds={fit_seconds:.2f} seconds={time.perf_counter() - START:.2f} "
+        f"peer=sklearn"
+    )
     return 0
 
 

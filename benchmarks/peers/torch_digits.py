@@ -39,8 +39,12 @@ def main() -> int:
     model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader(TensorDataset(X_train, y_train), batch_size=BATCH_SIZE, shuffle=True,
-                        generator=torch.Generator().manual_seed(SEED))  # fmt: skip
+    loader = DataLoader(
+        TensorDataset(X_train, y_train),
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(SEED),
+    )
 
     fit_start = time.perf_counter()
     for _ in range(args.epochs):
@@ -57,9 +61,11 @@ def main() -> int:
     model.eval()
     with torch.no_grad():
         accuracy = (model(X_test).argmax(1) == y_test).float().mean().item()
-    print(f"test_accuracy={accuracy:.3f} train_loss={total / count:.4f} epochs={args.epochs} "
-          f"fit_seconds={fit_seconds:.2f} seconds={time.perf_counter() - START:.2f} "
-          f"peer=torch")  # fmt: skip
+    print(
+        f"test_accuracy={accuracy:.3f} train_loss={total / count:.4f} epochs={args.epochs} "
+        f"fit_seconds={fit_seconds:.2f} seconds={time.perf_counter() - START:.2f} "
+        f"peer=torch"
+    )
     return 0
 
 

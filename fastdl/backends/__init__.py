@@ -85,7 +85,7 @@ class use_backend:
         self.name = name
         _state.cpu = name
 
-    def __enter__(self) -> "use_backend":
+    def __enter__(self) -> use_backend:
         _state.cpu = self.name
         return self
 

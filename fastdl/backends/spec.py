@@ -18,8 +18,8 @@ dtype, so float32 buffers are updated in float32 arithmetic, as PyTorch does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -317,7 +317,6 @@ def _philox_sample(kind: str) -> Sampler:
     return sample
 
 
-
 def _broadcast_sample(positive_b: bool = False) -> Sampler:
     """Two arrays whose shapes broadcast: (n, m) with (m,), (n, 1), () or (n, m)."""
 
@@ -341,8 +340,12 @@ def _pow_sample(rng, dtype):
 def _clamp_sample(rng, dtype):
     shape = (_size(rng), _size(rng))
     bounds = [(-0.5, 0.5), (None, 0.3), (-0.2, None), (None, None)][int(rng.integers(4))]
-    return {"x": _randn(rng, shape, dtype), "lo": bounds[0], "hi": bounds[1],
-            "out": _empty(shape, dtype)}
+    return {
+        "x": _randn(rng, shape, dtype),
+        "lo": bounds[0],
+        "hi": bounds[1],
+        "out": _empty(shape, dtype),
+    }
 
 
 def _compare_sample(rng, dtype):
@@ -373,8 +376,12 @@ def _reduce_sample(kind: str) -> Sampler:
         out_shape = shape[:axis] + shape[axis + 1 :]
         if kind == "argmax":
             return {"x": x, "axis": axis, "out": np.zeros(out_shape, np.int64)}
-        return {"x": x, "axis": axis, "values": _empty(out_shape, dtype),
-                "indices": np.zeros(out_shape, np.int64)}
+        return {
+            "x": x,
+            "axis": axis,
+            "values": _empty(out_shape, dtype),
+            "indices": np.zeros(out_shape, np.int64),
+        }
 
     return sample
 
@@ -382,8 +389,11 @@ def _reduce_sample(kind: str) -> Sampler:
 def _matmul_sample(rng, dtype):
     n, k, m = _size(rng), _size(rng), _size(rng)
     batch = [(), (3,)][int(rng.integers(2))]
-    return {"a": _randn(rng, batch + (n, k), dtype), "b": _randn(rng, (k, m), dtype),
-            "out": _empty(batch + (n, m), dtype)}
+    return {
+        "a": _randn(rng, batch + (n, k), dtype),
+        "b": _randn(rng, (k, m), dtype),
+        "out": _empty(batch + (n, m), dtype),
+    }
 
 
 def _copy_sample(rng, dtype):
@@ -399,63 +409,154 @@ def _fill_sample(rng, dtype):
 def _gather_sample(rng, dtype):
     n, m = _size(rng), _size(rng)
     index = rng.integers(0, n, size=int(rng.integers(1, 9)))
-    return {"x": _randn(rng, (n, m), dtype), "index": (index,),
-            "out": _empty((len(index), m), dtype)}
+    return {
+        "x": _randn(rng, (n, m), dtype),
+        "index": (index,),
+        "out": _empty((len(index), m), dtype),
+    }
 
 
 def _index_add_sample(rng, dtype):
     n, m = _size(rng), _size(rng)
     index = rng.integers(0, n, size=int(rng.integers(1, 9)))  # repeats must accumulate
-    return {"out": _randn(rng, (n, m), dtype), "index": (index,),
-            "values": _randn(rng, (len(index), m), dtype)}
+    return {
+        "out": _randn(rng, (n, m), dtype),
+        "index": (index,),
+        "values": _randn(rng, (len(index), m), dtype),
+    }
 
 
 GENERIC_KERNELS: tuple[Kernel, ...] = (
-    Kernel("add", "generic", ("a", "b", "out"), ("out",), "out = a + b (broadcast).",
-           _broadcast_sample()),
-    Kernel("sub", "generic", ("a", "b", "out"), ("out",), "out = a - b (broadcast).",
-           _broadcast_sample()),
-    Kernel("mul", "generic", ("a", "b", "out"), ("out",), "out = a * b (broadcast).",
-           _broadcast_sample()),
-    Kernel("div", "generic", ("a", "b", "out"), ("out",), "out = a / b (broadcast).",
-           _broadcast_sample(positive_b=True)),
-    Kernel("pow", "generic", ("a", "b", "out"), ("out",), "out = a ** b (broadcast).",
-           _pow_sample),
+    Kernel(
+        "add",
+        "generic",
+        ("a", "b", "out"),
+        ("out",),
+        "out = a + b (broadcast).",
+        _broadcast_sample(),
+    ),
+    Kernel(
+        "sub",
+        "generic",
+        ("a", "b", "out"),
+        ("out",),
+        "out = a - b (broadcast).",
+        _broadcast_sample(),
+    ),
+    Kernel(
+        "mul",
+        "generic",
+        ("a", "b", "out"),
+        ("out",),
+        "out = a * b (broadcast).",
+        _broadcast_sample(),
+    ),
+    Kernel(
+        "div",
+        "generic",
+        ("a", "b", "out"),
+        ("out",),
+        "out = a / b (broadcast).",
+        _broadcast_sample(positive_b=True),
+    ),
+    Kernel("pow", "generic", ("a", "b", "out"), ("out",), "out = a ** b (broadcast).", _pow_sample),
     Kernel("neg", "generic", ("x", "out"), ("out",), "out = -x.", _unary_sample()),
     Kernel("exp", "generic", ("x", "out"), ("out",), "out = exp(x).", _unary_sample()),
-    Kernel("log", "generic", ("x", "out"), ("out",), "out = log(x).",
-           _unary_sample(positive=True)),
-    Kernel("sqrt", "generic", ("x", "out"), ("out",), "out = sqrt(x).",
-           _unary_sample(positive=True)),
+    Kernel("log", "generic", ("x", "out"), ("out",), "out = log(x).", _unary_sample(positive=True)),
+    Kernel(
+        "sqrt", "generic", ("x", "out"), ("out",), "out = sqrt(x).", _unary_sample(positive=True)
+    ),
     Kernel("abs", "generic", ("x", "out"), ("out",), "out = |x|.", _unary_sample()),
-    Kernel("sign", "generic", ("x", "out"), ("out",), "out = sign(x) (0 at 0).",
-           _unary_sample()),
-    Kernel("clamp", "generic", ("x", "lo", "hi", "out"), ("out",),
-           "out = min(max(x, lo), hi); lo or hi may be None (no bound).", _clamp_sample),
-    Kernel("compare", "generic", ("a", "b", "op", "out"), ("out",),
-           "out (bool) = a <op> b (broadcast), op in COMPARISONS.", _compare_sample),
-    Kernel("where", "generic", ("cond", "a", "b", "out"), ("out",),
-           "out = a where cond else b (broadcast).", _where_sample),
-    Kernel("sum", "generic", ("x", "axes", "keepdims", "out"), ("out",),
-           "out = x summed over the tuple axes.", _reduce_sample("sum")),
-    Kernel("mean", "generic", ("x", "axes", "keepdims", "out"), ("out",),
-           "out = x averaged over the tuple axes.", _reduce_sample("mean")),
-    Kernel("max", "generic", ("x", "axis", "values", "indices"), ("values", "indices"),
-           "values, indices (int64) = max and first argmax of x along axis.",
-           _reduce_sample("max")),
-    Kernel("argmax", "generic", ("x", "axis", "out"), ("out",),
-           "out (int64) = first index of the max along axis.", _reduce_sample("argmax")),
-    Kernel("matmul", "generic", ("a", "b", "out"), ("out",),
-           "out = a @ b with NumPy matmul semantics (batched, broadcast).", _matmul_sample),
-    Kernel("copy", "generic", ("src", "out"), ("out",),
-           "out[...] = src, casting to out's dtype and broadcasting.", _copy_sample),
+    Kernel("sign", "generic", ("x", "out"), ("out",), "out = sign(x) (0 at 0).", _unary_sample()),
+    Kernel(
+        "clamp",
+        "generic",
+        ("x", "lo", "hi", "out"),
+        ("out",),
+        "out = min(max(x, lo), hi); lo or hi may be None (no bound).",
+        _clamp_sample,
+    ),
+    Kernel(
+        "compare",
+        "generic",
+        ("a", "b", "op", "out"),
+        ("out",),
+        "out (bool) = a <op> b (broadcast), op in COMPARISONS.",
+        _compare_sample,
+    ),
+    Kernel(
+        "where",
+        "generic",
+        ("cond", "a", "b", "out"),
+        ("out",),
+        "out = a where cond else b (broadcast).",
+        _where_sample,
+    ),
+    Kernel(
+        "sum",
+        "generic",
+        ("x", "axes", "keepdims", "out"),
+        ("out",),
+        "out = x summed over the tuple axes.",
+        _reduce_sample("sum"),
+    ),
+    Kernel(
+        "mean",
+        "generic",
+        ("x", "axes", "keepdims", "out"),
+        ("out",),
+        "out = x averaged over the tuple axes.",
+        _reduce_sample("mean"),
+    ),
+    Kernel(
+        "max",
+        "generic",
+        ("x", "axis", "values", "indices"),
+        ("values", "indices"),
+        "values, indices (int64) = max and first argmax of x along axis.",
+        _reduce_sample("max"),
+    ),
+    Kernel(
+        "argmax",
+        "generic",
+        ("x", "axis", "out"),
+        ("out",),
+        "out (int64) = first index of the max along axis.",
+        _reduce_sample("argmax"),
+    ),
+    Kernel(
+        "matmul",
+        "generic",
+        ("a", "b", "out"),
+        ("out",),
+        "out = a @ b with NumPy matmul semantics (batched, broadcast).",
+        _matmul_sample,
+    ),
+    Kernel(
+        "copy",
+        "generic",
+        ("src", "out"),
+        ("out",),
+        "out[...] = src, casting to out's dtype and broadcasting.",
+        _copy_sample,
+    ),
     Kernel("fill", "generic", ("out", "value"), ("out",), "out[...] = value.", _fill_sample),
-    Kernel("gather", "generic", ("x", "index", "out"), ("out",),
-           "out[...] = x[index]; index is a tuple of ints, slices and int64 arrays.",
-           _gather_sample),
-    Kernel("index_add", "generic", ("out", "index", "values"), ("out",),
-           "out[index] += values, accumulating repeated indices (np.add.at).",
-           _index_add_sample),
+    Kernel(
+        "gather",
+        "generic",
+        ("x", "index", "out"),
+        ("out",),
+        "out[...] = x[index]; index is a tuple of ints, slices and int64 arrays.",
+        _gather_sample,
+    ),
+    Kernel(
+        "index_add",
+        "generic",
+        ("out", "index", "values"),
+        ("out",),
+        "out[index] += values, accumulating repeated indices (np.add.at).",
+        _index_add_sample,
+    ),
 )
 
 GENERIC_NAMES: tuple[str, ...] = tuple(k.name for k in GENERIC_KERNELS)
@@ -463,18 +564,25 @@ GENERIC_NAMES: tuple[str, ...] = tuple(k.name for k in GENERIC_KERNELS)
 KERNELS: tuple[Kernel, ...] = (
     # -- dense layers -------------------------------------------------------
     Kernel(
-        "linear", "linear", ("x", "weight", "bias", "out"), ("out",),
+        "linear",
+        "linear",
+        ("x", "weight", "bias", "out"),
+        ("out",),
         "out = x @ weight.T + bias.  x (N,K), weight (M,K), bias (M,) or None, out (N,M).",
         _linear_sample(with_act=False),
     ),
     Kernel(
-        "linear_act", "linear", ("x", "weight", "bias", "act", "negative_slope", "out"), ("out",),
+        "linear_act",
+        "linear",
+        ("x", "weight", "bias", "act", "negative_slope", "out"),
+        ("out",),
         "out = act(x @ weight.T + bias), the activation fused into the matmul epilogue. "
         "act in ACTIVATIONS; negative_slope > 0 is used by leaky_relu.",
         _linear_sample(with_act=True),
     ),
     Kernel(
-        "linear_backward", "linear",
+        "linear_backward",
+        "linear",
         ("x", "weight", "grad_out", "grad_x", "grad_weight", "grad_bias"),
         ("grad_x", "grad_weight", "grad_bias"),
         "grad_x = grad_out @ weight (N,K); grad_weight = grad_out.T @ x (M,K); "
@@ -483,99 +591,154 @@ KERNELS: tuple[Kernel, ...] = (
     ),
     # -- activations --------------------------------------------------------
     Kernel(
-        "act_forward", "activation", ("x", "act", "negative_slope", "out"), ("out",),
+        "act_forward",
+        "activation",
+        ("x", "act", "negative_slope", "out"),
+        ("out",),
         "out = act(x) elementwise; sigmoid and tanh are stable for |x| up to 1e4.",
         _act_forward_sample,
     ),
     Kernel(
-        "act_backward", "activation",
-        ("y", "grad_out", "act", "negative_slope", "grad_x"), ("grad_x",),
+        "act_backward",
+        "activation",
+        ("y", "grad_out", "act", "negative_slope", "grad_x"),
+        ("grad_x",),
         "grad_x = grad_out * act'(x) computed from the output y = act(x) "
         "(relu/leaky_relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2). Needs negative_slope > 0.",
         _act_backward_sample,
     ),
     Kernel(
-        "softmax", "softmax", ("x", "out"), ("out",),
-        "Row-wise softmax of a 2-D array (N,C), max-subtracted.", _rows_sample,
+        "softmax",
+        "softmax",
+        ("x", "out"),
+        ("out",),
+        "Row-wise softmax of a 2-D array (N,C), max-subtracted.",
+        _rows_sample,
     ),
     Kernel(
-        "softmax_backward", "softmax", ("y", "grad_out", "grad_x"), ("grad_x",),
+        "softmax_backward",
+        "softmax",
+        ("y", "grad_out", "grad_x"),
+        ("grad_x",),
         "grad_x = y * (grad_out - sum(grad_out * y, row)), y the softmax output.",
         _softmax_backward_sample(log=False),
     ),
     Kernel(
-        "log_softmax", "softmax", ("x", "out"), ("out",),
+        "log_softmax",
+        "softmax",
+        ("x", "out"),
+        ("out",),
         "Row-wise log-softmax of a 2-D array (N,C): x - max - log(sum(exp(x - max))).",
         _rows_sample,
     ),
     Kernel(
-        "log_softmax_backward", "softmax", ("y", "grad_out", "grad_x"), ("grad_x",),
+        "log_softmax_backward",
+        "softmax",
+        ("y", "grad_out", "grad_x"),
+        ("grad_x",),
         "grad_x = grad_out - exp(y) * sum(grad_out, row), y the log-softmax output.",
         _softmax_backward_sample(log=True),
     ),
     # -- losses -------------------------------------------------------------
     Kernel(
-        "cross_entropy", "loss", ("logits", "target", "losses", "probs"), ("losses", "probs"),
+        "cross_entropy",
+        "loss",
+        ("logits", "target", "losses", "probs"),
+        ("losses", "probs"),
         "Sparse categorical cross-entropy on logits (N,C) with int64 targets (N,): "
         "losses[i] = logsumexp(logits[i]) - logits[i, target[i]]; probs = softmax(logits) "
         "is kept for the backward pass. Targets are validated by the op, not the kernel.",
         _cross_entropy_sample,
     ),
     Kernel(
-        "cross_entropy_backward", "loss",
-        ("probs", "target", "grad_losses", "grad_logits"), ("grad_logits",),
+        "cross_entropy_backward",
+        "loss",
+        ("probs", "target", "grad_losses", "grad_logits"),
+        ("grad_logits",),
         "grad_logits = (probs - onehot(target)) * grad_losses[:, None].",
         _cross_entropy_backward_sample,
     ),
     Kernel(
-        "soft_cross_entropy", "loss", ("logits", "target", "losses", "log_probs"),
+        "soft_cross_entropy",
+        "loss",
+        ("logits", "target", "losses", "log_probs"),
         ("losses", "log_probs"),
         "Categorical cross-entropy with class-probability targets (N,C): "
         "losses[i] = -sum(target[i] * log_softmax(logits)[i]); log_probs kept for backward.",
         _soft_cross_entropy_sample,
     ),
     Kernel(
-        "soft_cross_entropy_backward", "loss",
-        ("log_probs", "target", "grad_losses", "grad_logits"), ("grad_logits",),
+        "soft_cross_entropy_backward",
+        "loss",
+        ("log_probs", "target", "grad_losses", "grad_logits"),
+        ("grad_logits",),
         "grad_logits = (exp(log_probs) * sum(target, row) - target) * grad_losses[:, None].",
         _soft_cross_entropy_backward_sample,
     ),
     Kernel(
-        "nll_loss", "loss", ("log_probs", "target", "losses"), ("losses",),
-        "losses[i] = -log_probs[i, target[i]].", _nll_sample,
+        "nll_loss",
+        "loss",
+        ("log_probs", "target", "losses"),
+        ("losses",),
+        "losses[i] = -log_probs[i, target[i]].",
+        _nll_sample,
     ),
     Kernel(
-        "nll_loss_backward", "loss", ("target", "grad_losses", "grad_input"), ("grad_input",),
+        "nll_loss_backward",
+        "loss",
+        ("target", "grad_losses", "grad_input"),
+        ("grad_input",),
         "grad_input = 0 except grad_input[i, target[i]] = -grad_losses[i].",
         _nll_backward_sample,
     ),
     Kernel(
-        "bce", "loss", ("p", "target", "losses"), ("losses",),
+        "bce",
+        "loss",
+        ("p", "target", "losses"),
+        ("losses",),
         "Binary cross-entropy on probabilities, logs clamped at -100 as PyTorch does: "
         "losses = -(t * max(log p, -100) + (1 - t) * max(log1p(-p), -100)).",
         _bce_sample(logits=False, backward=False),
     ),
     Kernel(
-        "bce_backward", "loss", ("p", "target", "grad_losses", "grad_p"), ("grad_p",),
+        "bce_backward",
+        "loss",
+        ("p", "target", "grad_losses", "grad_p"),
+        ("grad_p",),
         "grad_p = grad_losses * (p - t) / max(p * (1 - p), 1e-12).",
         _bce_sample(logits=False, backward=True),
     ),
     Kernel(
-        "bce_with_logits", "loss", ("z", "target", "losses"), ("losses",),
+        "bce_with_logits",
+        "loss",
+        ("z", "target", "losses"),
+        ("losses",),
         "Stable BCE on logits: losses = max(z, 0) - z * t + log1p(exp(-|z|)).",
         _bce_sample(logits=True, backward=False),
     ),
     Kernel(
-        "bce_with_logits_backward", "loss", ("z", "target", "grad_losses", "grad_z"),
+        "bce_with_logits_backward",
+        "loss",
+        ("z", "target", "grad_losses", "grad_z"),
         ("grad_z",),
         "grad_z = grad_losses * (sigmoid(z) - t).",
         _bce_sample(logits=True, backward=True),
     ),
     # -- optimizers over flat buffers ----------------------------------------
     Kernel(
-        "sgd_step", "optim",
-        ("param", "grad", "momentum_buffer", "lr", "momentum", "dampening", "weight_decay",
-         "nesterov", "first_step"),
+        "sgd_step",
+        "optim",
+        (
+            "param",
+            "grad",
+            "momentum_buffer",
+            "lr",
+            "momentum",
+            "dampening",
+            "weight_decay",
+            "nesterov",
+            "first_step",
+        ),
         ("param", "momentum_buffer"),
         "PyTorch SGD on flat (P,) buffers: g = grad + weight_decay * param; with momentum, "
         "buf = g on the first step else momentum * buf + (1 - dampening) * g, and "
@@ -584,9 +747,23 @@ KERNELS: tuple[Kernel, ...] = (
         _sgd_sample,
     ),
     Kernel(
-        "adam_step", "optim",
-        ("param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step", "lr", "beta1",
-         "beta2", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay"),
+        "adam_step",
+        "optim",
+        (
+            "param",
+            "grad",
+            "exp_avg",
+            "exp_avg_sq",
+            "max_exp_avg_sq",
+            "step",
+            "lr",
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "amsgrad",
+            "decoupled_weight_decay",
+        ),
         ("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         "PyTorch Adam/AdamW on flat (P,) buffers; step is the count after this step (>= 1). "
         "decoupled_weight_decay (AdamW): param *= 1 - lr * weight_decay; else "
@@ -599,7 +776,10 @@ KERNELS: tuple[Kernel, ...] = (
     ),
     # -- random numbers: Philox 4x32-10 ----------------------------------------
     Kernel(
-        "philox_uint32", "random", ("seed", "offset", "out"), ("out",),
+        "philox_uint32",
+        "random",
+        ("seed", "offset", "out"),
+        ("out",),
         "out[k] = word (offset + k) of the Philox 4x32-10 stream keyed by seed "
         "(key = low, high 32 bits of seed). Word w is lane w % 4 of the block with "
         "128-bit counter c = w // 4 laid out as (c low 32, c high 32, 0, 0).",
@@ -607,13 +787,19 @@ KERNELS: tuple[Kernel, ...] = (
         dtypes=(np.uint32,),
     ),
     Kernel(
-        "philox_uniform", "random", ("seed", "offset", "out"), ("out",),
+        "philox_uniform",
+        "random",
+        ("seed", "offset", "out"),
+        ("out",),
         "Uniform [0, 1). float32: out[k] = (word[offset+k] >> 8) * 2^-24. float64: "
         "out[k] = ((word[offset+2k] >> 5) * 2^26 + (word[offset+2k+1] >> 6)) * 2^-53.",
         _philox_sample("uniform"),
     ),
     Kernel(
-        "philox_normal", "random", ("seed", "offset", "mean", "std", "out"), ("out",),
+        "philox_normal",
+        "random",
+        ("seed", "offset", "mean", "std", "out"),
+        ("out",),
         "Normal(mean, std) by Box-Muller on float64 uniforms u1, u2 taken from words "
         "offset + 4j .. offset + 4j + 3 (as philox_uniform float64; u1 is replaced by 1 - u1 "
         "so that it lies in (0, 1]): z0 = r cos(2 pi u2), z1 = r sin(2 pi u2), "
@@ -622,7 +808,10 @@ KERNELS: tuple[Kernel, ...] = (
         _philox_sample("normal"),
     ),
     Kernel(
-        "philox_bernoulli", "random", ("seed", "offset", "p", "out"), ("out",),
+        "philox_bernoulli",
+        "random",
+        ("seed", "offset", "p", "out"),
+        ("out",),
         "out[k] = 1 if (word[offset+k] >> 8) * 2^-24 < p else 0, the comparison made in "
         "float64 with p as given (not rounded to float32), in out's float dtype. "
         "Bit-identical on every backend.",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from fastdl.nn.layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh, _Pointwise
 from fastdl.nn.module import Module

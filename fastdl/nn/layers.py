@@ -26,8 +26,9 @@ class Linear(Module):
         layer(fastdl.randn(32, 64)).shape     # (32, 10)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, int | np.integer) or value <= 0:
@@ -45,13 +46,16 @@ class Linear(Module):
             bound = 1.0 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor, activation: str | None = None,
-                negative_slope: float = 0.01) -> Tensor:
+    def forward(
+        self, x: Tensor, activation: str | None = None, negative_slope: float = 0.01
+    ) -> Tensor:
         return F.linear(x, self.weight, self.bias, activation, negative_slope)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,9 +46,7 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(
-                f"cannot assign {name!r} before Module.__init__() call"
-            )
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() call")
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -231,7 +230,9 @@ class Module:
             state[name] = t._data.copy()
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy arrays (NumPy arrays, Tensors or anything with ``__array__``) into the
         module's parameters and buffers.
 
@@ -252,9 +253,7 @@ class Module:
             value = state_dict[name]
             array = value._data if isinstance(value, Tensor) else np.asarray(value)
             if array.shape != target.shape:
-                mismatched.append(
-                    f"{name}: expected shape {target.shape}, got {array.shape}"
-                )
+                mismatched.append(f"{name}: expected shape {target.shape}, got {array.shape}")
             elif array.dtype.kind not in "fiub":
                 mismatched.append(f"{name}: expected a numeric array, got dtype {array.dtype}")
             arrays[name] = array

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +46,7 @@ def normalize_dim(dim: Any, ndim: int, argument: str = "dim") -> int:
         raise TypeError(f"{argument} must be an int, got {type(dim).__name__}")
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(
-            f"{argument} {dim} is out of range for a tensor with {ndim} dimensions"
-        )
+        raise IndexError(f"{argument} {dim} is out of range for a tensor with {ndim} dimensions")
     return int(dim) % size
 
 

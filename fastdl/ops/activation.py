@@ -5,8 +5,8 @@ Pointwise activations differentiate from their output, so the fused
 """
 
 from __future__ import annotations
-from typing import Any
 
+from typing import Any
 
 from fastdl import dtypes
 from fastdl.autograd import Function
@@ -107,5 +107,3 @@ def softmax(x: Tensor, dim: Any = None) -> Tensor:
 def log_softmax(x: Tensor, dim: Any = None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed without forming softmax (stable)."""
     return _along(x, dim, True, "log_softmax")
-
-

@@ -134,9 +134,7 @@ def _same_shape_target(inp: Tensor, target: Any, fn: str, differentiable: bool) 
     if not isinstance(target, Tensor):
         raise TypeError(f"{fn}: target must be a Tensor, got {type(target).__name__}")
     if target.shape != inp.shape:
-        raise ValueError(
-            f"{fn}: target shape {target.shape} must match input shape {inp.shape}"
-        )
+        raise ValueError(f"{fn}: target shape {target.shape} must match input shape {inp.shape}")
     if not dtypes.is_floating(target.dtype):
         raise TypeError(f"{fn}: target must be a floating tensor, got {target.dtype}")
     if not differentiable and target.requires_grad:
@@ -199,14 +197,14 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor, target: Tensor, reduction: str = "mean"  # noqa: A002
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    reduction: str = "mean",
 ) -> Tensor:
     """BCE on logits, computed stably (finite for logits up to +-1e4 and beyond)."""
     _check_reduction(reduction)
     _check_input(input, "input", "binary_cross_entropy_with_logits")
-    target = _same_shape_target(
-        input, target, "binary_cross_entropy_with_logits", False
-    )
+    target = _same_shape_target(input, target, "binary_cross_entropy_with_logits", False)
     return BCEWithLogits.apply(input.contiguous(), target.contiguous(), reduction)
 
 

@@ -90,8 +90,14 @@ def _check_dims_args(dim: Any, axis: Any, keepdim: bool, keepdims: Any) -> tuple
     return dim, bool(keepdim)
 
 
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: Any = None) -> Tensor:
+def sum(  # noqa: A001
+    x: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all). NumPy's ``axis``/``keepdims``
     are accepted too. Example: ``x.sum(dim=1, keepdim=True)``."""
     dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
@@ -100,8 +106,9 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, 
     return Sum.apply(x, normalize_dims(dim, x.ndim), keepdim)
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-         keepdims: Any = None) -> Tensor:
+def mean(
+    x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: Any = None
+) -> Tensor:
     """Mean over ``dim``; floating tensors only, as in PyTorch."""
     dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
     if not dtypes.is_floating(x.dtype):
@@ -109,8 +116,14 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     return Mean.apply(x, normalize_dims(dim, x.ndim), keepdim)
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: Any = None) -> Any:
+def max(  # noqa: A001
+    x: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+) -> Any:
     """``max()`` -> the largest element (0-d); ``max(dim)`` -> ``(values, indices)``."""
     dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
     if x.numel() == 0:

@@ -6,7 +6,8 @@ gathers into a new array (a copy) through the ``gather`` kernel.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -115,8 +116,9 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     try:
         target = _resolve_shape(x.shape, shape)
     except ValueError as error:
-        raise ValueError(f"reshape: shape {tuple(shape)} is invalid for input of shape "
-                         f"{x.shape}: {error}") from None
+        raise ValueError(
+            f"reshape: shape {tuple(shape)} is invalid for input of shape {x.shape}: {error}"
+        ) from None
     return Reshape.apply(x, target)
 
 

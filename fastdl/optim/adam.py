@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -24,13 +25,21 @@ class Adam(Optimizer):
     state_names = ("exp_avg", "exp_avg_sq")
     decoupled = False
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
         if amsgrad:
             self.state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad))
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
+        )
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
@@ -46,9 +55,19 @@ class Adam(Optimizer):
         amsgrad = group["amsgrad"]
         max_sq = state["max_exp_avg_sq"][where] if amsgrad else _EMPTY[flat.values.dtype]
         backends.for_device("cpu").adam_step(
-            flat.values[where], flat.grads[where], state["exp_avg"][where],
-            state["exp_avg_sq"][where], max_sq, step, group["lr"], beta1, beta2,
-            group["eps"], group["weight_decay"], amsgrad, self.decoupled,
+            flat.values[where],
+            flat.grads[where],
+            state["exp_avg"][where],
+            state["exp_avg_sq"][where],
+            max_sq,
+            step,
+            group["lr"],
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            amsgrad,
+            self.decoupled,
         )
 
 
@@ -63,7 +82,13 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

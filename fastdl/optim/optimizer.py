@@ -9,7 +9,8 @@ dtype (:func:`fastdl.flat.flatten`), so a step is one fused kernel launch per
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,9 @@ class Optimizer:
         group = {**self.defaults, **param_group, "params": params}
         self._validate(group)
         trainable = [p for p in params if p.requires_grad]
-        chunks = [_Chunk(flat, self.state_names) for flat in flatten(trainable)] if trainable else []
+        chunks = (
+            [_Chunk(flat, self.state_names) for flat in flatten(trainable)] if trainable else []
+        )
         self.param_groups.append(group)
         self._chunks.append(chunks)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
@@ -23,11 +24,25 @@ class SGD(Optimizer):
 
     state_names = ("momentum_buffer",)
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+            ),
+        )
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
@@ -39,7 +54,13 @@ class SGD(Optimizer):
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat = chunk.flat
         backends.for_device("cpu").sgd_step(
-            flat.values[where], flat.grads[where], chunk.state["momentum_buffer"][where],
-            group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
-            group["nesterov"], step == 1,
+            flat.values[where],
+            flat.grads[where],
+            chunk.state["momentum_buffer"][where],
+            group["lr"],
+            group["momentum"],
+            group["dampening"],
+            group["weight_decay"],
+            group["nesterov"],
+            step == 1,
         )
