@@ -30,6 +30,24 @@ def _check_device(device: Any) -> str:
     return name
 
 
+def parse_to_args(args: tuple, kwargs: dict) -> np.dtype | None:
+    """Read ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; check the
+    device and return the dtype asked for (None when only a device was given)."""
+    kwargs = dict(kwargs)
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, str) and arg not in dtypes._NAMES:
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        _check_device(device)
+    return None if dtype is None else dtypes.as_dtype(dtype)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -190,21 +208,8 @@ class Tensor:
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; returns self when
         nothing changes, else a copy that stays in the graph."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, str) and arg not in dtypes._NAMES:
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            _check_device(device)
-        if dtype is None:
-            return self
-        dtype = dtypes.as_dtype(dtype)
-        return self if dtype == self.dtype else _shape.cast(self, dtype)
+        dtype = parse_to_args(args, kwargs)
+        return self if dtype is None or dtype == self.dtype else _shape.cast(self, dtype)
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)

@@ -11,7 +11,7 @@ import numpy as np
 from fastdl import dtypes
 from fastdl.autograd import no_grad
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor, _check_device
+from fastdl.tensor import Tensor, parse_to_args
 
 
 class IncompatibleKeys(NamedTuple):
@@ -191,19 +191,8 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)`` or ``to(device)``: converts parameters and floating buffers in
         place. Build optimizers after this call: it re-lays parameter storage."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, str) and arg not in dtypes._NAMES:
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            _check_device(device)
+        dtype = parse_to_args(args, kwargs)
         if dtype is not None:
-            dtype = dtypes.as_dtype(dtype)
             if not dtypes.is_floating(dtype):
                 raise TypeError(f"Module.to() only accepts floating dtypes, got {dtype}")
             for t in list(self.parameters()) + list(self.buffers()):
