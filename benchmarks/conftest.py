@@ -109,7 +109,7 @@ def _record_environment(request):
 @pytest.fixture(scope="session")
 def torch():
     """The torch module, with its intra-op threads set to BENCH_THREADS; skips if absent."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", exc_type=ImportError)
     torch.set_num_threads(BENCH_THREADS)
     return torch
 
