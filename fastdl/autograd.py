@@ -9,6 +9,13 @@ reverse, summing gradients that meet at a tensor and accumulating into the
 ``.grad`` of leaf tensors (``grad += g``, as PyTorch does: call ``zero_grad``
 between steps). A graph's saved arrays are freed after one backward pass unless
 ``retain_graph=True``; a second pass through a freed graph raises.
+
+``zero_grad`` marks a leaf's gradient buffer *stale* (logically zero) instead of
+filling it. The first gradient to arrive then overwrites the buffer instead of
+adding to it, and a Function that sets ``writes_leaf_grads = True`` is offered the
+stale buffers of its leaf inputs (``ctx.grad_buffers``) to compute into directly
+— a Linear layer's weight gradient goes from the matmul straight into the flat
+gradient buffer, with no temporary and no extra pass.
 """
 
 from __future__ import annotations
@@ -89,6 +96,7 @@ class Context:
         self.backend = backend
         self.needs_input_grad = needs_input_grad
         self.saved: tuple = ()
+        self.grad_buffers: tuple = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
@@ -125,6 +133,8 @@ class Function:
     returned as tensors without gradient (e.g. indices). ``backward(ctx, grad)``
     returns one gradient array (or None) per positional argument of ``forward``.
     """
+
+    writes_leaf_grads = False
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> Any:
@@ -229,11 +239,16 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            if node.function.writes_leaf_grads:
+                node.ctx.grad_buffers = _stale_leaf_buffers(node)
             input_grads = node.function.backward(node.ctx, g)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
                 if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
+                    continue
+                if inp._grad_stale and ig is inp._grad._data:  # written in place
+                    inp._grad_stale = False
                     continue
                 if ig.dtype != inp.dtype:
                     ig = ig.astype(inp.dtype)
@@ -248,16 +263,41 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
                 node.freed = True
 
 
+def _stale_leaf_buffers(node: Node) -> tuple:
+    """Per input: the stale gradient buffer of a leaf the op may compute into, or None.
+
+    A buffer is offered once per node, so two inputs never share a destination."""
+    from fastdl.tensor import Tensor
+
+    offered, seen = [], set()
+    for inp, parent in zip(node.inputs, node.parents):
+        if (
+            parent is None
+            and isinstance(inp, Tensor)
+            and inp._grad_stale
+            and inp.requires_grad
+            and id(inp) not in seen
+        ):
+            seen.add(id(inp))
+            offered.append(inp._grad._data)
+        else:
+            offered.append(None)
+    return tuple(offered)
+
+
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
     from fastdl.tensor import Tensor
 
     if grad.shape != leaf.shape:
         grad = np.broadcast_to(grad, leaf.shape)
-    if leaf.grad is None:
-        leaf.grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
+    if leaf._grad is None:
+        leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
+    elif leaf._grad_stale:  # logically zero: overwrite instead of adding
+        np.copyto(leaf._grad._data, grad)
+        leaf._grad_stale = False
     else:
         # In place, so a gradient that is a view into a flat buffer stays one.
-        leaf.grad._data += grad
+        leaf._grad._data += grad
 
 
 def gradcheck(

@@ -72,11 +72,12 @@ class FlatBuffer:
                     )
                 value[...] = p._data
                 p._data = value
-            if p.grad is None or not p.requires_grad:  # frozen after flattening: skipped
+            if p._grad is None or not p.requires_grad:  # frozen after flattening: skipped
                 has_grad.append(False)
                 continue
-            if p.grad._data is not grad:
-                grad[...] = p.grad._data
+            current = p.grad  # a gradient still stale here is zero: this writes the zeros
+            if current._data is not grad:
+                grad[...] = current._data
                 p.grad = Tensor._wrap(grad)
             has_grad.append(True)
         return has_grad

@@ -60,12 +60,21 @@ class Tensor:
         x.grad                         # tensor([[2., 4.]])
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "_grad",
+        "_grad_stale",
+        "_node",
+        "_retains_grad",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
 
     def __init__(self, data: np.ndarray, requires_grad: bool = False) -> None:
         self._data = data
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
+        self._grad_stale = False
         self._node = None
         self._retains_grad = False
         self.requires_grad = False
@@ -77,11 +86,43 @@ class Tensor:
         """A new tensor around an array the caller hands over (no copy, no checks)."""
         t = Tensor.__new__(Tensor)
         t._data = data
-        t.grad = None
+        t._grad = None
+        t._grad_stale = False
         t._node = None
         t._retains_grad = False
         t.requires_grad = False
         return t
+
+    # -- gradient --------------------------------------------------------------------
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (a Tensor or None).
+
+        ``zero_grad`` only marks a gradient stale; the zeros are written here, on the
+        first read, unless backward overwrote the buffer first (see ``autograd``).
+        """
+        if self._grad_stale:
+            self._grad._data.fill(0)
+            self._grad_stale = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(
+                    f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}"
+                )
+        self._grad = value
+        self._grad_stale = False
+
+    def _mark_grad_stale(self) -> None:
+        """Promise a zero gradient without writing it (what ``zero_grad`` does)."""
+        if self._grad is not None:
+            self._grad_stale = True
 
     # -- metadata ------------------------------------------------------------------
 

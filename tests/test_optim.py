@@ -245,24 +245,63 @@ def test_one_buffer_per_dtype():
         assert p.grad.numpy().base is by_dtype[p.dtype].grads
 
 
-def test_zero_grad_is_one_fill_and_keeps_views(monkeypatch):
+def _backward(model, x, y):
+    nn.MSELoss()(model(fastdl.tensor(x)), fastdl.tensor(y)).backward()
+
+
+def test_zero_grad_marks_stale_and_backward_overwrites(monkeypatch):
     model = _model()
     opt = optim.SGD(model.parameters(), lr=0.1)
     x, y = _data(np.float32)
-    nn.MSELoss()(model(fastdl.tensor(x)), fastdl.tensor(y)).backward()
-    assert all(p.grad.numpy().any() for p in model.parameters())
+    _backward(model, x, y)
+    first = [p.grad.numpy().copy() for p in model.parameters()]
+    assert all(g.any() for g in first)
+    # zero_grad writes nothing; a second backward after it gives the same gradients,
+    # not twice them (it overwrites the stale buffers instead of adding).
     backend = fastdl.backends.for_device("cpu")
     calls = []
-    original = backend.fill
-    monkeypatch.setattr(
-        backend, "fill", lambda out, value: (calls.append(out.size), original(out, value))
-    )
+    monkeypatch.setattr(backend, "fill", lambda out, value: calls.append(out.size))
     opt.zero_grad()
-    assert calls == [sum(p.numel() for p in model.parameters())]
+    assert calls == []
+    monkeypatch.undo()
+    _backward(model, x, y)
+    (buffer,) = fastdl.flat.flatten(list(model.parameters()))
+    for p, g in zip(model.parameters(), first):
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+        assert p.grad.numpy().base is buffer.grads
+
+
+def test_zero_grad_reads_as_zeros_and_accumulates_after_a_read():
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = _data(np.float32)
+    _backward(model, x, y)
+    first = [p.grad.numpy().copy() for p in model.parameters()]
+    opt.zero_grad()
     (buffer,) = fastdl.flat.flatten(list(model.parameters()))
     for p in model.parameters():
         assert not p.grad.numpy().any()
         assert p.grad.numpy().base is buffer.grads
+    # a gradient edited after zero_grad is kept and added to, as in PyTorch
+    p0 = next(iter(model.parameters()))
+    p0.grad.numpy()[...] = 1.0
+    _backward(model, x, y)
+    np.testing.assert_allclose(p0.grad.numpy(), first[0] + 1.0, rtol=1e-6)
+
+
+def test_stale_gradient_of_an_unused_parameter_steps_as_zero():
+    model = _model()
+    unused = nn.Linear(2, 2)
+    params = list(model.parameters()) + list(unused.parameters())
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    x, y = _data(np.float32)
+    _backward(model, x, y)
+    unused.weight.grad.numpy()[...] = 5.0  # garbage left in the buffer
+    opt.zero_grad()
+    _backward(model, x, y)
+    before = unused.weight.detach().numpy().copy()
+    opt.step()
+    np.testing.assert_array_equal(unused.weight.detach().numpy(), before)
 
 
 def test_zero_grad_set_to_none_then_step_skips_those_params():
@@ -514,3 +553,16 @@ def test_step_rejects_nothing_and_closure_is_returned():
     assert loss is not None and np.isfinite(loss.item())
     for p, b, g in zip(model.parameters(), before, grads):
         np.testing.assert_allclose(_np(p), b - 0.1 * g, **_tol(np.float32))
+
+
+def test_tied_weight_after_zero_grad_sums_both_uses():
+    layer = nn.Linear(3, 3)
+    opt = optim.SGD(layer.parameters(), lr=0.1)
+    x = fastdl.tensor(np.random.default_rng(0).standard_normal((4, 3)), dtype=fastdl.float32)
+    layer(layer(x)).sum().backward()
+    expected = [p.grad.numpy().copy() for p in layer.parameters()]
+    for _ in range(2):  # stale buffers: the first use overwrites, the second adds
+        opt.zero_grad()
+        layer(layer(x)).sum().backward()
+        for p, g in zip(layer.parameters(), expected):
+            np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6)

@@ -174,12 +174,10 @@ class Module:
         into the optimizer's flat buffer, and zeroing keeps them so.
         """
         for param in self.parameters():
-            if param.grad is None:
-                continue
             if set_to_none:
                 param.grad = None
             else:
-                param.grad._data.fill(0)
+                param._mark_grad_stale()
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         for module in list(self.modules())[::-1]:
@@ -198,7 +196,7 @@ class Module:
             for t in list(self.parameters()) + list(self.buffers()):
                 if dtypes.is_floating(t.dtype) and t.dtype != dtype:
                     t._data = t._data.astype(dtype)
-                    if t.grad is not None:
+                    if t._grad is not None:
                         t.grad = Tensor._wrap(t.grad._data.astype(dtype))
         return self
 

@@ -9,6 +9,8 @@ from fastdl.tensor import Tensor
 
 
 class Linear(Function):
+    writes_leaf_grads = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, act, negative_slope):
         lead = x.shape[:-1]
@@ -33,9 +35,15 @@ class Linear(Function):
             be.act_backward(y, grad, ctx.act, ctx.negative_slope, pre)
             grad = pre
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # Stale leaf gradients (weight, bias) are computed into directly.
+        _, buffer_w, buffer_b = ctx.grad_buffers[:3]
         grad_x = empty(x2.shape, x2.dtype) if need_x else None
-        grad_w = empty(weight.shape, weight.dtype) if need_w else None
-        grad_b = empty(weight.shape[:1], weight.dtype) if need_b and ctx.has_bias else None
+        grad_w = None
+        if need_w:
+            grad_w = buffer_w if buffer_w is not None else empty(weight.shape, weight.dtype)
+        grad_b = None
+        if need_b and ctx.has_bias:
+            grad_b = buffer_b if buffer_b is not None else empty(weight.shape[:1], weight.dtype)
         be.linear_backward(x2, weight, grad, grad_x, grad_w, grad_b)
         if grad_x is not None:
             grad_x = grad_x.reshape(ctx.lead + (x2.shape[1],))

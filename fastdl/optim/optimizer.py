@@ -2,7 +2,8 @@
 
 Each parameter group's trainable parameters are laid out in one flat buffer per
 dtype (:func:`fastdl.flat.flatten`), so a step is one fused kernel launch per
-(group, dtype) and ``zero_grad`` one fill. Per-parameter state (``exp_avg``,
+(group, dtype), and ``zero_grad`` writes nothing: it marks gradients stale, so the
+next backward overwrites them (see :mod:`fastdl.autograd`). Per-parameter state (``exp_avg``,
 ``momentum_buffer``, ...) is a view into a flat state buffer of the same layout;
 ``state_dict()`` shows it per parameter, as PyTorch does.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import backends, dtypes
+from fastdl import dtypes
 from fastdl.flat import FlatBuffer, flatten
 from fastdl.tensor import Tensor
 
@@ -104,26 +105,20 @@ class Optimizer:
         return out
 
     def zero_grad(self, set_to_none: bool = False) -> None:
-        """Zero every gradient: one fill per flat buffer.
+        """Reset every gradient to zero.
 
         The default (``set_to_none=False``) differs from PyTorch's: gradients are views
-        into the flat buffer, and zeroing keeps them so; ``set_to_none=True`` drops
-        them, and the next step then skips parameters whose gradient stays None.
+        into the flat buffer, and zeroing keeps them so. The zeros are not written:
+        each gradient is marked stale, the next backward overwrites it, and reading
+        ``p.grad`` before that sees zeros. ``set_to_none=True`` drops the gradients,
+        and the next step then skips parameters whose gradient stays None.
         """
-        chunks = [chunk for group_chunks in self._chunks for chunk in group_chunks]
-        if not set_to_none:
-            for chunk in chunks:  # all or nothing, as in step()
-                chunk.flat.sync()
-        for chunk in chunks:
-            if set_to_none:
-                for p in chunk.flat.params:
-                    p.grad = None
-            else:
-                backends.for_device("cpu").fill(chunk.flat.grads, 0)
-        for group in self.param_groups:  # frozen parameters are outside the buffers
+        for group in self.param_groups:
             for p in group["params"]:
-                if not p.requires_grad and p.grad is not None:
-                    p.grad = None if set_to_none else p.grad.zero_()
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p._mark_grad_stale()
 
     def step(self, closure: Any = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
