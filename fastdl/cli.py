@@ -241,15 +241,12 @@ def info() -> int:
         f"backends: {', '.join(fastdl.backends.available())} "
         f"(CPU backend in use: {fastdl.backends.current()})"
     )
-    state = "loaded" if cext_status["loaded"] else "not loaded"
-    enabled = "enabled" if cext_status["enabled"] else "disabled by FASTDL_CEXT=0"
-    reason = f" ({cext_status['reason']})" if cext_status.get("reason") else ""
-    serving = (
-        "C kernels serve adam_step"
-        if cext_status["loaded"] and cext_status["enabled"]
-        else "the Numba path serves"
-    )
-    print(f"C extension: {state}, {enabled}{reason}; {serving}")
+    if cext_status["loaded"] and cext_status["enabled"]:
+        served = ", ".join(sorted(cext.kernels()))
+        print(f"C extension: loaded from {cext_status['path']}; C kernels serve {served}")
+    else:
+        state = "loaded" if cext_status["loaded"] else "not loaded"
+        print(f"C extension: {state} ({cext_status['reason']}); the Numba path serves")
     print(
         f"threads: fastdl {fastdl.get_num_threads()}, numba layer "
         f"{numba.config.THREADING_LAYER} (kernels single-threaded), cores {os.cpu_count()}"
