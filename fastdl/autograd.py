@@ -89,6 +89,54 @@ class enable_grad(_GradMode):
     _mode = True
 
 
+_anomaly = threading.local()
+_anomaly.enabled = False
+
+
+class detect_anomaly:
+    """Context manager that checks every op's output and every gradient for NaN/Inf.
+
+    The first op that produces one raises ``FloatingPointError`` naming it, before
+    anything downstream (an optimizer step) runs. Slows every op down; for debugging.
+
+    Example::
+
+        with fastdl.autograd.detect_anomaly():
+            loss = model(x).log().sum()   # FloatingPointError: Function 'Log' ...
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        self._previous = getattr(_anomaly, "enabled", False)
+        _anomaly.enabled = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _anomaly.enabled = self._previous
+
+
+def _bad_values(array: Any) -> str | None:
+    data = getattr(array, "_data", array)
+    if not isinstance(data, np.ndarray) or data.dtype.kind != "f" or np.isfinite(data).all():
+        return None
+    return "nan" if np.isnan(data).any() else "inf"
+
+
+def _check_finite_output(name: str, result: Any) -> None:
+    first = result[0] if isinstance(result, tuple) else result
+    bad = _bad_values(first)
+    if bad:
+        raise FloatingPointError(f"Function '{name}' returned {bad} values in its output")
+
+
+def _check_finite(node: Node, input_grads: tuple) -> None:
+    for i, g in enumerate(input_grads):
+        bad = _bad_values(g) if g is not None else None
+        if bad:
+            raise FloatingPointError(
+                f"Function '{node.name}Backward' returned {bad} values in its {i}th output"
+            )
+
+
 class Context:
     """Per-call scratch space shared by a Function's forward and backward."""
 
@@ -145,6 +193,12 @@ class Function:
         raise NotImplementedError
 
     @classmethod
+    def backward_graph(cls, ctx: Context, grad: Tensor, inputs: tuple) -> tuple:
+        """The backward pass composed of differentiable ops on Tensors, used under
+        ``create_graph=True``; ``inputs`` are the arguments ``apply`` received."""
+        raise NotImplementedError(f"double backward is not implemented for {cls.__name__}")
+
+    @classmethod
     def apply(cls, *args: Any) -> Any:
         from fastdl.tensor import Tensor
 
@@ -162,6 +216,8 @@ class Function:
         record = is_grad_enabled() and any(needs)
         ctx = Context(backends.for_device(device), tuple(needs))
         result = cls.forward(ctx, *raw)
+        if _anomaly.enabled:
+            _check_finite_output(cls.__name__, result)
         extras: tuple = ()
         if isinstance(result, tuple):
             result, *rest = result
@@ -173,11 +229,11 @@ class Function:
         return (out, *extras) if extras else out
 
 
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from root, each after every node that consumes its output."""
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from the roots, each after every node that consumes its output."""
     order: list[Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -194,15 +250,9 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate(store: dict, key: int, grad: np.ndarray) -> None:
-    if key in store:
-        store[key] = store[key] + grad
-    else:
-        store[key] = grad
-
-
-def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Compute d(tensor)/d(leaf) for every leaf that requires grad; see ``Tensor.backward``."""
+def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
+    """The gradient that starts the walk at ``tensor`` (an array, or a Tensor when
+    building a graph of the gradient)."""
     from fastdl.tensor import Tensor
 
     if not tensor.requires_grad:
@@ -220,16 +270,121 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             raise ValueError(
                 f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
             )
+        if create_graph and isinstance(gradient, Tensor) and gradient.dtype == tensor.dtype:
+            return gradient
         grad = grad.astype(tensor.dtype, copy=False)
+    return Tensor._wrap(grad) if create_graph else grad
 
-    if tensor._node is None or tensor._retains_grad:
-        _accumulate_leaf(tensor, grad)
-    if tensor._node is None:  # a leaf
-        return
 
-    order = _topological_order(tensor._node)
-    grads: dict[int, np.ndarray] = {id(tensor._node): grad}
-    with no_grad():
+def backward(
+    tensor: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``."""
+    _run(
+        [tensor],
+        [_seed(tensor, gradient, create_graph)],
+        create_graph if retain_graph is None else retain_graph,
+        create_graph,
+        capture=None,
+    )
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than
+    accumulated into ``.grad`` (``torch.autograd.grad``).
+
+    With ``create_graph=True`` the gradients are themselves differentiable, which is
+    how Hessians and Hessian-vector products are built.
+
+    Example::
+
+        x = fastdl.tensor([1.0, 2.0], dtype=fastdl.float64, requires_grad=True)
+        (g,) = fastdl.autograd.grad((x**3).sum(), x, create_graph=True)   # 3x^2
+        (h,) = fastdl.autograd.grad(g.sum(), x)                           # 6x
+    """
+    from fastdl.tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"inputs[{i}] does not require grad")
+    seeds = [_seed(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
+    captured = _run(
+        outputs,
+        seeds,
+        create_graph if retain_graph is None else retain_graph,
+        create_graph,
+        capture=inputs,
+    )
+    result = []
+    for i, g in enumerate(captured):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"inputs[{i}] was not used in the graph of the outputs; pass allow_unused=True"
+            )
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor._wrap(g)
+        result.append(g)
+    return tuple(result)
+
+
+def _add(a: Any, b: Any) -> Any:
+    return a + b
+
+
+def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, capture: Any) -> Any:
+    """The backward engine. Walks the nodes behind ``roots`` in reverse topological
+    order, summing the gradients that meet at each node.
+
+    Without ``capture`` gradients accumulate into leaves' ``.grad`` (and retained
+    non-leaves'); with it (a list of tensors) they are collected for those tensors
+    and returned, and no ``.grad`` changes. With ``create_graph`` every gradient is a
+    Tensor computed by differentiable ops (each Function's ``backward_graph``), so
+    the result can be differentiated again.
+    """
+    from fastdl.tensor import Tensor
+
+    wanted = None if capture is None else {id(t): i for i, t in enumerate(capture)}
+    found: list = [None] * (len(capture) if capture is not None else 0)
+
+    def deliver(t: Tensor, g: Any, is_leaf: bool) -> None:
+        if wanted is not None:
+            index = wanted.get(id(t))
+            if index is not None:
+                found[index] = g if found[index] is None else _add(found[index], g)
+        elif is_leaf or t._retains_grad:
+            _accumulate_leaf(t, g)
+
+    grads: dict[int, Any] = {}
+    roots_with_nodes = []
+    for root, seed in zip(roots, seeds):
+        deliver(root, seed, root._node is None)
+        if root._node is not None:
+            key = id(root._node)
+            grads[key] = seed if key not in grads else _add(grads[key], seed)
+            roots_with_nodes.append(root._node)
+    if not roots_with_nodes:
+        return found
+
+    order = _topological_order(roots_with_nodes)
+    with enable_grad() if create_graph else no_grad():
         for node in order:
             if node.freed:
                 raise RuntimeError(
@@ -239,28 +394,33 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if node.function.writes_leaf_grads:
-                node.ctx.grad_buffers = _stale_leaf_buffers(node)
-            input_grads = node.function.backward(node.ctx, g)
+            if create_graph:
+                input_grads = node.function.backward_graph(node.ctx, g, node.inputs)
+            else:
+                if node.function.writes_leaf_grads and wanted is None:
+                    node.ctx.grad_buffers = _stale_leaf_buffers(node)
+                input_grads = node.function.backward(node.ctx, g)
+                node.ctx.grad_buffers = ()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
+            if _anomaly.enabled:
+                _check_finite(node, input_grads)
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
                 if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
                     continue
-                if inp._grad_stale and ig is inp._grad._data:  # written in place
-                    inp._grad_stale = False
+                if not create_graph and inp._grad_stale and ig is inp._grad._data:
+                    inp._grad_stale = False  # the op wrote the leaf's gradient in place
                     continue
                 if ig.dtype != inp.dtype:
-                    ig = ig.astype(inp.dtype)
-                if parent is None:
-                    _accumulate_leaf(inp, ig)
-                else:
-                    if inp._retains_grad:
-                        _accumulate_leaf(inp, ig)
-                    _accumulate(grads, id(parent), ig)
+                    ig = ig.to(inp.dtype) if create_graph else ig.astype(inp.dtype)
+                deliver(inp, ig, parent is None)
+                if parent is not None:
+                    key = id(parent)
+                    grads[key] = ig if key not in grads else _add(grads[key], ig)
             if not retain_graph:
                 node.ctx.saved = ()
                 node.freed = True
+    return found
 
 
 def _stale_leaf_buffers(node: Node) -> tuple:
@@ -285,9 +445,16 @@ def _stale_leaf_buffers(node: Node) -> tuple:
     return tuple(offered)
 
 
-def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+def _accumulate_leaf(leaf: Tensor, grad: Any) -> None:
     from fastdl.tensor import Tensor
 
+    if isinstance(grad, Tensor):  # create_graph: the gradient keeps its graph
+        if grad.shape != leaf.shape:
+            grad = grad + Tensor._wrap(np.zeros(leaf.shape, grad.dtype))
+        current = leaf.grad
+        leaf._grad = grad if current is None else current + grad
+        leaf._grad_stale = False
+        return
     if grad.shape != leaf.shape:
         grad = np.broadcast_to(grad, leaf.shape)
     if leaf._grad is None:
@@ -362,3 +529,7 @@ def gradcheck(
                     f"numeric| = {worst:.3e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}"
                 )
     return ok
+
+
+# Second-order helpers live in their own module; they are part of this namespace.
+from fastdl.second_order import hessian, hvp  # noqa: E402, F401

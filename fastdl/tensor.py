@@ -238,13 +238,17 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self._retains_grad = True
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` is required unless the tensor has one element. Gradients add up
-        across calls, as in PyTorch; zero them between steps.
+        across calls, as in PyTorch; zero them between steps. With ``create_graph``
+        the gradients are differentiable Tensors (for second derivatives); the graph
+        is then kept unless ``retain_graph=False``.
         """
-        _backward(self, gradient, retain_graph=retain_graph)
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; returns self when

@@ -277,6 +277,51 @@ def _sgd_sample(rng, dtype):
         "weight_decay": float(rng.choice((0.0, 0.01))),
         "nesterov": bool(momentum > 0 and rng.random() < 0.5),
         "first_step": bool(rng.random() < 0.5),
+        "maximize": bool(rng.random() < 0.3),
+    }
+
+
+def _adagrad_sample(rng, dtype):
+    p = int(rng.choice((1, 5, 1000, 4099)))
+    return {
+        "param": _randn(rng, (p,), dtype),
+        "grad": _randn(rng, (p,), dtype),
+        "state_sum": (0.1 * rng.random(p)).astype(dtype),
+        "step": int(rng.integers(1, 50)),
+        "lr": 1e-2,
+        "lr_decay": float(rng.choice((0.0, 0.01))),
+        "weight_decay": float(rng.choice((0.0, 0.01))),
+        "eps": 1e-10,
+        "maximize": bool(rng.random() < 0.3),
+    }
+
+
+def _rmsprop_sample(rng, dtype):
+    p = int(rng.choice((1, 5, 1000, 4099)))
+    centered = bool(rng.random() < 0.5)
+    momentum = float(rng.choice((0.0, 0.9)))
+    return {
+        "param": _randn(rng, (p,), dtype),
+        "grad": _randn(rng, (p,), dtype),
+        "square_avg": (0.1 * rng.random(p) + 0.05).astype(dtype),
+        "momentum_buffer": (0.1 * rng.standard_normal(p)).astype(dtype),
+        "grad_avg": (0.01 * rng.standard_normal(p)).astype(dtype),
+        "lr": 1e-2,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": float(rng.choice((0.0, 0.01))),
+        "momentum": momentum,
+        "centered": centered,
+        "maximize": bool(rng.random() < 0.3),
+    }
+
+
+def _grad_norm_sample(rng, dtype):
+    p = int(rng.choice((1, 5, 1000, 4099)))
+    return {
+        "x": _randn(rng, (p,), dtype),
+        "norm_type": float(rng.choice((1.0, 2.0, 3.0, np.inf))),
+        "out": np.full(1, np.nan),
     }
 
 
@@ -738,12 +783,14 @@ KERNELS: tuple[Kernel, ...] = (
             "weight_decay",
             "nesterov",
             "first_step",
+            "maximize",
         ),
         ("param", "momentum_buffer"),
         "PyTorch SGD on flat (P,) buffers: g = grad + weight_decay * param; with momentum, "
         "buf = g on the first step else momentum * buf + (1 - dampening) * g, and "
         "g = g + momentum * buf (nesterov) or buf; param -= lr * g. "
-        "momentum_buffer is untouched when momentum == 0; grad is never written.",
+        "maximize negates grad first. momentum_buffer is untouched when momentum == 0; grad is "
+        "never written.",
         _sgd_sample,
     ),
     Kernel(
@@ -773,6 +820,63 @@ KERNELS: tuple[Kernel, ...] = (
         "param -= lr / (1 - b1^step) * m / (sqrt(v_used) / sqrt(1 - b2^step) + eps). "
         "grad is never written.",
         _adam_sample,
+    ),
+    Kernel(
+        "adagrad_step",
+        "optim",
+        (
+            "param",
+            "grad",
+            "state_sum",
+            "step",
+            "lr",
+            "lr_decay",
+            "weight_decay",
+            "eps",
+            "maximize",
+        ),
+        ("param", "state_sum"),
+        "PyTorch Adagrad on flat (P,) buffers; step is the count after this step (>= 1). "
+        "g = -grad if maximize else grad; g += weight_decay * param; "
+        "clr = lr / (1 + (step - 1) * lr_decay); state_sum += g * g; "
+        "param -= clr * g / (sqrt(state_sum) + eps). grad is never written.",
+        _adagrad_sample,
+    ),
+    Kernel(
+        "rmsprop_step",
+        "optim",
+        (
+            "param",
+            "grad",
+            "square_avg",
+            "momentum_buffer",
+            "grad_avg",
+            "lr",
+            "alpha",
+            "eps",
+            "weight_decay",
+            "momentum",
+            "centered",
+            "maximize",
+        ),
+        ("param", "square_avg", "momentum_buffer", "grad_avg"),
+        "PyTorch RMSprop on flat (P,) buffers. g = -grad if maximize else grad; "
+        "g += weight_decay * param; square_avg = alpha * square_avg + (1 - alpha) * g^2; "
+        "centered: grad_avg = alpha * grad_avg + (1 - alpha) * g and "
+        "avg = sqrt(square_avg - grad_avg^2) + eps, else avg = sqrt(square_avg) + eps; "
+        "momentum > 0: buf = momentum * buf + g / avg, param -= lr * buf; else "
+        "param -= lr * g / avg. momentum_buffer is untouched when momentum == 0 and "
+        "grad_avg when not centered (either may then be empty); grad is never written.",
+        _rmsprop_sample,
+    ),
+    Kernel(
+        "grad_norm",
+        "clip",
+        ("x", "norm_type", "out"),
+        ("out",),
+        "out[0] (float64) = (sum |x|^norm_type)^(1/norm_type), or max |x| for "
+        "norm_type = inf, accumulated in float64 over a flat (P,) buffer (P may be 0: 0).",
+        _grad_norm_sample,
     ),
     # -- random numbers: Philox 4x32-10 ----------------------------------------
     Kernel(

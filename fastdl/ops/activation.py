@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastdl import dtypes
 from fastdl.autograd import Function
 from fastdl.ops import elementwise
@@ -31,6 +33,26 @@ class Activation(Function):
         grad_x = empty(y.shape, y.dtype)
         ctx.backend.act_backward(y, contiguous(grad), ctx.act, ctx.negative_slope, grad_x)
         return grad_x, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        x, act, negative_slope = inputs
+        return activation_grad_graph(ctx.backend, x, grad, act, negative_slope), None, None
+
+
+def activation_grad_graph(be, x: Tensor, grad: Tensor, act: str, negative_slope: float) -> Tensor:
+    """grad * act'(x) from differentiable ops (double backward of any activation)."""
+    if act in ("relu", "leaky_relu"):
+        positive = empty(x.shape, dtypes.bool_)
+        be.compare(x._data, np.zeros((), x.dtype), "gt", positive)
+        slope = empty(x.shape, x.dtype)
+        low = negative_slope if act == "leaky_relu" else 0.0
+        be.where(positive, np.ones((), x.dtype), np.asarray(low, x.dtype), slope)
+        return grad * Tensor._wrap(slope)
+    y = Activation.apply(x, act, negative_slope)
+    if act == "sigmoid":
+        return grad * y * (1.0 - y)
+    return grad * (1.0 - y * y)  # tanh
 
 
 def _floating(x: Tensor, name: str) -> Tensor:
@@ -84,6 +106,13 @@ class _RowSoftmax(Function):
         kernel = ctx.backend.log_softmax_backward if ctx.log else ctx.backend.softmax_backward
         kernel(y, contiguous(grad), grad_x)
         return grad_x, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        y = _RowSoftmax.apply(inputs[0], ctx.log)
+        if ctx.log:
+            return grad - y.exp() * grad.sum(-1, keepdim=True), None
+        return y * (grad - (grad * y).sum(-1, keepdim=True)), None
 
 
 def _along(x: Tensor, dim: Any, log: bool, name: str) -> Tensor:

@@ -14,6 +14,26 @@ from fastdl.autograd import Function
 from fastdl.ops._util import empty, run, unbroadcast
 from fastdl.tensor import Tensor
 
+# -- double backward helpers ----------------------------------------------------------
+
+
+def _t(x: Any) -> Tensor:
+    """An operand as a Tensor: raw arrays and numbers become constants."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+
+
+def _sum_to(x: Tensor, like: Any) -> Tensor:
+    from fastdl.ops.reduce import sum_to
+
+    return sum_to(x, np.shape(like._data if isinstance(like, Tensor) else like))
+
+
+def _const(backend: Any, kernel: str, x: Any) -> Tensor:
+    """A constant (non-differentiable) function of x, e.g. its sign or a mask."""
+    raw = x._data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor._wrap(run(getattr(backend, kernel), raw))
+
+
 # -- binary arithmetic ---------------------------------------------------------
 
 
@@ -27,6 +47,11 @@ class Add(Function):
     def backward(ctx, grad):
         be = ctx.backend
         return unbroadcast(be, grad, ctx.shapes[0]), unbroadcast(be, grad, ctx.shapes[1])
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = inputs
+        return _sum_to(grad, a), _sum_to(grad, b)
 
 
 class Sub(Function):
@@ -44,6 +69,11 @@ class Sub(Function):
             None if grad_b is None else unbroadcast(be, grad_b, ctx.shapes[1]),
         )
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = inputs
+        return _sum_to(grad, a), _sum_to(-grad, b)
+
 
 class Mul(Function):
     @staticmethod
@@ -60,6 +90,15 @@ class Mul(Function):
         if ctx.needs_input_grad[1]:
             grad_b = unbroadcast(be, run(be.mul, grad, a), b.shape)
         return grad_a, grad_b
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            _sum_to(grad * _t(b), a) if need_a else None,
+            _sum_to(grad * _t(a), b) if need_b else None,
+        )
 
 
 class Div(Function):
@@ -80,6 +119,15 @@ class Div(Function):
             grad_b = run(be.neg, run(be.div, run(be.mul, grad, out), b))
             grad_b = unbroadcast(be, grad_b, b.shape)
         return grad_a, grad_b
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = _t(inputs[0]), _t(inputs[1])
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            _sum_to(grad / b, a) if need_a else None,
+            _sum_to(-grad * a / (b * b), b) if need_b else None,
+        )
 
 
 class Pow(Function):
@@ -104,6 +152,15 @@ class Pow(Function):
             grad_b = unbroadcast(be, grad_b, b.shape)
         return grad_a, grad_b
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = _t(inputs[0]), _t(inputs[1])
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            _sum_to(grad * b * a ** (b - 1.0), a) if need_a else None,
+            _sum_to(grad * a**b * a.log(), b) if need_b else None,
+        )
+
 
 # -- unary math ----------------------------------------------------------------
 
@@ -117,6 +174,10 @@ class Neg(Function):
     def backward(ctx, grad):
         return run(ctx.backend.neg, grad)
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return -grad
+
 
 class Exp(Function):
     @staticmethod
@@ -129,6 +190,10 @@ class Exp(Function):
     def backward(ctx, grad):
         return run(ctx.backend.mul, grad, ctx.saved[0])
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad * inputs[0].exp()
+
 
 class Log(Function):
     @staticmethod
@@ -139,6 +204,10 @@ class Log(Function):
     @staticmethod
     def backward(ctx, grad):
         return run(ctx.backend.div, grad, ctx.saved[0])
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad / inputs[0]
 
 
 class Sqrt(Function):
@@ -154,6 +223,10 @@ class Sqrt(Function):
         twice = run(be.mul, ctx.saved[0], np.full((), 2, grad.dtype))
         return run(be.div, grad, twice)
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad / (2.0 * inputs[0].sqrt())
+
 
 class Abs(Function):
     @staticmethod
@@ -166,6 +239,10 @@ class Abs(Function):
         be = ctx.backend
         return run(be.mul, grad, run(be.sign, ctx.saved[0]))
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad * _const(ctx.backend, "sign", inputs[0])
+
 
 class Clamp(Function):
     @staticmethod
@@ -177,16 +254,27 @@ class Clamp(Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
-        be, (x,), (lo, hi) = ctx.backend, ctx.saved, ctx.bounds
-        # The gradient passes where lo <= x <= hi, as in PyTorch.
+    def inside(be: Any, x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+        """Where lo <= x <= hi: there the gradient passes, as in PyTorch."""
         inside = np.ones(x.shape, dtype=bool)
         for bound, op in ((lo, "ge"), (hi, "le")):
             if bound is not None:
                 mask = empty(x.shape, dtypes.bool_)
                 be.compare(x, np.asarray(bound, x.dtype), op, mask)
                 be.mul(inside, mask, inside)
+        return inside
+
+    @staticmethod
+    def backward(ctx, grad):
+        be, (x,), (lo, hi) = ctx.backend, ctx.saved, ctx.bounds
+        inside = Clamp.inside(be, x, lo, hi)
         return run(be.where, inside, grad, np.zeros((), grad.dtype)), None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        x, lo, hi = inputs
+        inside = Clamp.inside(ctx.backend, x._data, lo, hi)
+        return Where.apply(inside, grad, np.zeros((), grad.dtype)), None, None
 
 
 class Where(Function):
@@ -206,6 +294,17 @@ class Where(Function):
         if ctx.needs_input_grad[2]:
             grad_b = unbroadcast(be, run(be.where, cond, zero, grad), ctx.shapes[1])
         return None, grad_a, grad_b
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        cond, a, b = inputs
+        zero = np.zeros((), grad.dtype)
+        need_a, need_b = ctx.needs_input_grad[1:]
+        return (
+            None,
+            _sum_to(Where.apply(cond, grad, zero), a) if need_a else None,
+            _sum_to(Where.apply(cond, zero, grad), b) if need_b else None,
+        )
 
 
 # -- public functions ------------------------------------------------------------

@@ -36,7 +36,7 @@ class Linear(Function):
             grad = pre
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         # Stale leaf gradients (weight, bias) are computed into directly.
-        _, buffer_w, buffer_b = ctx.grad_buffers[:3]
+        _, buffer_w, buffer_b = ctx.grad_buffers[:3] or (None, None, None)
         grad_x = empty(x2.shape, x2.dtype) if need_x else None
         grad_w = None
         if need_w:
@@ -48,6 +48,25 @@ class Linear(Function):
         if grad_x is not None:
             grad_x = grad_x.reshape(ctx.lead + (x2.shape[1],))
         return grad_x, grad_w, grad_b, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        from fastdl.ops.activation import activation_grad_graph
+
+        x, weight, bias, act, negative_slope = inputs
+        x2 = x.reshape(-1, x.shape[-1])
+        g = grad.reshape(-1, weight.shape[0])
+        if act is not None:
+            pre = Linear.apply(x2, weight, bias, None, 0.0)
+            g = activation_grad_graph(ctx.backend, pre, g, act, negative_slope)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        return (
+            (g @ weight).reshape(x.shape) if need_x else None,
+            g.transpose(0, 1) @ x2 if need_w else None,
+            g.sum(0) if need_b and bias is not None else None,
+            None,
+            None,
+        )
 
 
 def linear(

@@ -37,6 +37,22 @@ def _spread(grad: np.ndarray, shape: tuple, reduction: str) -> np.ndarray:
     return np.full(shape, scale, dtype=grad.dtype)
 
 
+def _spread_graph(grad: Tensor, shape: tuple, reduction: str) -> Tensor:
+    """``_spread`` from differentiable ops (double backward)."""
+    from fastdl.ops.reduce import broadcast_to
+
+    if reduction == "none":
+        return grad
+    size = int(np.prod(shape, dtype=np.int64))
+    return broadcast_to(grad * (1.0 / size) if reduction == "mean" else grad, shape)
+
+
+def _one_hot(target: np.ndarray, shape: tuple, dtype: np.dtype) -> Tensor:
+    hot = np.zeros(shape, dtype)
+    hot[np.arange(shape[0]), target] = 1
+    return Tensor._wrap(hot)
+
+
 class _PairLoss(Function):
     """A loss kernel ``forward(input, target, losses)`` with its backward twin."""
 
@@ -62,9 +78,21 @@ class _PairLoss(Function):
 class BCE(_PairLoss):
     forward_kernel, backward_kernel = "bce", "bce_backward"
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        p, target, reduction = inputs
+        g = _spread_graph(grad, p.shape, reduction)
+        return g * (p - target.detach()) / (p * (1.0 - p)).clamp(min=1e-12), None, None
+
 
 class BCEWithLogits(_PairLoss):
     forward_kernel, backward_kernel = "bce_with_logits", "bce_with_logits_backward"
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        z, target, reduction = inputs
+        g = _spread_graph(grad, z.shape, reduction)
+        return g * (z.sigmoid() - target.detach()), None, None
 
 
 class CrossEntropy(Function):
@@ -93,6 +121,18 @@ class CrossEntropy(Function):
             ctx.backend.cross_entropy_backward(saved, target, g, grad_logits)
         return grad_logits, None, None
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        from fastdl.ops.activation import softmax
+
+        logits, target, reduction = inputs
+        g = _spread_graph(grad, logits.shape[:1], reduction).reshape(-1, 1)
+        probs = softmax(logits, dim=1)
+        if ctx.soft:
+            t = Tensor._wrap(target)
+            return (probs * t.sum(1, keepdim=True) - t) * g, None, None
+        return (probs - _one_hot(target, logits.shape, logits.dtype)) * g, None, None
+
 
 class NLL(Function):
     @staticmethod
@@ -110,6 +150,12 @@ class NLL(Function):
         grad_in = empty(ctx.shape, grad.dtype)
         ctx.backend.nll_loss_backward(target, g, grad_in)
         return grad_in, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        log_probs, target, reduction = inputs
+        g = _spread_graph(grad, target.shape, reduction).reshape(-1, 1)
+        return -_one_hot(target, log_probs.shape, log_probs.dtype) * g, None, None
 
 
 # -- validation ------------------------------------------------------------------------

@@ -55,6 +55,25 @@ class Matmul(Function):
             grad_b = unbroadcast(be, gb, b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        from fastdl.ops.reduce import sum_to
+
+        a, b = inputs
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if g.ndim else g.reshape(1)
+        if b.ndim == 1:
+            g = g.reshape(g.shape + (1,))
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = sum_to(g @ b2.transpose(-1, -2), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = sum_to(a2.transpose(-1, -2) @ g, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b``. Example: ``fastdl.randn(2, 3) @ fastdl.randn(3, 4)`` has shape (2, 4)."""

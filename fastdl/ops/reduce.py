@@ -27,6 +27,44 @@ def _expand_back(backend: Any, grad: np.ndarray, shape: tuple, dims: tuple) -> n
     return out
 
 
+class BroadcastTo(Function):
+    """Copy ``x`` broadcast to ``shape`` (used by double backward)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        out = empty(shape, x.dtype)
+        ctx.backend.copy(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from fastdl.ops._util import unbroadcast
+
+        return unbroadcast(ctx.backend, grad, ctx.shape), None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return sum_to(grad, ctx.shape), None
+
+
+def broadcast_to(x: Tensor, shape: tuple) -> Tensor:
+    """A differentiable copy of ``x`` broadcast to ``shape``."""
+    return x if x.shape == tuple(shape) else BroadcastTo.apply(x, tuple(shape))
+
+
+def sum_to(x: Tensor, shape: tuple) -> Tensor:
+    """Differentiably sum ``x`` over the axes along which ``shape`` was broadcast."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    return Sum.apply(x, axes, True).reshape(shape)
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
@@ -38,6 +76,11 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         return _expand_back(ctx.backend, grad, ctx.shape, ctx.dims), None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        kept = _reduced_shape(ctx.shape, ctx.dims, keepdim=True)
+        return broadcast_to(grad.reshape(kept), ctx.shape), None, None
 
 
 class Mean(Function):
@@ -55,6 +98,13 @@ class Mean(Function):
         spread = _expand_back(be, grad, ctx.shape, ctx.dims)
         be.mul(spread, np.asarray(1.0 / builtins.max(count, 1), grad.dtype), spread)
         return spread, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        count = int(np.prod([ctx.shape[d] for d in ctx.dims], dtype=np.int64))
+        kept = _reduced_shape(ctx.shape, ctx.dims, keepdim=True)
+        spread = broadcast_to(grad.reshape(kept), ctx.shape)
+        return spread * (1.0 / builtins.max(count, 1)), None, None
 
 
 class MaxDim(Function):
@@ -74,10 +124,22 @@ class MaxDim(Function):
         be, dim, indices = ctx.backend, ctx.dim, ctx.indices
         grad = grad.reshape(indices.shape)
         out = np.zeros(ctx.shape, grad.dtype)
-        grid = list(np.ogrid[tuple(slice(0, n) for n in indices.shape)])
-        grid.insert(dim, indices)
-        be.index_add(out, tuple(grid), grad)
+        be.index_add(out, _positions(indices, dim), grad)
         return out, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        from fastdl.ops.shape import scatter
+
+        grad = grad.reshape(ctx.indices.shape)
+        return scatter(grad, ctx.shape, _positions(ctx.indices, ctx.dim)), None, None
+
+
+def _positions(indices: np.ndarray, dim: int) -> tuple:
+    """The index tuple that picks, along ``dim``, the element ``indices`` name."""
+    grid = list(np.ogrid[tuple(slice(0, n) for n in indices.shape)])
+    grid.insert(dim, indices)
+    return tuple(grid)
 
 
 def _check_dims_args(dim: Any, axis: Any, keepdim: bool, keepdims: Any) -> tuple[Any, bool]:

@@ -27,6 +27,10 @@ class Reshape(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.shape), None
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad.reshape(ctx.shape), None
+
 
 class Permute(Function):
     @staticmethod
@@ -37,6 +41,10 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.transpose(ctx.inverse), None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return Permute.apply(grad, ctx.inverse), None
 
 
 class GetItem(Function):
@@ -54,6 +62,37 @@ class GetItem(Function):
         out = np.zeros(ctx.shape, grad.dtype)
         ctx.backend.index_add(out, ctx.index, grad)
         return out, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return scatter(grad, ctx.shape, ctx.index), None
+
+
+class Scatter(Function):
+    """Zeros of ``shape`` with ``values`` added at ``index``: GetItem's adjoint."""
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        ctx.index = index
+        out = np.zeros(shape, values.dtype)
+        ctx.backend.index_add(out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape = np.broadcast_to(np.empty((), np.uint8), grad.shape)[ctx.index].shape
+        out = empty(shape, grad.dtype)
+        ctx.backend.gather(grad, ctx.index, out)
+        return out, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return GetItem.apply(grad, ctx.index), None, None
+
+
+def scatter(values: Tensor, shape: tuple, index: tuple) -> Tensor:
+    """A differentiable ``zeros(shape); out[index] += values``."""
+    return Scatter.apply(values, tuple(shape), index)
 
 
 class Cat(Function):
@@ -78,6 +117,16 @@ class Cat(Function):
             start += size
         return tuple(grads)
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        grads, start = [None], 0
+        for size in ctx.sizes:
+            index = [slice(None)] * grad.ndim
+            index[ctx.dim] = slice(start, start + size)
+            grads.append(GetItem.apply(grad, tuple(index)))
+            start += size
+        return tuple(grads)
+
 
 def _slab(a: np.ndarray, dim: int, start: int, size: int) -> np.ndarray:
     index = [slice(None)] * a.ndim
@@ -96,6 +145,10 @@ class Cast(Function):
     def backward(ctx, grad):
         return grad, None  # the engine casts a gradient to its input's dtype
 
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return grad, None
+
 
 class Clone(Function):
     @staticmethod
@@ -106,6 +159,10 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
         return grad
 
 

@@ -10,7 +10,7 @@ from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD: ``g = grad + weight_decay * p``; with momentum
+    """PyTorch's SGD: ``g = grad + weight_decay * p`` (``-grad`` with ``maximize``); with momentum
     ``buf = momentum * buf + (1 - dampening) * g`` (``buf = g`` on the first step),
     ``g = g + momentum * buf`` if nesterov else ``buf``; ``p -= lr * g``.
 
@@ -32,6 +32,7 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        maximize: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -41,6 +42,7 @@ class SGD(Optimizer):
                 dampening=dampening,
                 weight_decay=weight_decay,
                 nesterov=nesterov,
+                maximize=maximize,
             ),
         )
 
@@ -63,4 +65,5 @@ class SGD(Optimizer):
             group["weight_decay"],
             group["nesterov"],
             step == 1,
+            group.get("maximize", False),
         )

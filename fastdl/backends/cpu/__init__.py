@@ -18,7 +18,7 @@ import importlib
 
 from fastdl.backends import reference, spec
 
-_FAMILIES = ("linear", "activation", "softmax", "loss", "optim", "random")
+_FAMILIES = ("linear", "activation", "softmax", "loss", "optim", "clip", "random")
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
 

@@ -1,4 +1,4 @@
-"""Optimizer steps over flat parameter buffers: SGD and Adam/AdamW (Numba).
+"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop (Numba).
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one
 float dtype.
@@ -19,12 +19,12 @@ from numba import njit
 
 @njit(cache=True, error_model="numpy")
 def _sgd_inner(param, grad, buf, lr, momentum, one_minus_dampening, weight_decay, nesterov,
-               first_step):  # fmt: skip
+               first_step, grad_sign):  # fmt: skip
     use_momentum = momentum != 0
     use_wd = weight_decay != 0
     for i in range(param.size):
         p = param[i]
-        g = grad[i]
+        g = grad_sign * grad[i]
         if use_wd:
             g = g + weight_decay * p
         if use_momentum:
@@ -50,6 +50,7 @@ def sgd_step(
     weight_decay,
     nesterov,
     first_step,
+    maximize,
 ):
     t = param.dtype.type
     _sgd_inner(
@@ -62,6 +63,7 @@ def sgd_step(
         t(weight_decay),
         bool(nesterov),
         bool(first_step),
+        t(-1.0 if maximize else 1.0),
     )
 
 
@@ -160,3 +162,98 @@ def adam_step(
         _adam_decoupled(param, grad, exp_avg, exp_avg_sq, *common, t(1.0 - lr * weight_decay))
     else:
         _adam_l2(param, grad, exp_avg, exp_avg_sq, *common, t(weight_decay))
+
+
+@njit(cache=True, error_model="numpy")
+def _adagrad_inner(param, grad, state_sum, clr, weight_decay, eps, grad_sign):
+    use_wd = weight_decay != 0
+    for i in range(param.size):
+        p = param[i]
+        g = grad_sign * grad[i]
+        if use_wd:
+            g = g + weight_decay * p
+        s = state_sum[i] + g * g
+        state_sum[i] = s
+        param[i] = p - clr * g / (math.sqrt(s) + eps)
+
+
+def adagrad_step(
+    param,
+    grad,
+    state_sum,
+    step,
+    lr,
+    lr_decay,
+    weight_decay,
+    eps,
+    maximize,
+):
+    t = param.dtype.type
+    clr = float(lr) / (1.0 + (step - 1) * float(lr_decay))
+    _adagrad_inner(
+        param,
+        grad,
+        state_sum,
+        t(clr),
+        t(weight_decay),
+        t(eps),
+        t(-1.0 if maximize else 1.0),
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_inner(param, grad, square_avg, buf, grad_avg, lr, alpha, one_minus_alpha, eps,
+                   weight_decay, momentum, centered, grad_sign):  # fmt: skip
+    use_wd = weight_decay != 0
+    use_momentum = momentum > 0
+    for i in range(param.size):
+        p = param[i]
+        g = grad_sign * grad[i]
+        if use_wd:
+            g = g + weight_decay * p
+        sq = alpha * square_avg[i] + one_minus_alpha * (g * g)
+        square_avg[i] = sq
+        if centered:
+            ga = alpha * grad_avg[i] + one_minus_alpha * g
+            grad_avg[i] = ga
+            avg = math.sqrt(sq - ga * ga) + eps
+        else:
+            avg = math.sqrt(sq) + eps
+        if use_momentum:
+            b = momentum * buf[i] + g / avg
+            buf[i] = b
+            param[i] = p - lr * b
+        else:
+            param[i] = p - lr * g / avg
+
+
+def rmsprop_step(
+    param,
+    grad,
+    square_avg,
+    momentum_buffer,
+    grad_avg,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    centered,
+    maximize,
+):
+    t = param.dtype.type
+    _rmsprop_inner(
+        param,
+        grad,
+        square_avg,
+        momentum_buffer,
+        grad_avg,
+        t(lr),
+        t(alpha),
+        t(1.0 - alpha),
+        t(eps),
+        t(weight_decay),
+        t(momentum),
+        bool(centered),
+        t(-1.0 if maximize else 1.0),
+    )

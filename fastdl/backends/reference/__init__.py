@@ -6,7 +6,7 @@ import importlib
 
 from fastdl.backends import spec
 
-_FAMILIES = ("generic", "linear", "activation", "softmax", "loss", "optim", "random")
+_FAMILIES = ("generic", "linear", "activation", "softmax", "loss", "optim", "clip", "random")
 
 
 def kernels() -> dict:

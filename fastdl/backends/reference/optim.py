@@ -1,4 +1,4 @@
-"""Optimizer steps over flat parameter buffers: SGD and Adam/AdamW.
+"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one
 float dtype. Each step updates ``param`` and the optimizer state in place and
@@ -29,6 +29,7 @@ def sgd_step(
     weight_decay,
     nesterov,
     first_step,
+    maximize,
 ):
     lr, momentum, dampening, weight_decay = (
         float(lr),
@@ -36,9 +37,9 @@ def sgd_step(
         float(dampening),
         float(weight_decay),
     )
-    g = grad
+    g = -grad if maximize else grad
     if weight_decay != 0:
-        g = grad + weight_decay * param
+        g = g + weight_decay * param
     if momentum != 0:
         buf = momentum_buffer
         if first_step:
@@ -98,3 +99,61 @@ def adam_step(
         v = exp_avg_sq
     denom = np.sqrt(v) / bias_correction2_sqrt + eps
     param -= step_size * (exp_avg / denom)
+
+
+def adagrad_step(
+    param,
+    grad,
+    state_sum,
+    step,
+    lr,
+    lr_decay,
+    weight_decay,
+    eps,
+    maximize,
+):
+    lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    clr = lr / (1 + (step - 1) * lr_decay)
+    state_sum += g * g
+    std = np.sqrt(state_sum) + eps
+    param -= clr * g / std
+
+
+def rmsprop_step(
+    param,
+    grad,
+    square_avg,
+    momentum_buffer,
+    grad_avg,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    centered,
+    maximize,
+):
+    lr, alpha, eps = float(lr), float(alpha), float(eps)
+    weight_decay, momentum = float(weight_decay), float(momentum)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+
+    square_avg *= alpha
+    square_avg += (1 - alpha) * (g * g)
+    if centered:
+        grad_avg *= alpha
+        grad_avg += (1 - alpha) * g
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = np.sqrt(square_avg) + eps
+
+    if momentum > 0:
+        momentum_buffer *= momentum
+        momentum_buffer += g / avg
+        param -= lr * momentum_buffer
+    else:
+        param -= lr * g / avg

@@ -1,0 +1,81 @@
+"""Gradient clipping kernels (Numba): the norm of a flat gradient buffer.
+
+Shape legend: ``P`` flat parameter count; ``x`` is (P,), ``out`` a (1,) float64 array.
+
+One pass over the buffer at memory speed, single-threaded (see the package
+docstring); a split over two threads measured no faster on the development
+machine, where one core already saturates the memory bus (benchmarks/README.md).
+
+* p = 1, 2 and other finite p: the sum of ``|x|^p`` in a float64 accumulator.
+  ``fastmath={"reassoc"}`` only lets LLVM reorder the sum, so it vectorises; NaN
+  and inf keep their IEEE meaning (no ``nnan``/``ninf``): every term is >= 0, so
+  a NaN anywhere gives NaN and an inf (with no NaN) gives inf.
+* p = inf: the maximum of ``|x|`` taken on the bit patterns. With the sign bit
+  cleared, a float's bits compare as integers in the same order as the floats,
+  and every NaN's bits lie above inf's, so the integer maximum is exact, is NaN
+  when any element is NaN, and vectorises (a float max with NaN semantics does not).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Same-width signed integer view of each float dtype, and the mask clearing its sign.
+_BITS = {
+    np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF)),
+    np.dtype(np.float64): (np.int64, np.int64(0x7FFFFFFFFFFFFFFF)),
+}
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _sum_abs(x):
+    total = 0.0
+    for i in range(x.size):
+        total += abs(np.float64(x[i]))
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _sum_squares(x):
+    total = 0.0
+    for i in range(x.size):
+        v = np.float64(x[i])
+        total += v * v
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _sum_powers(x, p):
+    total = 0.0
+    for i in range(x.size):
+        total += abs(np.float64(x[i])) ** p
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _max_abs_bits(bits, mask):
+    top = bits[0] & mask
+    for i in range(bits.size):
+        b = bits[i] & mask
+        top = b if b > top else top
+    return top
+
+
+def grad_norm(x, norm_type, out):
+    if x.size == 0:
+        out[0] = 0.0
+        return
+    if norm_type == math.inf:
+        int_type, mask = _BITS[x.dtype]
+        top = _max_abs_bits(x.view(int_type), mask)
+        out[0] = np.array(top, int_type).view(x.dtype)
+    elif norm_type == 1.0:
+        out[0] = _sum_abs(x)
+    elif norm_type == 2.0:
+        out[0] = math.sqrt(_sum_squares(x))
+    else:
+        p = float(norm_type)
+        out[0] = _sum_powers(x, p) ** (1.0 / p)
