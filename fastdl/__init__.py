@@ -40,10 +40,10 @@ _cext_loader.warn_if_missing()
 
 
 def __getattr__(name: str):
-    if name == "plot":  # matplotlib is slow to import: load it on first use
+    if name in ("plot", "diagnostics"):  # loaded on first use (plot imports matplotlib)
         import importlib
 
-        return importlib.import_module("fastdl.plot")
+        return importlib.import_module(f"fastdl.{name}")
     raise AttributeError(f"module 'fastdl' has no attribute {name!r}")
 
 

@@ -1,4 +1,7 @@
-"""Figures for training histories, drawn with matplotlib's Agg renderer.
+"""Figures for training histories and diagnostics, drawn with matplotlib's Agg renderer.
+
+``history`` draws a training history; ``gradient_norms`` and ``activations`` draw
+what :mod:`fastdl.diagnostics` recorded.
 
 Figures are built from ``matplotlib.figure.Figure`` and ``FigureCanvasAgg``
 directly, never through ``pyplot``: nothing here changes the global backend,
@@ -129,6 +132,219 @@ def history(history, path, *, title: str | None = None, dpi: int = 100):
                 transform=ax.transAxes,
                 color="gray",
             )
+    if title is not None:
+        fig.suptitle(title)
+    fig.savefig(os.fspath(path), format="png", dpi=dpi)
+    return path
+
+
+# -- diagnostics ------------------------------------------------------------------------------
+
+
+def _gradient_steps(monitor_or_history) -> tuple[list, list[str]]:
+    """The per-step records and the layer names of a GradientMonitor or its history."""
+    records = getattr(monitor_or_history, "history", monitor_or_history)
+    if not isinstance(records, (list, tuple)):
+        raise TypeError(
+            "plot.gradient_norms: expected a GradientMonitor or its .history (a list of "
+            f"per-step dicts); got {type(monitor_or_history).__name__}"
+        )
+    layers: list[str] = list(getattr(monitor_or_history, "layers", []))
+    for position, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise TypeError(
+                f"plot.gradient_norms: step record {position} must be a dict; "
+                f"got {type(record).__name__}"
+            )
+        for name, values in record.items():
+            if not isinstance(values, Mapping):
+                raise TypeError(
+                    f"plot.gradient_norms: step {position}, layer {name!r} must map to a "
+                    f"dict of norms; got {type(values).__name__}"
+                )
+            if name not in layers:
+                layers.append(name)
+    return list(records), layers
+
+
+def _no_data(ax) -> None:
+    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="gray")
+
+
+def gradient_norms(monitor_or_history, path, *, title: str | None = None, dpi: int = 100):
+    """Write a PNG of each layer's gradient norm, and of its ratio to the layer's
+    parameter norm, against the step (log scales).
+
+    Layers are coloured from the input (dark) to the output (light), so gradients
+    that shrink towards the input show as a fan of dark curves at the bottom. Steps
+    where a gradient was not finite are marked by red vertical lines; the
+    monitor's ``vanishing`` and ``exploding`` thresholds are drawn as dashed lines.
+
+    Arguments:
+        monitor_or_history: a :class:`fastdl.diagnostics.GradientMonitor`, or its
+            ``history`` (a list of ``{layer: {"grad_norm", "param_norm", "ratio"}}``).
+        path: where to write the PNG (str or os.PathLike).
+        title: an optional figure title.
+        dpi: resolution of the PNG.
+
+    Returns:
+        ``path``, as given.
+
+    Example:
+        >>> import os, tempfile
+        >>> steps = [{"fc": {"grad_norm": 0.1 / s, "param_norm": 1.0, "ratio": 0.1 / s}}
+        ...          for s in range(1, 6)]
+        >>> out = gradient_norms(steps, os.path.join(tempfile.mkdtemp(), "g.png"))
+        >>> os.path.getsize(out) > 0
+        True
+    """
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    records, layers = _gradient_steps(monitor_or_history)
+    thresholds = [
+        (getattr(monitor_or_history, attr, None), label)
+        for attr, label in (("vanishing", "vanishing"), ("exploding", "exploding"))
+    ]
+    colours = colormaps["viridis"]
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    bad_steps = sorted(
+        {
+            step
+            for step, record in enumerate(records)
+            for values in record.values()
+            if _value(values, "grad_norm") is None and values.get("grad_norm") is not None
+        }
+    )
+    panels = (("grad_norm", "gradient norm"), ("ratio", "gradient norm / parameter norm"))
+    for ax, (key, name) in zip(axes, panels):
+        drawn = 0
+        for index, layer in enumerate(layers):
+            points = [(step, _value(r.get(layer, {}), key)) for step, r in enumerate(records)]
+            points = [(x, v) for x, v in points if v is not None and v > 0]
+            if not points:
+                continue
+            px, py = zip(*points)
+            colour = colours(index / max(len(layers) - 1, 1) * 0.9)
+            marker = "o" if len(points) < 30 else None
+            ax.plot(px, py, color=colour, marker=marker, markersize=3, label=layer)
+            drawn += 1
+        for step in bad_steps:
+            ax.axvline(step, color="tab:red", linestyle=":", alpha=0.7)
+        if key == "ratio":
+            for threshold, label in thresholds:
+                if threshold:
+                    ax.axhline(threshold, color="tab:red", linestyle="--", alpha=0.6)
+                    ax.annotate(
+                        label,
+                        (0, threshold),
+                        xycoords=("axes fraction", "data"),
+                        color="tab:red",
+                        fontsize=8,
+                        va="bottom",
+                    )
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3, which="both")
+        if drawn:
+            ax.set_yscale("log")
+            if drawn <= 12:
+                ax.legend(fontsize=8, title="layer", title_fontsize=8)
+        else:
+            _no_data(ax)
+    if title is not None:
+        fig.suptitle(title)
+    fig.savefig(os.fspath(path), format="png", dpi=dpi)
+    return path
+
+
+def activations(monitor, path, *, title: str | None = None, dpi: int = 100):
+    """Write a PNG of each activation layer's dead (ReLU) or saturated (sigmoid, tanh)
+    fraction: a bar per layer (running value over all batches, with the last batch as
+    a dot) and, next to it, the fraction batch by batch.
+
+    Arguments:
+        monitor: a :class:`fastdl.diagnostics.ActivationMonitor`, or its ``stats``
+            dict (then only the bars are drawn).
+        path: where to write the PNG (str or os.PathLike).
+        title: an optional figure title.
+        dpi: resolution of the PNG.
+
+    Returns:
+        ``path``, as given.
+
+    Example:
+        >>> import os, tempfile
+        >>> stats = {"1": {"kind": "relu", "batches": 1, "dead_fraction": 0.25,
+        ...                "running_dead_fraction": 0.25}}
+        >>> out = activations(stats, os.path.join(tempfile.mkdtemp(), "a.png"))
+        >>> os.path.getsize(out) > 0
+        True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    stats = getattr(monitor, "stats", monitor)
+    per_batch = getattr(monitor, "history", None)
+    if not isinstance(stats, Mapping) or not all(isinstance(s, Mapping) for s in stats.values()):
+        raise TypeError(
+            "plot.activations: expected an ActivationMonitor or its .stats (a dict of "
+            f"per-layer dicts); got {type(monitor).__name__}"
+        )
+    rows = []
+    for layer, s in stats.items():
+        saturating = s.get("kind") in ("sigmoid", "tanh")
+        key = "saturation" if saturating else "dead_fraction"
+        colour = "tab:orange" if saturating else "tab:red"
+        label = f"{layer} ({s['kind']})" if s.get("kind") else str(layer)
+        rows.append((label, _value(s, "running_" + key), _value(s, key), colour))
+
+    fig = Figure(figsize=(11, max(3.5, 0.35 * len(rows) + 1.5)), layout="constrained")
+    FigureCanvasAgg(fig)
+    bars, lines = fig.subplots(1, 2)
+    if rows:
+        ys = list(range(len(rows)))
+        bars.barh(ys, [r[1] or 0.0 for r in rows], color=[r[3] for r in rows], alpha=0.6)
+        last = [(y, r[2]) for y, r in zip(ys, rows) if r[2] is not None]
+        if last:
+            bars.scatter([v for _, v in last], [y for y, _ in last], color="black", s=12, zorder=3)
+        bars.set_yticks(ys, [r[0] for r in rows])
+        bars.invert_yaxis()
+    else:
+        _no_data(bars)
+    bars.set_xlim(0, 1)
+    bars.set_xlabel("fraction (bar: all batches, dot: last batch)")
+    bars.set_ylabel("layer")
+    bars.set_title("dead units (red) / saturated outputs (orange)")
+    bars.grid(True, axis="x", alpha=0.3)
+
+    drawn = 0
+    if isinstance(per_batch, Mapping):
+        for layer, series in per_batch.items():
+            values = [(i + 1, _value({"v": v}, "v")) for i, v in enumerate(series)]
+            values = [(x, v) for x, v in values if v is not None]
+            if values:
+                px, py = zip(*values)
+                lines.plot(px, py, marker="o" if len(values) < 30 else None, label=str(layer))
+                drawn += 1
+    lines.set_ylim(-0.02, 1.02)
+    lines.set_xlabel("batch")
+    lines.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lines.set_ylabel("dead / saturated fraction")
+    lines.set_title("per batch")
+    lines.grid(True, alpha=0.3)
+    if drawn:
+        if drawn <= 12:
+            lines.legend(fontsize=8, title="layer", title_fontsize=8)
+    else:
+        _no_data(lines)
     if title is not None:
         fig.suptitle(title)
     fig.savefig(os.fspath(path), format="png", dpi=dpi)

@@ -15,7 +15,9 @@ class Sequential(Module):
 
     A ``Linear`` directly followed by a pointwise activation (ReLU, LeakyReLU with a
     positive slope, Sigmoid, Tanh) runs as one fused op: the activation is applied
-    in the matmul's epilogue and only its output is kept for backward.
+    in the matmul's epilogue and only its output is kept for backward. A pair in
+    which either module has hooks (see ``Module.register_forward_hook``) runs
+    unfused, so each hook sees its own module's arguments, output and gradients.
 
     Example::
 
@@ -65,8 +67,11 @@ class Sequential(Module):
 
 
 def _fusable(module: Module, following: Module | None) -> tuple[str, float] | None:
-    # Only the library's own forward methods are fused, so overrides keep working.
+    # Only the library's own forward methods are fused, so overrides keep working; and
+    # only unhooked modules, since the fused call bypasses the activation's __call__.
     if type(module).forward is not Linear.forward or not isinstance(following, _Pointwise):
+        return None
+    if module._hooked or following._hooked:
         return None
     if type(following).forward not in _LIBRARY_FORWARDS:
         return None

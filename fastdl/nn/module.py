@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -9,9 +11,39 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import no_grad
+from fastdl.autograd import Function, is_grad_enabled, no_grad
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, parse_to_args
+
+_HOOK_REGISTRIES = (
+    "_forward_pre_hooks",
+    "_forward_hooks",
+    "_backward_pre_hooks",
+    "_backward_hooks",
+)
+
+
+class RemovableHandle:
+    """What the ``register_*_hook`` methods return: ``handle.remove()`` detaches the
+    hook (also on leaving a ``with handle:`` block). Removing twice is harmless."""
+
+    _ids = itertools.count()
+
+    def __init__(self, module: Module, registry_name: str) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._module = weakref.ref(module)
+        self._registry_name = registry_name
+
+    def remove(self) -> None:
+        module = self._module()
+        if module is not None:
+            module._remove_hook(self._registry_name, self.id)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 class IncompatibleKeys(NamedTuple):
@@ -94,7 +126,157 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._hooked:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # -- hooks ---------------------------------------------------------------------------
+    #
+    # Hooks live in per-instance dicts (id -> hook) created on first registration, and
+    # ``_hooked`` (a class attribute until then) is the one check ``__call__`` makes, so
+    # a module without hooks pays one attribute lookup per call.
+
+    _hooked = False
+
+    def register_forward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``.
+
+        The hook may return None (keep the arguments) or new positional arguments (a
+        tuple, or a single value that is wrapped in one). With ``with_kwargs=True`` it is
+        called as ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``.
+        ``prepend=True`` runs it before the hooks already registered.
+
+        Example::
+
+            handle = layer.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
+            handle.remove()
+        """
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``.
+
+        The hook may return None (keep the output) or a replacement output. With
+        ``with_kwargs=True`` it is called as ``hook(module, args, kwargs, output)``.
+        A hooked ``Linear`` or activation is not fused by ``Sequential``, so the hook
+        sees the module's own output.
+
+        Example::
+
+            seen = []
+            handle = model[1].register_forward_hook(lambda m, args, out: seen.append(out))
+        """
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's
+        outputs have been computed; it may return a replacement ``grad_output`` (a tuple
+        of the same length, entries Tensors, arrays or None)."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend, False)
+
+    def register_full_backward_hook(
+        self, hook: Callable, *, prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` during backward.
+
+        ``grad_output`` holds the gradients w.r.t. the module's outputs and
+        ``grad_input`` those w.r.t. its positional inputs: tuples with one entry per
+        output and per positional argument, a Tensor, or None for an entry that is not
+        a tensor, does not require grad, or received no gradient. The hook fires once
+        every input gradient of the call is known, and may return a replacement
+        ``grad_input`` (a tuple of the same length), which is what flows on to the
+        layers before it and to leaf ``.grad``. When no input requires grad (the first
+        layer of a network) the hook fires with ``grad_input`` all None and must return
+        None. As in PyTorch, the hooks are taken when ``forward`` runs, and a module's
+        inputs and outputs are passed through identity ops that record the gradients.
+
+        Example::
+
+            def show(module, grad_input, grad_output):
+                print(type(module).__name__, [g.shape for g in grad_output if g is not None])
+
+            handle = model[0].register_full_backward_hook(show)
+        """
+        return self._add_hook("_backward_hooks", hook, prepend, False)
+
+    def _add_hook(
+        self, registry_name: str, hook: Callable, prepend: bool, with_kwargs: bool
+    ) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        registry = self.__dict__.get(registry_name)
+        if registry is None:
+            registry = {}
+            object.__setattr__(self, registry_name, registry)
+        handle = RemovableHandle(self, registry_name)
+        if prepend:
+            items = list(registry.items())
+            registry.clear()
+            registry[handle.id] = hook
+            registry.update(items)
+        else:
+            registry[handle.id] = hook
+        if with_kwargs:
+            self._hook_kwargs_ids().add(handle.id)
+        object.__setattr__(self, "_hooked", True)
+        return handle
+
+    def _hook_kwargs_ids(self) -> set:
+        ids = self.__dict__.get("_hooks_with_kwargs")
+        if ids is None:
+            ids = set()
+            object.__setattr__(self, "_hooks_with_kwargs", ids)
+        return ids
+
+    def _remove_hook(self, registry_name: str, hook_id: int) -> None:
+        self.__dict__.get(registry_name, {}).pop(hook_id, None)
+        self._hook_kwargs_ids().discard(hook_id)
+        hooked = any(self.__dict__.get(name) for name in _HOOK_REGISTRIES)
+        object.__setattr__(self, "_hooked", hooked)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        with_kwargs = self._hook_kwargs_ids()
+        for hook_id, hook in list(self.__dict__.get("_forward_pre_hooks", {}).items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "a forward pre-hook registered with_kwargs=True must return "
+                            f"None or (args, kwargs), got {type(result).__name__}"
+                        )
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+
+        backward_hooks = list(self.__dict__.get("_backward_hooks", {}).values())
+        backward_pre_hooks = list(self.__dict__.get("_backward_pre_hooks", {}).values())
+        recorder = None
+        if (backward_hooks or backward_pre_hooks) and is_grad_enabled():
+            recorder = _BackwardHook(self, backward_hooks, backward_pre_hooks)
+            args = recorder.wrap_inputs(args)
+
+        output = self.forward(*args, **kwargs)
+
+        for hook_id, hook in list(self.__dict__.get("_forward_hooks", {}).items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+
+        if recorder is not None:
+            output = recorder.wrap_outputs(output)
+        return output
 
     # -- traversal -------------------------------------------------------------------
 
@@ -278,3 +460,154 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{type(self).__name__}({lines[0]})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+# -- full backward hooks ---------------------------------------------------------------------
+#
+# The engine gives each node one output gradient, and calls a node only once all of its
+# consumers have run. A module's tensors (its inputs, or its outputs) are passed through
+# a two-op identity that turns that into "all the gradients at once", as PyTorch's
+# BackwardHookFunction does:
+#
+#     token = _Join(t_1, ..., t_n)            one node; its inputs are all the tensors
+#     t_k'  = _Split(token, t_k's array, k)   t_k again, now depending on the token
+#
+# In backward each _Split stores its gradient with the recorder and passes an empty
+# gradient to the token; the _Join node, which runs after every _Split, then sees the
+# gradients of all n tensors together, runs the hooks and returns the (possibly
+# replaced) gradients to t_1..t_n.
+
+
+class _Join(Function):
+    @staticmethod
+    def forward(ctx, recorder, side, *arrays):
+        ctx.recorder, ctx.side = recorder, side
+        return np.empty((0,), arrays[0].dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None, None, *ctx.recorder.joined(ctx.side, graph=False))
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return (None, None, *ctx.recorder.joined(ctx.side, graph=True))
+
+
+class _Split(Function):
+    @staticmethod
+    def forward(ctx, token, array, recorder, side, index):
+        ctx.recorder, ctx.side, ctx.index = recorder, side, index
+        return array
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.recorder.arrived(ctx.side, ctx.index, grad)
+        return np.empty((0,), grad.dtype), None, None, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        ctx.recorder.arrived(ctx.side, ctx.index, grad)
+        return Tensor._wrap(np.empty((0,), grad.dtype)), None, None, None, None
+
+
+class _BackwardHook:
+    """The gradients of one module call, gathered for its full backward (pre-)hooks."""
+
+    def __init__(self, module: Module, hooks: list, pre_hooks: list) -> None:
+        self.module = module
+        self.hooks = hooks
+        self.pre_hooks = pre_hooks
+        self.positions = {"input": [], "output": []}
+        self.count = {"input": 0, "output": 0}
+        self.shapes: dict[str, list] = {"input": [], "output": []}
+        self.grads: dict[str, list] = {"input": [], "output": []}
+        self.grad_output: tuple = ()
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        return tuple(self._wrap("input", args))
+
+    def wrap_outputs(self, output: Any) -> Any:
+        if isinstance(output, tuple):
+            wrapped = self._wrap("output", output)
+            return type(output)(*wrapped) if hasattr(output, "_fields") else tuple(wrapped)
+        return self._wrap("output", (output,))[0]
+
+    def _wrap(self, side: str, values: tuple) -> list:
+        values = list(values)
+        positions = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+        self.count[side] = len(values)
+        self.positions[side] = positions
+        self.shapes[side] = [values[i].shape for i in positions]
+        self.grads[side] = [None] * len(positions)
+        if side == "output":
+            self.grad_output = (None,) * len(values)
+        if positions:
+            token = _Join.apply(self, side, *(values[i] for i in positions))
+            for k, i in enumerate(positions):
+                values[i] = _Split.apply(token, values[i]._data, self, side, k)
+        return values
+
+    def arrived(self, side: str, index: int, grad: Any) -> None:
+        self.grads[side][index] = grad
+
+    def joined(self, side: str, graph: bool) -> list:
+        """Run the hooks on the gradients gathered for ``side``; return the gradients to
+        pass on, one per wrapped tensor: arrays, or Tensors when building a graph of
+        the gradient (``create_graph=True``)."""
+        grads = self._as_tuple(side)
+        self.grads[side] = [None] * len(self.positions[side])
+        if side == "output":
+            for hook in self.pre_hooks:
+                result = hook(self.module, grads)
+                if result is not None:
+                    grads = self._replacement(side, result, "full backward pre-hook")
+            self.grad_output = grads
+            if not self.positions["input"] and self.hooks:
+                # Nothing before this module needs a gradient: fire now, as PyTorch does.
+                grad_input = (None,) * self.count["input"]
+                for hook in self.hooks:
+                    result = hook(self.module, grad_input, self.grad_output)
+                    if result is not None and any(r is not None for r in result):
+                        raise RuntimeError(
+                            f"full backward hook on {type(self.module).__name__}: no input "
+                            "of this call requires grad, so the hook must return None or "
+                            "None for every gradient"
+                        )
+        else:
+            for hook in self.hooks:
+                result = hook(self.module, grads, self.grad_output)
+                if result is not None:
+                    grads = self._replacement(side, result, "full backward hook")
+        passed = [grads[i] for i in self.positions[side]]
+        return passed if graph else [None if g is None else g._data for g in passed]
+
+    def _as_tuple(self, side: str) -> tuple:
+        full: list = [None] * self.count[side]
+        for k, i in enumerate(self.positions[side]):
+            grad = self.grads[side][k]
+            full[i] = grad if grad is None or isinstance(grad, Tensor) else Tensor._wrap(grad)
+        return tuple(full)
+
+    def _replacement(self, side: str, result: Any, what: str) -> tuple:
+        name = "grad_input" if side == "input" else "grad_output"
+        where = f"{what} on {type(self.module).__name__}"
+        if not isinstance(result, tuple | list) or len(result) != self.count[side]:
+            got = f"{len(result)} entries" if isinstance(result, tuple | list) else result
+            raise RuntimeError(
+                f"{where} must return None or a tuple of {self.count[side]} entries "
+                f"({name}), got {got!r}"
+            )
+        replaced: list = list(result)
+        for k, i in enumerate(self.positions[side]):
+            value = replaced[i]
+            if value is None:
+                continue
+            if not isinstance(value, Tensor):
+                value = Tensor._wrap(np.asarray(value))
+            expected = self.shapes[side][k]
+            if value.shape != expected:
+                raise RuntimeError(
+                    f"{where}: {name}[{i}] has shape {value.shape}, expected {expected}"
+                )
+            replaced[i] = value
+        return tuple(replaced)
