@@ -19,6 +19,17 @@ from typing import Any
 import numpy as np
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
+# Learning rate when --lr is not given.
+DEFAULT_LR = {"sgd": 0.1, "adam": 3e-3, "adamw": 3e-3, "adagrad": 1e-2, "rmsprop": 1e-3}
+SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "plateau")
+SCHEDULER_HELP = (
+    "learning-rate schedule (default none): step = StepLR(step_size=max(1, epochs // 3), "
+    "gamma=0.1); cosine = CosineAnnealingLR(T_max=epochs); exponential = "
+    "ExponentialLR(gamma=0.9); onecycle = OneCycleLR(max_lr=LR, stepped per batch, "
+    "beta1 or a non-zero momentum cycled 0.95-0.85); plateau = "
+    "ReduceLROnPlateau(factor=0.1, patience=3) on the validation loss (the test split)"
+)
 
 
 class UsageError(Exception):
@@ -56,12 +67,22 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
+    if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
     return value
 
@@ -84,22 +105,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden layer sizes, comma-separated (default 128,64)",
     )
     train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument(
         "--lr",
         type=_non_negative_float,
         default=None,
-        help="learning rate (default 3e-3 for adam, 0.1 for sgd)",
+        help="learning rate (default "
+        + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
+        + "); the peak lr with --scheduler onecycle",
     )
     train.add_argument(
-        "--momentum", type=_non_negative_float, default=0.9, help="SGD momentum (default 0.9)"
+        "--momentum",
+        type=_non_negative_float,
+        default=None,
+        help="momentum of sgd (default 0.9) or rmsprop (default 0)",
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=_non_negative_float,
+        default=None,
+        metavar="WD",
+        help="L2 penalty added to the gradient (sgd, adam, adagrad, rmsprop; default 0) or "
+        "decoupled weight decay (adamw; default 0.01)",
+    )
+    train.add_argument("--scheduler", choices=SCHEDULERS, default="none", help=SCHEDULER_HELP)
+    train.add_argument(
+        "--clip-grad-norm",
+        type=_positive_float,
+        default=None,
+        metavar="MAX",
+        help="rescale the gradients so their total 2-norm is at most MAX before each step",
+    )
+    train.add_argument(
+        "--early-stopping",
+        type=_positive_int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop when the validation loss (on the test split) has not improved for "
+        "PATIENCE epochs",
     )
     train.add_argument("--epochs", type=_positive_int, default=30)
     train.add_argument(
         "--batch-size",
         type=_batch_size,
         default=32,
-        help="a positive integer, or 'full' for full-batch descent",
+        help="samples per step: 'full' = full-batch gradient descent (one step per epoch), "
+        "1 = stochastic gradient descent (one step per sample), N = mini-batch (default 32)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
@@ -158,9 +209,9 @@ def _build_model(n_in: int, hidden: Sequence[int], n_out: int, activation: str) 
 
 def train(args: argparse.Namespace) -> int:
     import fastdl
-    from fastdl import nn, optim, plot
+    from fastdl import nn, plot
     from fastdl.data import DataLoader, TensorDataset
-    from fastdl.train import evaluate, fit
+    from fastdl.train import EarlyStopping, evaluate, fit
 
     start = time.perf_counter()
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
@@ -177,17 +228,15 @@ def train(args: argparse.Namespace) -> int:
     X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     model = _build_model(X_train.shape[1], args.hidden, n_classes, args.activation)
-    if args.optimizer == "adam":
-        optimizer = optim.Adam(model.parameters(), lr=3e-3 if args.lr is None else args.lr)
-    else:
-        optimizer = optim.SGD(
-            model.parameters(), lr=0.1 if args.lr is None else args.lr, momentum=args.momentum
-        )
+    optimizer = _build_optimizer(args, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     train_loader = DataLoader(
         TensorDataset(X_train, y_train), batch_size=args.batch_size, shuffle=True, seed=args.seed
     )
     test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
+    scheduler = _build_scheduler(args, optimizer, len(train_loader))
+    callbacks = [] if args.early_stopping is None else [EarlyStopping(patience=args.early_stopping)]
+    print(_regime(args.batch_size, len(X_train), len(train_loader)))
 
     history = fit(
         model,
@@ -196,28 +245,102 @@ def train(args: argparse.Namespace) -> int:
         train_loader,
         args.epochs,
         val_loader=test_loader,
+        scheduler=scheduler,
+        callbacks=callbacks,
         progress=not args.no_progress,
+        clip_grad_norm=args.clip_grad_norm,
     )
     test = evaluate(model, test_loader, loss_fn)
 
     checkpoint = os.path.join(out, "checkpoint.fdl")
-    fastdl.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "history": history.to_dict(),
-            "config": _config(args),
-        },
-        checkpoint,
-    )
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "history": history.to_dict(),
+        "config": _config(args),
+    }
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    fastdl.save(state, checkpoint)
     plot.history(history, os.path.join(out, "history.png"))
+    stopped = " stopped_early=true" if len(history) < args.epochs else ""
     print(
         f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} "
-        f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)} "
+        f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)}{stopped} "
+        f"optimizer={args.optimizer} final_lr={optimizer.param_groups[0]['lr']:.3g} "
+        f"scheduler={args.scheduler} batch_size={args.batch_size} "
         f"backend={fastdl.backends.current()} seconds={time.perf_counter() - start:.1f} "
         f"out={out}"
     )
     return 0
+
+
+def _regime(batch_size: int | str, n_samples: int, steps: int) -> str:
+    """One line naming the gradient-descent regime the batch size gives."""
+    per_epoch = f"{steps} step{'s' if steps != 1 else ''} per epoch"
+    if batch_size == "full" or batch_size >= n_samples:
+        kind = "full-batch gradient descent: each step uses all"
+    elif batch_size == 1:
+        kind = "stochastic gradient descent: each step uses one of the"
+    else:
+        kind = f"mini-batch gradient descent: each step uses {batch_size} of the"
+    return f"regime: {kind} {n_samples} training samples, {per_epoch}"
+
+
+def _build_optimizer(args: argparse.Namespace, params: Any) -> Any:
+    """The optimizer named by --optimizer with --lr, --momentum and --weight-decay."""
+    from fastdl import optim
+
+    name = args.optimizer
+    cls = {
+        "sgd": optim.SGD,
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+        "adagrad": optim.Adagrad,
+        "rmsprop": optim.RMSprop,
+    }[name]
+    if args.momentum is not None and name not in ("sgd", "rmsprop"):
+        raise UsageError(f"fastdl train: --momentum applies to sgd and rmsprop, not {name}")
+    kwargs: dict[str, Any] = {"lr": DEFAULT_LR[name] if args.lr is None else args.lr}
+    if args.weight_decay is not None:
+        kwargs["weight_decay"] = args.weight_decay
+    if name == "sgd":
+        kwargs["momentum"] = 0.9 if args.momentum is None else args.momentum
+    elif name == "rmsprop" and args.momentum is not None:
+        kwargs["momentum"] = args.momentum
+    try:
+        return cls(params, **kwargs)
+    except ValueError as error:
+        raise UsageError(f"fastdl train: --optimizer {name}: {error}") from None
+
+
+def _build_scheduler(args: argparse.Namespace, optimizer: Any, steps_per_epoch: int) -> Any:
+    """The scheduler named by --scheduler (see SCHEDULER_HELP), or None."""
+    from fastdl.optim import lr_scheduler
+
+    name, epochs = args.scheduler, args.epochs
+    if name == "none":
+        return None
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+    if name == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=3)
+    max_lr = optimizer.param_groups[0]["lr"]
+    if not max_lr > 0:
+        raise UsageError("fastdl train: --scheduler onecycle needs a positive --lr (its peak)")
+    # Cycle beta1, or a momentum in use: rmsprop's default momentum 0 stays off.
+    cycle = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
+    return lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=max_lr,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        cycle_momentum=cycle,
+    )
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,622 @@
+"""Learning-rate schedulers with PyTorch's semantics (``torch.optim.lr_scheduler``).
+
+A scheduler holds an optimizer and rewrites ``group["lr"]`` of each parameter
+group when it steps. Construction records ``group["initial_lr"]`` (the base
+learning rates, ``base_lrs``) and takes the first step, so ``last_epoch`` is 0
+afterwards and the optimizer already holds the epoch-0 learning rate.
+
+The per-epoch schedulers use PyTorch's *chainable* (recursive) forms: each step
+multiplies the current ``group["lr"]``, so two schedulers on one optimizer
+compose, as in PyTorch. Call ``scheduler.step()`` after ``optimizer.step()``:
+once per epoch, except :class:`OneCycleLR` (once per batch; its class attribute
+``per_batch`` is True) and :class:`ReduceLROnPlateau` (once per epoch with the
+monitored value, ``step(val_loss)``). ``fastdl.train.fit`` does this for you.
+
+Arguments are checked before anything is written, so a bad argument raises
+``ValueError`` (with PyTorch's message where PyTorch checks the same thing) and
+leaves the optimizer's learning rates as they were.
+
+Example::
+
+    opt = fastdl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = fastdl.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    for epoch in range(30):
+        train_one_epoch(model, opt)
+        sched.step()
+    sched.get_last_lr()   # [0.0125]
+
+Differences from PyTorch: ``step()`` takes no ``epoch`` argument (deprecated in
+PyTorch); no warning about calling ``scheduler.step()`` before
+``optimizer.step()``; constructing with ``last_epoch >= 0`` (resuming) leaves the
+optimizer's learning rates as they are for every scheduler (PyTorch's StepLR and
+MultiStepLR may decay once more there); ``state_dict()`` holds only plain
+values (``milestones`` as a dict), so it saves with :func:`fastdl.save`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from fastdl.optim.optimizer import Optimizer
+
+__all__ = [
+    "LRScheduler",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+]
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_last_epoch(last_epoch: Any) -> None:
+    if not _is_int(last_epoch) or last_epoch < -1:
+        raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
+
+
+def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
+    """``value`` once per parameter group (a list or tuple must have one per group)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(
+                f"{name} must have the same length as optimizer.param_groups. "
+                f"{name} has {len(value)} values, param_groups has "
+                f"{len(optimizer.param_groups)}."
+            )
+        return list(value)
+    return [value] * len(optimizer.param_groups)
+
+
+def _lrs(optimizer: Optimizer) -> list[float]:
+    return [group["lr"] for group in optimizer.param_groups]
+
+
+class LRScheduler:
+    """Base class: holds ``optimizer``, ``base_lrs`` and ``last_epoch``.
+
+    Subclasses implement ``get_lr()``, the learning rates for ``last_epoch`` (just
+    incremented by ``step()``), computed from the current ``group["lr"]`` values.
+    ``last_epoch=-1`` starts a schedule; a value >= 0 resumes one and needs
+    ``initial_lr`` in every group (restore the optimizer's state dict first).
+    """
+
+    per_batch = False  # fit() steps this scheduler once per epoch
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        _check_last_epoch(last_epoch)
+        if last_epoch != -1:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        "resuming scheduler with last_epoch >= 0; load the optimizer's "
+                        "state dict first"
+                    )
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The learning rate of each group for ``last_epoch``; use ``get_last_lr()`` to read."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch (one batch for :class:`OneCycleLR`) and set each group's lr."""
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates the last ``step()`` set, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, as plain values (saves with ``fastdl.save``)."""
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "optimizer"})
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (load the optimizer's state dict too)."""
+        state = {k: v for k, v in state_dict.items() if k != "optimizer"}
+        self.__dict__.update(copy.deepcopy(state))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.get_last_lr()})"
+
+
+class StepLR(LRScheduler):
+    """Multiply each group's lr by ``gamma`` every ``step_size`` epochs:
+    ``lr = base_lr * gamma ** (epoch // step_size)``.
+
+    Example::
+
+        sched = StepLR(opt, step_size=30, gamma=0.1)   # 0.1 -> 0.01 at epoch 30
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        if not _is_int(step_size) or step_size < 1:
+            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
+        if not gamma >= 0:
+            raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return _lrs(self.optimizer)
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply each group's lr by ``gamma`` at each epoch in ``milestones``
+    (by ``gamma ** k`` for a milestone listed ``k`` times; a milestone 0 applies at
+    construction, as in PyTorch).
+
+    Example::
+
+        sched = MultiStepLR(opt, milestones=[30, 80], gamma=0.1)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            if not _is_int(m) or m < 0:
+                raise ValueError(f"milestones must be non-negative ints, got {milestones!r}")
+        if not gamma >= 0:
+            raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+        self.milestones = dict(Counter(milestones))
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        resuming = self._is_initial and self.last_epoch > 0
+        if resuming or self.last_epoch not in self.milestones:
+            return _lrs(self.optimizer)
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = {int(k): int(v) for k, v in self.milestones.items()}
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply each group's lr by ``gamma`` every epoch: ``lr = base_lr * gamma ** epoch``.
+
+    Example::
+
+        sched = ExponentialLR(opt, gamma=0.9)
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        if not gamma >= 0:
+            raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine annealing from ``base_lr`` to ``eta_min`` over ``T_max`` epochs:
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    Computed with PyTorch's recursive form (so it chains with other schedulers);
+    past ``T_max`` it rises again, as PyTorch's does (a cosine without restarts).
+
+    Example::
+
+        sched = CosineAnnealingLR(opt, T_max=50, eta_min=1e-5)
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        if not _is_int(T_max) or T_max < 1:
+            raise ValueError(f"T_max must be a positive int, got {T_max!r}")
+        if not eta_min >= 0:
+            raise ValueError(f"eta_min must be a non-negative number, got {eta_min!r}")
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        epoch, T_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        if (epoch - 1 - T_max) % (2 * T_max) == 0:  # at the trough, the ratio below is 0/0
+            return [
+                group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / T_max)) / 2
+                for base_lr, group in zip(self.base_lrs, groups)
+            ]
+        ratio = (1 + math.cos(math.pi * epoch / T_max)) / (
+            1 + math.cos(math.pi * (epoch - 1) / T_max)
+        )
+        return [ratio * (group["lr"] - eta_min) + eta_min for group in groups]
+
+
+class LinearLR(LRScheduler):
+    """Scale each group's lr by a factor going linearly from ``start_factor`` to
+    ``end_factor`` over ``total_iters`` epochs (a warm-up with the defaults):
+    ``lr = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``.
+
+    Example::
+
+        sched = LinearLR(opt, start_factor=0.1, total_iters=5)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if start_factor > 1.0 or not start_factor > 0:
+            raise ValueError(
+                "Starting multiplicative factor expected to be greater than 0 and less or "
+                "equal to 1."
+            )
+        if end_factor > 1.0 or not end_factor >= 0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        if not _is_int(total_iters) or total_iters < 1:
+            raise ValueError(f"total_iters must be a positive int, got {total_iters!r}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        delta = self.end_factor - self.start_factor
+        factor = 1.0 + delta / (
+            self.total_iters * self.start_factor + (self.last_epoch - 1) * delta
+        )
+        return [group["lr"] * factor for group in groups]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin), stepped once per *batch*.
+
+    The lr rises from ``max_lr / div_factor`` to ``max_lr`` over the first
+    ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``), then
+    anneals to ``initial_lr / final_div_factor`` (``anneal_strategy`` ``"cos"`` or
+    ``"linear"``); with ``three_phase`` it first comes back down to the initial
+    lr symmetrically, then anneals. With ``cycle_momentum`` (default) momentum —
+    SGD's ``momentum`` or Adam's ``beta1`` — moves inversely between
+    ``max_momentum`` and ``base_momentum``; an optimizer with neither needs
+    ``cycle_momentum=False``. Stepping past ``total_steps`` raises ValueError.
+
+    Example::
+
+        sched = OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
+    """
+
+    per_batch = True  # fit() steps this scheduler after every optimizer step
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.85,
+        max_momentum: float | list[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(optimizer)
+        _check_last_epoch(last_epoch)
+        if total_steps is not None:
+            if not _is_int(total_steps) or total_steps <= 0:
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        elif epochs is not None and steps_per_epoch is not None:
+            if not _is_int(epochs) or epochs <= 0:
+                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+            if not _is_int(steps_per_epoch) or steps_per_epoch <= 0:
+                raise ValueError(
+                    f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}"
+                )
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
+            )
+        if not div_factor > 0 or not final_div_factor > 0:
+            raise ValueError(
+                f"div_factor and final_div_factor must be positive, got {div_factor} "
+                f"and {final_div_factor}"
+            )
+        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        use_beta1 = "betas" in optimizer.defaults
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and not use_beta1:
+                raise ValueError(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                )
+            max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+        if last_epoch != -1:
+            keys = ["initial_lr", "max_lr", "min_lr"]
+            keys += ["max_momentum", "base_momentum"] if cycle_momentum else []
+            for i, group in enumerate(optimizer.param_groups):
+                missing = [k for k in keys if k not in group]
+                if missing:
+                    raise KeyError(
+                        f"param_groups[{i}] lacks {missing} when resuming OneCycleLR with "
+                        "last_epoch >= 0; load the optimizer's state dict first"
+                    )
+        # Everything is checked: from here on the optimizer's groups change.
+        self.total_steps = total_steps
+        self._anneal_func_type = anneal_strategy
+        self.cycle_momentum = cycle_momentum
+        self.use_beta1 = use_beta1
+        if three_phase:
+            self._schedule_phases = [
+                {
+                    "end_step": float(pct_start * total_steps) - 1,
+                    "start_lr": "initial_lr",
+                    "end_lr": "max_lr",
+                    "start_momentum": "max_momentum",
+                    "end_momentum": "base_momentum",
+                },
+                {
+                    "end_step": float(2 * pct_start * total_steps) - 2,
+                    "start_lr": "max_lr",
+                    "end_lr": "initial_lr",
+                    "start_momentum": "base_momentum",
+                    "end_momentum": "max_momentum",
+                },
+                {
+                    "end_step": total_steps - 1,
+                    "start_lr": "initial_lr",
+                    "end_lr": "min_lr",
+                    "start_momentum": "max_momentum",
+                    "end_momentum": "max_momentum",
+                },
+            ]
+        else:
+            self._schedule_phases = [
+                {
+                    "end_step": float(pct_start * total_steps) - 1,
+                    "start_lr": "initial_lr",
+                    "end_lr": "max_lr",
+                    "start_momentum": "max_momentum",
+                    "end_momentum": "base_momentum",
+                },
+                {
+                    "end_step": total_steps - 1,
+                    "start_lr": "max_lr",
+                    "end_lr": "min_lr",
+                    "start_momentum": "base_momentum",
+                    "end_momentum": "max_momentum",
+                },
+            ]
+        if last_epoch == -1:
+            for i, group in enumerate(optimizer.param_groups):
+                group["initial_lr"] = max_lrs[i] / div_factor
+                group["max_lr"] = max_lrs[i]
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+                if cycle_momentum:
+                    if use_beta1:
+                        group["betas"] = (max_momentums[i], *group["betas"][1:])
+                    else:
+                        group["momentum"] = max_momentums[i]
+                    group["max_momentum"] = max_momentums[i]
+                    group["base_momentum"] = base_momentums[i]
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step_num = self.last_epoch
+        if step_num > self.total_steps:
+            raise ValueError(
+                f"Tried to step {step_num} times. The specified number of total steps is "
+                f"{self.total_steps}"
+            )
+        lrs = []
+        last = len(self._schedule_phases) - 1
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step_num <= end_step or i == last:
+                    span = end_step - start_step
+                    # PyTorch divides by zero here when a phase is empty; take its end.
+                    pct = (step_num - start_step) / span if span != 0 else 1.0
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    if self.cycle_momentum:
+                        momentum = self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                        )
+                    break
+                start_step = end_step
+            lrs.append(lr)
+            if self.cycle_momentum:
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply each group's lr by ``factor`` once the monitored value has not
+    improved for more than ``patience`` epochs; call ``step(value)`` once per epoch.
+
+    Improvement means ``value < best * (1 - threshold)`` (mode ``"min"``,
+    threshold_mode ``"rel"``), ``value < best - threshold`` (``"abs"``), and
+    mirrored for mode ``"max"``. After a reduction ``cooldown`` epochs pass
+    before bad epochs count again; lr never goes below ``min_lr`` (a number or
+    one per group), and a change smaller than ``eps`` is skipped. A NaN value
+    counts as no improvement.
+
+    Example::
+
+        sched = ReduceLROnPlateau(opt, factor=0.5, patience=3)
+        for epoch in range(100):
+            train_one_epoch(...)
+            sched.step(validation_loss)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0,
+        eps: float = 1e-8,
+    ) -> None:
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if not factor >= 0:
+            raise ValueError(f"factor must be in [0, 1), got {factor!r}")
+        _check_optimizer(optimizer)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != len(optimizer.param_groups):
+                raise ValueError(
+                    f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}"
+                )
+            default_min_lr, min_lrs = None, list(min_lr)
+        else:
+            default_min_lr, min_lrs = min_lr, [min_lr] * len(optimizer.param_groups)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if not _is_int(patience) or patience < 0:
+            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
+        if not _is_int(cooldown) or cooldown < 0:
+            raise ValueError(f"cooldown must be a non-negative int, got {cooldown!r}")
+        self.optimizer = optimizer
+        self.factor = factor
+        self.default_min_lr = default_min_lr
+        self.min_lrs = min_lrs
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._last_lr = _lrs(optimizer)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics: Any) -> None:  # type: ignore[override]
+        """Record one epoch's monitored value (a number or a one-element Tensor)."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = _lrs(self.optimizer)
+
+    def _reduce_lr(self) -> None:
+        if len(self.optimizer.param_groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"The number of param groups in the `optimizer` "
+                    f"({len(self.optimizer.param_groups)}) differs from when "
+                    f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}); set "
+                    "`min_lrs` to one value per group"
+                )
+            self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
+        for i, group in enumerate(self.optimizer.param_groups):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, self.min_lrs[i])
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
+
+    def get_lr(self) -> list[float]:
+        return _lrs(self.optimizer)
