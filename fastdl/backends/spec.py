@@ -875,7 +875,8 @@ KERNELS: tuple[Kernel, ...] = (
         ("x", "norm_type", "out"),
         ("out",),
         "out[0] (float64) = (sum |x|^norm_type)^(1/norm_type), or max |x| for "
-        "norm_type = inf, accumulated in float64 over a flat (P,) buffer (P may be 0: 0).",
+        "norm_type = inf, accumulated in float64 over a flat (P,) buffer (P may be 0: 0). "
+        "norm_type is > 0 or inf; a NaN anywhere gives NaN, else an inf gives inf.",
         _grad_norm_sample,
     ),
     # -- random numbers: Philox 4x32-10 ----------------------------------------

@@ -1,6 +1,6 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
-from fastdl.nn import functional, init
+from fastdl.nn import functional, init, regularizers, utils
 from fastdl.nn.containers import ModuleDict, ModuleList, Sequential
 from fastdl.nn.layers import (
     Flatten,
@@ -47,4 +47,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "regularizers",
+    "utils",
 ]

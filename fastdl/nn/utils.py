@@ -1,0 +1,283 @@
+"""Gradient clipping and parameter/vector conversion (``fastdl.nn.utils``), as ``torch.nn.utils``.
+
+Clipping works on flat gradient buffers where it can. When the gradients handed in
+are exactly the views of one :class:`fastdl.flat.FlatBuffer` (as they are once an
+optimizer has been built over the parameters), that buffer is one ``grad_norm``
+kernel call and one in-place ``mul`` (or ``clamp``) over the whole buffer; any other
+gradient is handled on its own. Both paths give the same result.
+
+Gradients that ``zero_grad`` marked stale count as zeros (reading ``p.grad``
+writes the zeros first).
+
+Example::
+
+    loss.backward()
+    total = fastdl.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    optimizer.step()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from fastdl import backends
+from fastdl.flat import _REGISTRY
+from fastdl.tensor import Tensor
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
+
+# Added to the total norm before dividing, as PyTorch does.
+_EPS = 1e-6
+
+
+def _tensors(tensors: Tensor | Iterable[Tensor], what: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor):
+        return [tensors]
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, not a Tensor")
+    return tensors
+
+
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The gradients of ``parameters`` that are not None (stale ones read as zeros)."""
+    grads = []
+    for p in _tensors(parameters, "parameters"):
+        grad = p.grad  # the property: writes the zeros of a stale gradient first
+        if grad is not None:
+            grads.append(grad)
+    return grads
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
+
+
+def _norm_type(norm_type: Any) -> float:
+    p = _number(norm_type, "norm_type")
+    if not p > 0:  # also refuses NaN
+        raise ValueError(
+            f"norm_type must be a positive number or inf, got {norm_type!r} (fastdl does not "
+            "implement PyTorch's 0 and -inf norms)"
+        )
+    return p
+
+
+def _runs(grads: list[Tensor]) -> list[np.ndarray]:
+    """The arrays to reduce and scale: each flat gradient buffer that ``grads`` cover
+    exactly once (all its views, no others), and every other gradient on its own."""
+    flats = {id(f.grads): f for f in list(_REGISTRY.values())}
+    views_by_buffer: dict[int, list[np.ndarray]] = {}
+    runs = []
+    for g in grads:
+        array = g._data
+        if array.base is not None and id(array.base) in flats:
+            views_by_buffer.setdefault(id(array.base), []).append(array)
+        else:
+            runs.append(array)
+    for key, views in views_by_buffer.items():
+        flat = flats[key]
+        given = {id(v) for v in views}
+        if len(given) == len(views) == len(flat.grad_views) and given == {
+            id(v) for v in flat.grad_views
+        }:
+            runs.append(flat.grads)
+        else:
+            runs.extend(views)
+    return runs
+
+
+def _total_norm(backend: Any, runs: list[np.ndarray], norm_type: float) -> float:
+    out = np.zeros(1)
+    norms = np.empty(len(runs))
+    for i, run in enumerate(runs):
+        backend.grad_norm(np.ascontiguousarray(run).reshape(-1), norm_type, out)
+        norms[i] = out[0]
+    if len(runs) == 1:
+        return float(norms[0])
+    if norm_type == math.inf:
+        return float(np.max(norms))  # NaN if any is NaN
+    with np.errstate(over="ignore"):
+        return float(np.sum(norms**norm_type) ** (1.0 / norm_type))
+
+
+def _check_finite(total: float, norm_type: float) -> None:
+    if not math.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+        )
+
+
+def _scale(backend: Any, runs: list[np.ndarray], max_norm: float, total: float) -> None:
+    coef = max_norm / (total + _EPS)
+    if coef > 1.0:  # clamped to 1, as PyTorch does; a NaN coefficient stays NaN
+        coef = 1.0
+    for run in runs:
+        backend.mul(run, np.asarray(coef, run.dtype), run)
+
+
+def _norm_tensor(total: float, grads: list[Tensor]) -> Tensor:
+    dtype = np.result_type(*(g.dtype for g in grads)) if grads else np.float32
+    return Tensor._wrap(np.asarray(total, dtype))
+
+
+def get_total_norm(
+    tensors: Tensor | Iterable[Tensor],
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """The norm of all ``tensors`` together, as if concatenated into one vector
+    (a 0-d Tensor). ``foreach`` is accepted for PyTorch compatibility and ignored.
+
+    Example::
+
+        total = fastdl.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+    """
+    norm_type = _norm_type(norm_type)
+    tensors = _tensors(tensors, "tensors")
+    if not tensors:
+        return Tensor._wrap(np.asarray(0.0, np.float32))
+    total = _total_norm(backends.for_device(tensors[0].device), _runs(tensors), norm_type)
+    if error_if_nonfinite:
+        _check_finite(total, norm_type)
+    return _norm_tensor(total, tensors)
+
+
+def clip_grads_with_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    total_norm: Any,
+    foreach: bool | None = None,
+) -> None:
+    """Scale the gradients of ``parameters`` by ``min(max_norm / (total_norm + 1e-6), 1)``
+    in place, with a ``total_norm`` computed beforehand (``get_total_norm``)."""
+    max_norm = _number(max_norm, "max_norm")
+    total = _number(total_norm, "total_norm")
+    grads = _grads(parameters)
+    if grads:
+        _scale(backends.for_device(grads[0].device), _runs(grads), max_norm, total)
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """Scale the gradients of ``parameters`` in place so that their total norm is at most
+    ``max_norm``; returns the total norm before clipping (a 0-d Tensor), as PyTorch.
+
+    The norm is taken over all gradients together, as if concatenated; ``norm_type``
+    is a positive number or ``math.inf`` (PyTorch's 0 and -inf are not implemented).
+    Every gradient is multiplied by ``min(max_norm / (total_norm + 1e-6), 1)``.
+    Parameters whose ``.grad`` is None are skipped. With ``error_if_nonfinite=True`` a
+    NaN or infinite total norm raises ``RuntimeError`` and no gradient changes;
+    otherwise the gradients are scaled by the non-finite coefficient, as in PyTorch.
+    The norm is accumulated in float64 and returned in the gradients' dtype.
+    ``foreach`` is accepted for PyTorch compatibility and ignored: gradients that form
+    a flat buffer are always clipped as one.
+
+    Example::
+
+        loss.backward()
+        fastdl.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optimizer.step()
+    """
+    max_norm = _number(max_norm, "max_norm")
+    norm_type = _norm_type(norm_type)
+    grads = _grads(parameters)
+    if not grads:
+        return Tensor._wrap(np.asarray(0.0, np.float32))
+    backend = backends.for_device(grads[0].device)
+    runs = _runs(grads)
+    total = _total_norm(backend, runs, norm_type)
+    if error_if_nonfinite:
+        _check_finite(total, norm_type)
+    _scale(backend, runs, max_norm, total)
+    return _norm_tensor(total, grads)
+
+
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor],
+    clip_value: float,
+    foreach: bool | None = None,
+) -> None:
+    """Clamp every gradient of ``parameters`` to ``[-clip_value, clip_value]`` in place.
+
+    Parameters whose ``.grad`` is None are skipped; ``foreach`` is accepted for
+    PyTorch compatibility and ignored.
+
+    Example::
+
+        fastdl.nn.utils.clip_grad_value_(model.parameters(), clip_value=0.5)
+    """
+    clip_value = _number(clip_value, "clip_value")
+    grads = _grads(parameters)
+    if not grads:
+        return
+    backend = backends.for_device(grads[0].device)
+    for run in _runs(grads):
+        backend.clamp(run, -clip_value, clip_value, run)
+
+
+def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
+    """One 1-D tensor of all ``parameters``, flattened and concatenated in order
+    (differentiable, as in PyTorch).
+
+    Example::
+
+        vec = fastdl.nn.utils.parameters_to_vector(model.parameters())
+    """
+    from fastdl.ops.shape import cat
+
+    params = _tensors(parameters, "parameters")
+    if not params:
+        raise ValueError("parameters_to_vector: expected at least one parameter")
+    return cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into ``parameters``, in order.
+
+    Unlike PyTorch, which rebinds each parameter's ``.data`` to a view of ``vec``,
+    the values are copied in place, so the parameters keep their storage (and stay
+    views into an optimizer's flat buffer). ``vec`` must have exactly as many
+    elements as the parameters together.
+
+    Example::
+
+        fastdl.nn.utils.vector_to_parameters(vec, model.parameters())
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected fastdl.Tensor, but got: {type(vec).__name__}")
+    params = _tensors(parameters, "parameters")
+    total = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.numel() != total:
+        raise ValueError(
+            f"vec must be a 1-D tensor of {total} elements (the parameters' total), "
+            f"got shape {vec.shape}"
+        )
+    start = 0
+    for p in params:
+        source = vec._data[start : start + p.numel()].reshape(p.shape)
+        backends.for_device(p.device).copy(source, p._data)
+        start += p.numel()
