@@ -127,8 +127,8 @@ def _check_finite(total: float, norm_type: float) -> None:
 
 def _scale(backend: Any, runs: list[np.ndarray], max_norm: float, total: float) -> None:
     coef = max_norm / (total + _EPS)
-    if coef > 1.0:  # clamped to 1, as PyTorch does; a NaN coefficient stays NaN
-        coef = 1.0
+    if coef >= 1.0:  # clamped to 1, as PyTorch does: scaling by 1 changes nothing, so skip
+        return  # the pass (a NaN coefficient fails the test and still scales)
     for run in runs:
         backend.mul(run, np.asarray(coef, run.dtype), run)
 
