@@ -8,8 +8,9 @@ install makes.
 
 Flags: -O3 and C99, nothing machine-specific (no -march=native), so the binary
 runs on any CPU of its platform; the hot loops carry AVX2/AVX-512 clones chosen
-at load time (see adam.c). -fno-math-errno lets GCC vectorise sqrt: with errno
-semantics on, no loop that calls sqrt is vectorised at all.
+at load time (see optim.c). -fno-math-errno lets GCC vectorise sqrt: with errno
+semantics on, no loop that calls sqrt is vectorised at all. -pthread: large optimizer
+steps run on several threads (parallel.c).
 """
 
 import glob
@@ -26,22 +27,46 @@ ROOT = os.path.dirname(HERE)
 
 # Repeated from fastdl_cext.h: cffi's cdef parser takes no preprocessor input.
 CDEF = """
+void fastdl_sgd_step_f32(float *param, const float *grad, float *buf, int64_t n, double lr,
+                         double momentum, double dampening, double weight_decay, int nesterov,
+                         int first_step, int maximize, int nthreads);
+void fastdl_sgd_step_f64(double *param, const double *grad, double *buf, int64_t n, double lr,
+                         double momentum, double dampening, double weight_decay, int nesterov,
+                         int first_step, int maximize, int nthreads);
 void fastdl_adam_step_f32(float *param, const float *grad, float *m, float *v, float *vmax,
                           int64_t n, int64_t step, double lr, double beta1, double beta2,
-                          double eps, double weight_decay, int amsgrad, int decoupled);
+                          double eps, double weight_decay, int amsgrad, int decoupled,
+                          int nthreads);
 void fastdl_adam_step_f64(double *param, const double *grad, double *m, double *v,
                           double *vmax, int64_t n, int64_t step, double lr, double beta1,
                           double beta2, double eps, double weight_decay, int amsgrad,
-                          int decoupled);
+                          int decoupled, int nthreads);
+void fastdl_adagrad_step_f32(float *param, const float *grad, float *state_sum, int64_t n,
+                             int64_t step, double lr, double lr_decay, double weight_decay,
+                             double eps, int maximize, int nthreads);
+void fastdl_adagrad_step_f64(double *param, const double *grad, double *state_sum, int64_t n,
+                             int64_t step, double lr, double lr_decay, double weight_decay,
+                             double eps, int maximize, int nthreads);
+void fastdl_rmsprop_step_f32(float *param, const float *grad, float *square_avg, float *buf,
+                             float *grad_avg, int64_t n, double lr, double alpha, double eps,
+                             double weight_decay, double momentum, int centered, int maximize,
+                             int nthreads);
+void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_avg,
+                             double *buf, double *grad_avg, int64_t n, double lr, double alpha,
+                             double eps, double weight_decay, double momentum, int centered,
+                             int maximize, int nthreads);
+int fastdl_parallel_workers(void);
 """
 
-C_SOURCES = ["adam.c"]
-DEPENDS = ["fastdl_cext.h", "build_cext.py"]
+C_SOURCES = ["optim.c", "parallel.c"]
+DEPENDS = ["fastdl_cext.h", "parallel.h", "build_cext.py"]
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2", "/fp:precise"]
+    LINK_ARGS = []
 else:
-    COMPILE_ARGS = ["-O3", "-std=c99", "-fno-math-errno"]
+    COMPILE_ARGS = ["-O3", "-std=c99", "-fno-math-errno", "-pthread"]
+    LINK_ARGS = ["-pthread"]
 
 
 # The stable ABI (fastdl/_cext.abi3.so), as cffi picks it for pip builds; said here
@@ -74,6 +99,7 @@ def make_ffibuilder(relative: bool = True) -> FFI:
         # depends also puts these files in the sdist (there is no MANIFEST.in)
         depends=[_rel(os.path.join(HERE, name), relative) for name in DEPENDS],
         extra_compile_args=COMPILE_ARGS,
+        extra_link_args=LINK_ARGS,
         libraries=[] if sys.platform == "win32" else ["m"],
         py_limited_api=PY_LIMITED_API,
     )

@@ -2,22 +2,56 @@
  *
  * The contract of every kernel is fastdl/backends/spec.py; the declarations
  * here are repeated verbatim in build_cext.py's cdef.  Arrays are flat,
- * C-contiguous and do not alias one another.
+ * C-contiguous and do not alias one another.  A buffer the options leave unused
+ * (momentum_buffer without momentum, max_exp_avg_sq without amsgrad, grad_avg
+ * when not centered) may be NULL.  nthreads > 1 splits the buffers across that
+ * many threads (parallel.c); the results do not depend on it.
  */
 #ifndef FASTDL_CEXT_H
 #define FASTDL_CEXT_H
 
 #include <stdint.h>
 
+/* One PyTorch SGD step over flat (n,) buffers, in place.  first_step: the momentum
+ * buffer is set to the gradient instead of updated. */
+void fastdl_sgd_step_f32(float *param, const float *grad, float *buf, int64_t n, double lr,
+                         double momentum, double dampening, double weight_decay, int nesterov,
+                         int first_step, int maximize, int nthreads);
+void fastdl_sgd_step_f64(double *param, const double *grad, double *buf, int64_t n, double lr,
+                         double momentum, double dampening, double weight_decay, int nesterov,
+                         int first_step, int maximize, int nthreads);
+
 /* One PyTorch Adam / AdamW step over flat (n,) buffers, in place.
- * step is the step count after this step (>= 1).  vmax (max_exp_avg_sq) is
- * used only when amsgrad != 0; otherwise it may be NULL. */
+ * step is the step count after this step (>= 1). */
 void fastdl_adam_step_f32(float *param, const float *grad, float *m, float *v, float *vmax,
                           int64_t n, int64_t step, double lr, double beta1, double beta2,
-                          double eps, double weight_decay, int amsgrad, int decoupled);
+                          double eps, double weight_decay, int amsgrad, int decoupled,
+                          int nthreads);
 void fastdl_adam_step_f64(double *param, const double *grad, double *m, double *v,
                           double *vmax, int64_t n, int64_t step, double lr, double beta1,
                           double beta2, double eps, double weight_decay, int amsgrad,
-                          int decoupled);
+                          int decoupled, int nthreads);
+
+/* One PyTorch Adagrad step over flat (n,) buffers, in place; step as for Adam. */
+void fastdl_adagrad_step_f32(float *param, const float *grad, float *state_sum, int64_t n,
+                             int64_t step, double lr, double lr_decay, double weight_decay,
+                             double eps, int maximize, int nthreads);
+void fastdl_adagrad_step_f64(double *param, const double *grad, double *state_sum, int64_t n,
+                             int64_t step, double lr, double lr_decay, double weight_decay,
+                             double eps, int maximize, int nthreads);
+
+/* One PyTorch RMSprop step over flat (n,) buffers, in place. */
+void fastdl_rmsprop_step_f32(float *param, const float *grad, float *square_avg, float *buf,
+                             float *grad_avg, int64_t n, double lr, double alpha, double eps,
+                             double weight_decay, double momentum, int centered, int maximize,
+                             int nthreads);
+void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_avg,
+                             double *buf, double *grad_avg, int64_t n, double lr, double alpha,
+                             double eps, double weight_decay, double momentum, int centered,
+                             int maximize, int nthreads);
+
+/* Worker threads the optimizer steps have started in this process (0 before the
+ * first split step, and in a fork()ed child until its first). */
+int fastdl_parallel_workers(void);
 
 #endif

@@ -32,9 +32,17 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The thread count set by :func:`set_num_threads`, else BLAS's current one."""
-    if _state["threads"] is not None:
-        return int(_state["threads"])
+    """The thread count set by :func:`set_num_threads`, else BLAS's at first call.
+
+    Cheap after the first call (kernels ask it per step): asking threadpoolctl costs
+    about 0.6 ms, so the default is read once.
+    """
+    if _state["threads"] is None:
+        _state["threads"] = _blas_threads()
+    return int(_state["threads"])
+
+
+def _blas_threads() -> int:
     for pool in threadpool_info():
         if pool.get("user_api") == "blas":
             return int(pool["num_threads"])

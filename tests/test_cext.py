@@ -1,4 +1,5 @@
-"""The C extension (fastdl._cext): adam_step against textbook Adam and the reference.
+"""The C extension (fastdl._cext): adam_step against textbook Adam and the reference; the
+other optimizer kernels against the reference; splitting across threads changes no bit.
 
 A C extension that is not built is a failing test, as any missing kernel is,
 unless FASTDL_EXPECT_NO_CEXT=1 says this install is meant to go without it.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -143,8 +145,9 @@ def test_adam_matches_reference_one_step(adam, dtype, n):
             np.testing.assert_array_equal(args["grad"], expected["grad"])
 
 
-def test_adam_signature_is_the_spec():
-    assert tuple(inspect.signature(cext.adam_step).parameters) == spec.BY_NAME["adam_step"].args
+@pytest.mark.parametrize("name", ["sgd_step", "adam_step", "adagrad_step", "rmsprop_step"])
+def test_signatures_are_the_spec(name):
+    assert tuple(inspect.signature(getattr(cext, name)).parameters) == spec.BY_NAME[name].args
 
 
 def _adam_args(dtype=np.float32, n=5, amsgrad=True):
@@ -214,7 +217,7 @@ def test_status_when_built(adam):
     status = cext.status()
     assert status["loaded"] is True and status["enabled"] is True
     assert status["reason"] == ""
-    assert set(cext.kernels()) == {"adam_step"}
+    assert set(cext.kernels()) == {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step"}
     assert set(cext.kernels()) <= set(spec.NAMES)
 
 
@@ -269,3 +272,164 @@ def test_warn_if_missing_is_silent_when_built(adam):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cext.warn_if_missing()
+
+
+# -- the other optimizer kernels, and threads ---------------------------------------
+
+
+def _sample(name, dtype, seed, n=None):
+    args = spec.BY_NAME[name].sample(np.random.default_rng([seed, 7]), np.dtype(dtype))
+    if n is not None:  # the same draw at another size
+        rng = np.random.default_rng([seed, n])
+        for key, value in args.items():
+            if isinstance(value, np.ndarray) and value.size:
+                args[key] = (0.1 * np.abs(rng.standard_normal(n)) + 0.05).astype(dtype)
+        args["grad"] = rng.standard_normal(n).astype(dtype)
+        args["param"] = rng.standard_normal(n).astype(dtype)
+        if "grad_avg" in args:  # centered RMSprop needs square_avg > grad_avg^2
+            args["grad_avg"] = (0.01 * rng.standard_normal(n)).astype(dtype)
+    return args
+
+
+def _run(kernel, name, args):
+    args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    kernel(*(args[a] for a in spec.BY_NAME[name].args))
+    return args
+
+
+@pytest.mark.parametrize("name", ["sgd_step", "adagrad_step", "rmsprop_step"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_matches_reference_one_step(adam, name, dtype):
+    from fastdl.backends import reference
+
+    c_kernel, ref = cext.kernels()[name], reference.kernels()[name]
+    rtol, atol = ONE_STEP_TOL[dtype]
+    for seed in range(12):
+        args = _sample(name, dtype, seed)
+        got, want = _run(c_kernel, name, args), _run(ref, name, args)
+        for arg in spec.BY_NAME[name].writes:
+            np.testing.assert_allclose(
+                got[arg], want[arg], rtol=rtol, atol=atol, err_msg=f"{arg}, seed {seed}"
+            )
+        np.testing.assert_array_equal(got["grad"], args["grad"])
+
+
+def _c_function(name, dtype):
+    return getattr(cext._require().lib, f"fastdl_{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+@pytest.mark.parametrize("name", ["sgd_step", "adam_step", "adagrad_step", "rmsprop_step"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_changes_no_bit(adam, monkeypatch, name, dtype):
+    # The kernels are elementwise: any split of the buffer gives the same bits. The
+    # wrapper splits above PARALLEL_MIN_PER_THREAD elements per thread; lower it so
+    # that a small buffer is split (odd size: uneven ranges).
+    from fastdl import threads
+
+    kernel = cext.kernels()[name]
+    n = 3 * 65536 + 4099  # more than one chunk per thread (parallel.c), an odd tail
+    for seed in range(4):
+        args = _sample(name, dtype, seed, n=n)
+        monkeypatch.setattr(cext, "PARALLEL_MIN_PER_THREAD", 10**9)
+        assert cext._num_threads(n) == 1
+        single = _run(kernel, name, args)
+        for count in (2, 3, 7):
+            monkeypatch.setattr(cext, "PARALLEL_MIN_PER_THREAD", 64)
+            monkeypatch.setitem(threads._state, "threads", count)
+            assert cext._num_threads(n) == count
+            split = _run(kernel, name, args)
+            for arg in spec.BY_NAME[name].writes:
+                np.testing.assert_array_equal(split[arg], single[arg], err_msg=f"{arg} {count}")
+    if sys.platform.startswith("linux"):
+        assert cext._require().lib.fastdl_parallel_workers() >= 6  # the split really ran
+
+
+def test_num_threads_follows_set_num_threads_and_size(monkeypatch):
+    from fastdl import threads
+
+    grain = cext.PARALLEL_MIN_PER_THREAD
+    monkeypatch.setitem(threads._state, "threads", 4)
+    assert cext._num_threads(grain) == 1  # small buffers stay on one thread
+    assert cext._num_threads(2 * grain) == 2
+    assert cext._num_threads(100 * grain) == 4
+    monkeypatch.setitem(threads._state, "threads", 1)
+    assert cext._num_threads(100 * grain) == 1
+
+
+def _split_adam_step(n):
+    args = _adam_args(np.float32, n=n, amsgrad=False)
+    _c_function("adam_step", np.float32)(
+        *(cext._require().ffi.from_buffer("float[]", args[k]) for k in ("param", "grad")),
+        *(cext._require().ffi.from_buffer("float[]", args[k]) for k in ("exp_avg", "exp_avg_sq")),
+        cext._require().ffi.NULL, n, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0, 0, 2,
+    )  # fmt: skip
+    return args["param"]
+
+
+SPLIT_SIZE = 4 * 65536  # four chunks (parallel.c)
+
+
+def _child_steps(queue):
+    workers_at_fork = cext._require().lib.fastdl_parallel_workers()
+    value = float(_split_adam_step(SPLIT_SIZE)[0])
+    queue.put((workers_at_fork, cext._require().lib.fastdl_parallel_workers(), value))
+
+
+def test_worker_threads_survive_fork(adam):
+    # The parent's worker threads do not exist in a fork()ed child; a split step there
+    # must start new ones, not wait forever on the parent's.
+    import multiprocessing
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("fork() and pthreads: Linux")
+    np.testing.assert_allclose(_split_adam_step(SPLIT_SIZE), 0.9, rtol=1e-6)
+    assert cext._require().lib.fastdl_parallel_workers() >= 1
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_child_steps, args=(queue,))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a split step in a fork()ed child hung")
+    assert child.exitcode == 0
+    workers_at_fork, workers_after, value = queue.get(timeout=5)
+    assert workers_at_fork == 0 and workers_after == 1  # its own worker, started there
+    assert abs(value - 0.9) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "name, change, error, words",
+    [
+        (
+            "sgd_step",
+            {"momentum": 0.9, "momentum_buffer": np.zeros(0)},
+            ValueError,
+            "momentum_buffer",
+        ),
+        ("sgd_step", {"grad": np.ones(5, np.float32)}, TypeError, "grad must be float64"),
+        ("adagrad_step", {"step": 0}, ValueError, "step must be >= 1"),
+        ("adagrad_step", {"state_sum": np.zeros(4)}, ValueError, "state_sum must have 5"),
+        ("rmsprop_step", {"centered": True, "grad_avg": np.zeros(0)}, ValueError, "grad_avg"),
+        ("rmsprop_step", {"momentum": 0.5, "momentum_buffer": np.zeros(3)}, ValueError, "momentum"),
+        ("rmsprop_step", {"square_avg": np.zeros(10)[::2]}, ValueError, "C-contiguous"),
+    ],
+)
+def test_bad_input_raises_before_writing(adam, name, change, error, words):
+    base = {
+        "sgd_step": dict(param=np.ones(5), grad=np.ones(5), momentum_buffer=np.zeros(5), lr=0.1,
+                         momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                         first_step=True, maximize=False),
+        "adagrad_step": dict(param=np.ones(5), grad=np.ones(5), state_sum=np.zeros(5), step=1,
+                             lr=0.1, lr_decay=0.0, weight_decay=0.0, eps=1e-10, maximize=False),
+        "rmsprop_step": dict(param=np.ones(5), grad=np.ones(5), square_avg=np.zeros(5),
+                             momentum_buffer=np.empty(0), grad_avg=np.empty(0), lr=0.1,
+                             alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                             centered=False, maximize=False),
+    }[name]  # fmt: skip
+    args = {**base, **change}
+    before = {k: a.copy() for k, a in args.items() if isinstance(a, np.ndarray)}
+    with pytest.raises(error, match=words):
+        cext.kernels()[name](**args)
+    for key, a in before.items():
+        np.testing.assert_array_equal(args[key], a)

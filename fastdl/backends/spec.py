@@ -789,7 +789,8 @@ KERNELS: tuple[Kernel, ...] = (
         "PyTorch SGD on flat (P,) buffers: g = grad + weight_decay * param; with momentum, "
         "buf = g on the first step else momentum * buf + (1 - dampening) * g, and "
         "g = g + momentum * buf (nesterov) or buf; param -= lr * g. "
-        "maximize negates grad first. momentum_buffer is untouched when momentum == 0; grad is "
+        "maximize negates grad first. momentum_buffer is untouched (and may be empty) when "
+        "momentum == 0; grad is "
         "never written.",
         _sgd_sample,
     ),

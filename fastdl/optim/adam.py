@@ -34,12 +34,14 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        if amsgrad:
-            self.state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
         super().__init__(
             params,
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
         )
+
+    def _initial_state(self, group: dict[str, Any]) -> dict[str, float]:
+        names = self.state_names + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+        return dict.fromkeys(names, 0.0)
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)

@@ -23,18 +23,25 @@ from fastdl.tensor import Tensor
 class _Chunk:
     """One flat buffer of a group, with its flat state arrays by name."""
 
-    def __init__(self, flat: FlatBuffer, state_names: tuple[str, ...]) -> None:
+    def __init__(self, flat: FlatBuffer, initial: dict[str, float]) -> None:
         self.flat = flat
-        self.state = {name: np.zeros(len(flat), flat.values.dtype) for name in state_names}
+        self.state = {name: _filled(len(flat), flat.values.dtype, v) for name, v in initial.items()}
         # Steps taken per parameter; the fused path runs while they agree.
         self.steps = np.zeros(len(flat.params), np.int64)
+
+
+def _filled(size: int, dtype: np.dtype, value: float) -> np.ndarray:
+    return np.zeros(size, dtype) if value == 0 else np.full(size, value, dtype)
 
 
 class Optimizer:
     """Base class: holds ``param_groups`` and per-parameter ``state``.
 
-    Subclasses set ``state_names`` (the per-parameter state arrays) and implement
-    ``_step_chunk(group, chunk, has_grad)``.
+    Subclasses set ``state_names`` (the per-parameter state arrays, zeros before the
+    first step), or override ``_initial_state(group)`` where a group's options decide
+    which arrays it needs or their starting value, and implement
+    ``_update(group, chunk, where, step)``: one kernel call on the ``where`` slice of
+    the chunk's flat buffers.
     """
 
     state_names: tuple[str, ...] = ()
@@ -77,11 +84,15 @@ class Optimizer:
         group = {**self.defaults, **param_group, "params": params}
         self._validate(group)
         trainable = [p for p in params if p.requires_grad]
-        chunks = (
-            [_Chunk(flat, self.state_names) for flat in flatten(trainable)] if trainable else []
-        )
+        initial = self._initial_state(group)
+        chunks = [_Chunk(flat, initial) for flat in flatten(trainable)] if trainable else []
         self.param_groups.append(group)
         self._chunks.append(chunks)
+
+    def _initial_state(self, group: dict[str, Any]) -> dict[str, float]:
+        """The state arrays ``group``'s parameters carry, by name, and their value
+        before the first step."""
+        return dict.fromkeys(self.state_names, 0.0)
 
     def _validate(self, group: dict[str, Any]) -> None:
         if group.get("lr", 0) < 0:
@@ -135,6 +146,8 @@ class Optimizer:
             for group, chunks in zip(self.param_groups, self._chunks)
             for chunk in chunks
         ]
+        for group, chunk, _ in plan:
+            self._match_state(group, chunk)
         for group, chunk, has_grad in plan:
             if not any(has_grad):
                 continue
@@ -150,6 +163,19 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         raise NotImplementedError
+
+    def _match_state(self, group: dict[str, Any], chunk: _Chunk) -> None:
+        """Give ``chunk`` the state arrays its group's options now need (an option such
+        as SGD's momentum changed since the last step): new arrays start at their
+        initial value, arrays no longer needed are dropped."""
+        initial = self._initial_state(group)
+        if initial.keys() == chunk.state.keys():
+            return
+        size, dtype = len(chunk.flat), chunk.flat.values.dtype
+        chunk.state = {
+            name: chunk.state[name] if name in chunk.state else _filled(size, dtype, value)
+            for name, value in initial.items()
+        }
 
     # -- state dicts -----------------------------------------------------------------
 
@@ -183,7 +209,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore state saved by ``state_dict``; everything is checked before anything
-        is written, so a mismatch leaves the optimizer as it was."""
+        is written, so a mismatch (or a saved hyper-parameter this optimizer rejects)
+        leaves the optimizer as it was."""
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
         groups = state_dict["param_groups"]
@@ -198,16 +225,28 @@ class Optimizer:
                     "loaded state dict has a parameter group of a different size "
                     f"({len(saved['params'])} vs {len(group['params'])})"
                 )
+        loaded = []  # the groups' hyper-parameters after loading
+        for saved, group in zip(groups, self.param_groups):
+            merged = {**group, **{k: v for k, v in saved.items() if k != "params"}}
+            self._validate(merged)
+            loaded.append(merged)
+        # The saved options decide which state arrays each chunk needs (RMSprop's
+        # momentum_buffer, Adam's max_exp_avg_sq, ...).
+        initial = {
+            id(chunk): self._initial_state(merged)
+            for merged, chunks in zip(loaded, self._chunks)
+            for chunk in chunks
+        }
         state = {int(k): v for k, v in state_dict["state"].items()}
         writes = []
         for index, chunk, pos in self._indexed():
             entry = state.get(index)
             if entry is None:
-                writes.append((chunk, pos, 0, {}))
+                writes.append((chunk, pos, 0, None))
                 continue
             shape = chunk.flat.params[pos].shape
             arrays = {}
-            for name in chunk.state:
+            for name in initial[id(chunk)]:
                 if name not in entry or "step" not in entry:
                     raise ValueError(f"state for parameter {index} lacks {name!r} or 'step'")
                 array = np.asarray(entry[name])
@@ -218,9 +257,16 @@ class Optimizer:
                     )
                 arrays[name] = array
             writes.append((chunk, pos, int(entry["step"]), arrays))
+        for merged, chunks in zip(loaded, self._chunks):
+            for chunk in chunks:
+                self._match_state(merged, chunk)
         for chunk, pos, step, arrays in writes:
             chunk.steps[pos] = step
+            where = chunk.flat.slice(pos)
             for name, buf in chunk.state.items():
-                buf[chunk.flat.slice(pos)] = arrays[name].reshape(-1) if arrays else 0
-        for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
+                if arrays is None:
+                    buf[where] = initial[id(chunk)][name]
+                else:
+                    buf[where] = arrays[name].reshape(-1)
+        for merged, group in zip(loaded, self.param_groups):
+            group.update(merged)

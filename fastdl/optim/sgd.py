@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD: ``g = grad + weight_decay * p`` (``-grad`` with ``maximize``); with momentum
-    ``buf = momentum * buf + (1 - dampening) * g`` (``buf = g`` on the first step),
-    ``g = g + momentum * buf`` if nesterov else ``buf``; ``p -= lr * g``.
+    """PyTorch's SGD: ``g = grad + weight_decay * p`` (``-grad + ...`` with ``maximize``);
+    with momentum ``buf = momentum * buf + (1 - dampening) * g`` (``buf = g`` on the
+    first step), ``g = g + momentum * buf`` if nesterov else ``buf``; ``p -= lr * g``.
 
     Full-batch, mini-batch or stochastic gradient descent is a matter of the
-    loader's batch size. One fused kernel per flat buffer.
+    loader's batch size. One fused kernel per flat buffer. A group without momentum
+    keeps no ``momentum_buffer``.
 
     Example::
 
@@ -53,12 +56,16 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
+    def _initial_state(self, group: dict[str, Any]) -> dict[str, float]:
+        return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
+
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat = chunk.flat
+        buf = chunk.state.get("momentum_buffer")
         backends.for_device("cpu").sgd_step(
             flat.values[where],
             flat.grads[where],
-            chunk.state["momentum_buffer"][where],
+            buf[where] if buf is not None else _EMPTY[flat.values.dtype],
             group["lr"],
             group["momentum"],
             group["dampening"],
@@ -67,3 +74,6 @@ class SGD(Optimizer):
             step == 1,
             group.get("maximize", False),
         )
+
+
+_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}

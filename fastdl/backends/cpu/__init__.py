@@ -3,7 +3,10 @@
 Kernels compile lazily on first call (nothing compiles at import) and are cached
 on disk. They run single-threaded: OpenBLAS owns the cores for the matmuls, and a
 parallel Numba region right after a BLAS call fights its spinning threads on a
-small machine (see ARCHITECTURE.md, "Performance notes").
+small machine (see ARCHITECTURE.md, "Performance notes"). The one exception is the
+C extension's optimizer steps, which split buffers of 1M elements and more over
+``fastdl.get_num_threads()`` persistent workers taking 64K-element chunks from a
+shared counter, so a worker delayed by a spinning BLAS thread costs one chunk.
 
 Generic kernels whose NumPy form is already one vectorised pass (broadcast
 arithmetic, reductions, matmul through OpenBLAS) are shared with the reference

@@ -14,7 +14,12 @@ Example::
     >>> cext.status()
     {'loaded': True, 'enabled': True, 'reason': '', 'path': '.../fastdl/_cext...so'}
     >>> sorted(cext.kernels())
-    ['adam_step']
+    ['adagrad_step', 'adam_step', 'rmsprop_step', 'sgd_step']
+
+Large buffers are split across threads inside the extension (``csrc/parallel.c``):
+a step over ``n`` elements uses ``min(fastdl.get_num_threads(), n //
+PARALLEL_MIN_PER_THREAD)`` threads. The kernels are elementwise, so the result is
+the same for every thread count.
 """
 
 from __future__ import annotations
@@ -27,12 +32,21 @@ import numpy as np
 
 ENV_VAR = "FASTDL_CEXT"
 
+# Elements per thread below which a step stays on one thread. On the 2-core
+# development machine two threads pay off from about 1M float32 parameters (an Adam
+# step there takes ~0.2 ms, waking the worker thread 35-40 us), when the memory
+# bandwidth allows; see benchmarks/README.md, "Optimizers".
+PARALLEL_MIN_PER_THREAD = 1 << 19
+
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+
+_CTYPES = {_F32: ("float[]", "f32"), _F64: ("double[]", "f64")}
 
 _module = None  # fastdl._cext once imported
 _load_error: str | None = None  # why it could not be, once tried
 _warned = False
+_functions: dict[tuple[str, str], object] = {}  # (kernel, "f32"/"f64") -> C function
 
 
 def _load():
@@ -90,7 +104,12 @@ def kernels() -> dict:
     """The kernels the C extension serves, by spec name; ``{}`` if unbuilt or disabled."""
     if not _enabled() or _load() is None:
         return {}
-    return {"adam_step": adam_step}
+    return {
+        "sgd_step": sgd_step,
+        "adam_step": adam_step,
+        "adagrad_step": adagrad_step,
+        "rmsprop_step": rmsprop_step,
+    }
 
 
 def warn_if_missing() -> None:
@@ -106,40 +125,108 @@ def warn_if_missing() -> None:
     )
 
 
-_ADAM_ARRAYS = ("param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-_WRITTEN = ("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+def _num_threads(n: int) -> int:
+    """Threads for a step over ``n`` elements: fastdl.get_num_threads(), fewer for small n."""
+    if n < 2 * PARALLEL_MIN_PER_THREAD:
+        return 1
+    from fastdl.threads import get_num_threads
+
+    return max(1, min(get_num_threads(), n // PARALLEL_MIN_PER_THREAD))
 
 
-def _explain(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad) -> None:
-    """Raise the error naming the first bad argument (adam_step's slow path)."""
-    arrays = {
-        "param": param,
-        "grad": grad,
-        "exp_avg": exp_avg,
-        "exp_avg_sq": exp_avg_sq,
-        "max_exp_avg_sq": max_exp_avg_sq,
-    }
-    if not isinstance(param, np.ndarray) or param.dtype not in (_F32, _F64):
+def _explain(kernel: str, arrays: tuple) -> None:
+    """Raise the error naming the first bad array argument (the slow path).
+
+    ``arrays`` holds ``(name, array, used, written)`` for every array argument, param
+    first; arrays the options leave unused are not checked.
+    """
+    param = arrays[0][1]
+    if not isinstance(param, np.ndarray) or param.dtype not in _CTYPES:
         got = param.dtype if isinstance(param, np.ndarray) else type(param).__name__
-        raise TypeError(f"adam_step: param must be a float32 or float64 array, got {got}")
-    for name in _ADAM_ARRAYS:
-        if name == "max_exp_avg_sq" and not amsgrad:
+        raise TypeError(f"{kernel}: param must be a float32 or float64 array, got {got}")
+    for name, array, used, written in arrays:
+        if not used:
             continue
-        array = arrays[name]
         if not isinstance(array, np.ndarray):
-            raise TypeError(f"adam_step: {name} must be a NumPy array, got {type(array).__name__}")
+            raise TypeError(f"{kernel}: {name} must be a NumPy array, got {type(array).__name__}")
         if array.dtype != param.dtype:
-            raise TypeError(
-                f"adam_step: {name} must be {param.dtype} like param, got {array.dtype}"
-            )
+            raise TypeError(f"{kernel}: {name} must be {param.dtype} like param, got {array.dtype}")
         if array.size != param.size:
             raise ValueError(
-                f"adam_step: {name} must have {param.size} elements like param, got {array.size}"
+                f"{kernel}: {name} must have {param.size} elements like param, got {array.size}"
             )
         if not array.flags.c_contiguous:
-            raise ValueError(f"adam_step: {name} must be C-contiguous")
-        if name in _WRITTEN and not array.flags.writeable:
-            raise ValueError(f"adam_step: {name} is read-only but adam_step writes it")
+            raise ValueError(f"{kernel}: {name} must be C-contiguous")
+        if written and not array.flags.writeable:
+            raise ValueError(f"{kernel}: {name} is read-only but {kernel} writes it")
+
+
+def _prepare(kernel: str, arrays: tuple, step: int | None = None):
+    """The C function for param's dtype and a pointer per array (NULL where unused).
+
+    Every check happens here, before the kernel writes anything. The fast path is a
+    few attribute reads per array; ffi.from_buffer itself refuses non-contiguous and
+    (with True) read-only arrays. Buffers go to C as views, and must not overlap.
+    """
+    module = _module if _module is not None else _require()
+    param = arrays[0][1]
+    ffi = module.ffi
+    pointers = []
+    try:
+        dtype = param.dtype
+        n = param.size
+        ctype, suffix = _CTYPES[dtype]
+        for _, array, used, written in arrays:
+            if not used:
+                pointers.append(ffi.NULL)
+            elif array.dtype == dtype and array.size == n:
+                pointers.append(ffi.from_buffer(ctype, array, written))
+            else:
+                raise TypeError
+    except (AttributeError, KeyError, TypeError, ValueError, BufferError):
+        _explain(kernel, arrays)
+        raise
+    if step is not None and step < 1:
+        raise ValueError(f"{kernel}: step must be >= 1 (the count after this step), got {step}")
+    fn = _functions.get((kernel, suffix))
+    if fn is None:
+        fn = _functions[(kernel, suffix)] = getattr(module.lib, f"fastdl_{kernel}_{suffix}")
+    return fn, pointers, n
+
+
+def sgd_step(
+    param,
+    grad,
+    momentum_buffer,
+    lr,
+    momentum,
+    dampening,
+    weight_decay,
+    nesterov,
+    first_step,
+    maximize,
+):
+    momentum = float(momentum)
+    fn, pointers, n = _prepare(
+        "sgd_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("momentum_buffer", momentum_buffer, momentum != 0, True),
+        ),
+    )
+    fn(
+        *pointers,
+        n,
+        float(lr),
+        momentum,
+        float(dampening),
+        float(weight_decay),
+        1 if nesterov else 0,
+        1 if first_step else 0,
+        1 if maximize else 0,
+        _num_threads(n),
+    )
 
 
 def adam_step(
@@ -157,48 +244,20 @@ def adam_step(
     amsgrad,
     decoupled_weight_decay,
 ):
-    # Runs once per training step, so the fast path is a few attribute reads
-    # (~1 us in all); ffi.from_buffer itself refuses non-contiguous and, with
-    # True, read-only arrays. Buffers go to C as views, and must not overlap.
-    module = _module if _module is not None else _require()
-    try:
-        dtype = param.dtype
-        n = param.size
-        ok = (
-            grad.dtype == dtype
-            and exp_avg.dtype == dtype
-            and exp_avg_sq.dtype == dtype
-            and grad.size == n
-            and exp_avg.size == n
-            and exp_avg_sq.size == n
-            and (not amsgrad or (max_exp_avg_sq.dtype == dtype and max_exp_avg_sq.size == n))
-        )
-    except AttributeError:
-        ok = False
-    if ok and dtype == _F32:
-        ctype, fn = "float[]", module.lib.fastdl_adam_step_f32
-    elif ok and dtype == _F64:
-        ctype, fn = "double[]", module.lib.fastdl_adam_step_f64
-    else:
-        ok = False
     step = int(step)
-    if not ok or step < 1:
-        _explain(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad)
-        raise ValueError(f"adam_step: step must be >= 1 (the count after this step), got {step}")
-    ffi = module.ffi
-    try:
-        buffers = (
-            ffi.from_buffer(ctype, param, True),
-            ffi.from_buffer(ctype, grad),
-            ffi.from_buffer(ctype, exp_avg, True),
-            ffi.from_buffer(ctype, exp_avg_sq, True),
-            ffi.from_buffer(ctype, max_exp_avg_sq, True) if amsgrad else ffi.NULL,
-        )
-    except (TypeError, ValueError, BufferError):
-        _explain(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad)
-        raise
+    fn, pointers, n = _prepare(
+        "adam_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("exp_avg", exp_avg, True, True),
+            ("exp_avg_sq", exp_avg_sq, True, True),
+            ("max_exp_avg_sq", max_exp_avg_sq, bool(amsgrad), True),
+        ),
+        step,
+    )
     fn(
-        *buffers,
+        *pointers,
         n,
         step,
         float(lr),
@@ -208,4 +267,78 @@ def adam_step(
         float(weight_decay),
         1 if amsgrad else 0,
         1 if decoupled_weight_decay else 0,
+        _num_threads(n),
+    )
+
+
+def adagrad_step(
+    param,
+    grad,
+    state_sum,
+    step,
+    lr,
+    lr_decay,
+    weight_decay,
+    eps,
+    maximize,
+):
+    step = int(step)
+    fn, pointers, n = _prepare(
+        "adagrad_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("state_sum", state_sum, True, True),
+        ),
+        step,
+    )
+    fn(
+        *pointers,
+        n,
+        step,
+        float(lr),
+        float(lr_decay),
+        float(weight_decay),
+        float(eps),
+        1 if maximize else 0,
+        _num_threads(n),
+    )
+
+
+def rmsprop_step(
+    param,
+    grad,
+    square_avg,
+    momentum_buffer,
+    grad_avg,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    centered,
+    maximize,
+):
+    momentum = float(momentum)
+    fn, pointers, n = _prepare(
+        "rmsprop_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("square_avg", square_avg, True, True),
+            ("momentum_buffer", momentum_buffer, momentum > 0, True),
+            ("grad_avg", grad_avg, bool(centered), True),
+        ),
+    )
+    fn(
+        *pointers,
+        n,
+        float(lr),
+        float(alpha),
+        float(eps),
+        float(weight_decay),
+        momentum,
+        1 if centered else 0,
+        1 if maximize else 0,
+        _num_threads(n),
     )

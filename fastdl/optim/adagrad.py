@@ -1,0 +1,76 @@
+"""Adagrad with PyTorch's update rule, learning-rate decay and initial accumulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastdl import backends
+from fastdl.optim.optimizer import Optimizer, _Chunk
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.) as PyTorch: ``g = grad + weight_decay * p`` (``-grad + ...``
+    with ``maximize``); ``sum += g^2``; ``p -= clr * g / (sqrt(sum) + eps)`` with
+    ``clr = lr / (1 + (step - 1) * lr_decay)``.
+
+    ``sum`` starts at ``initial_accumulator_value`` (per group). The per-parameter
+    state is ``{"step", "sum"}``, as in PyTorch. One fused kernel per flat buffer.
+
+    Example::
+
+        opt = fastdl.optim.Adagrad(model.parameters(), lr=1e-2)
+        loss.backward(); opt.step(); opt.zero_grad()
+    """
+
+    state_names = ("sum",)
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+        )
+
+    def _initial_state(self, group: dict[str, Any]) -> dict[str, float]:
+        return {"sum": float(group["initial_accumulator_value"])}
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        if group["lr_decay"] < 0:
+            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
+        if group["initial_accumulator_value"] < 0:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
+            )
+        if group["eps"] < 0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+
+    def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
+        flat = chunk.flat
+        backends.for_device("cpu").adagrad_step(
+            flat.values[where],
+            flat.grads[where],
+            chunk.state["sum"][where],
+            step,
+            group["lr"],
+            group["lr_decay"],
+            group["weight_decay"],
+            group["eps"],
+            group["maximize"],
+        )
