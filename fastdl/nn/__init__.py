@@ -1,8 +1,9 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
-from fastdl.nn.containers import ModuleDict, ModuleList, Sequential
+from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
 from fastdl.nn.layers import (
+    Dropout,
     Flatten,
     Identity,
     LeakyReLU,
@@ -28,6 +29,7 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "Dropout",
     "Flatten",
     "Identity",
     "L1Loss",
@@ -41,6 +43,7 @@ __all__ = [
     "NLLLoss",
     "Parameter",
     "ReLU",
+    "Residual",
     "Sequential",
     "Sigmoid",
     "Softmax",

@@ -142,3 +142,34 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+class Residual(Module):
+    """``block(x) + shortcut(x)``: a residual connection (identity shortcut by default).
+
+    The shapes must agree; a mismatch raises a ``ValueError`` naming both, and no
+    projection is created lazily: pass one (e.g. a ``Linear``) as ``shortcut``.
+
+    Example::
+
+        block = nn.Residual(nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64)))
+    """
+
+    def __init__(self, block: Module, shortcut: Module | None = None) -> None:
+        super().__init__()
+        if not isinstance(block, Module):
+            raise TypeError(f"Residual: block must be a Module, got {type(block).__name__}")
+        if shortcut is not None and not isinstance(shortcut, Module):
+            raise TypeError(f"Residual: shortcut must be a Module, got {type(shortcut).__name__}")
+        self.block = block
+        self.shortcut = shortcut
+
+    def forward(self, x: Any) -> Any:
+        out = self.block(x)
+        skip = x if self.shortcut is None else self.shortcut(x)
+        if out.shape != skip.shape:
+            raise ValueError(
+                f"Residual: the block's output has shape {out.shape} but the shortcut's has "
+                f"{skip.shape}; pass a shortcut that maps the input to the block's output shape"
+            )
+        return out + skip

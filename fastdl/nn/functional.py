@@ -1,6 +1,7 @@
 """Functional forms of the layers, activations and losses (``fastdl.nn.functional``)."""
 
 from fastdl.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.dropout import dropout
 from fastdl.ops.linear import linear
 from fastdl.ops.loss import (
     binary_cross_entropy,
@@ -15,6 +16,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "dropout",
     "l1_loss",
     "leaky_relu",
     "linear",

@@ -141,3 +141,27 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode zero each element with probability ``p`` and
+    scale the rest by 1/(1-p); in eval mode the identity. See
+    :func:`fastdl.nn.functional.dropout` for how this relates to scaling the weights
+    by (1-p) at test time instead.
+
+    Example::
+
+        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
