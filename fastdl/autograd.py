@@ -10,6 +10,10 @@ reverse, summing gradients that meet at a tensor and accumulating into the
 between steps). A graph's saved arrays are freed after one backward pass unless
 ``retain_graph=True``; a second pass through a freed graph raises.
 
+Under ``create_graph=True`` each node's ``backward_graph`` runs instead: the same
+gradient built from differentiable ops on Tensors, so gradients can be
+differentiated again (``grad``, and ``hessian``/``hvp`` in :mod:`fastdl.second_order`).
+
 ``zero_grad`` marks a leaf's gradient buffer *stale* (logically zero) instead of
 filling it. The first gradient to arrive then overwrites the buffer instead of
 adding to it, and a Function that sets ``writes_leaf_grads = True`` is offered the
@@ -90,7 +94,10 @@ class enable_grad(_GradMode):
 
 
 _anomaly = threading.local()
-_anomaly.enabled = False
+
+
+def _anomaly_mode() -> bool:
+    return getattr(_anomaly, "enabled", False)  # thread-local: off in new threads
 
 
 class detect_anomaly:
@@ -106,7 +113,7 @@ class detect_anomaly:
     """
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = getattr(_anomaly, "enabled", False)
+        self._previous = _anomaly_mode()
         _anomaly.enabled = True
         return self
 
@@ -216,7 +223,7 @@ class Function:
         record = is_grad_enabled() and any(needs)
         ctx = Context(backends.for_device(device), tuple(needs))
         result = cls.forward(ctx, *raw)
-        if _anomaly.enabled:
+        if _anomaly_mode():
             _check_finite_output(cls.__name__, result)
         extras: tuple = ()
         if isinstance(result, tuple):
@@ -345,10 +352,6 @@ def grad(
     return tuple(result)
 
 
-def _add(a: Any, b: Any) -> Any:
-    return a + b
-
-
 def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, capture: Any) -> Any:
     """The backward engine. Walks the nodes behind ``roots`` in reverse topological
     order, summing the gradients that meet at each node.
@@ -368,7 +371,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
         if wanted is not None:
             index = wanted.get(id(t))
             if index is not None:
-                found[index] = g if found[index] is None else _add(found[index], g)
+                found[index] = g if found[index] is None else found[index] + g
         elif is_leaf or t._retains_grad:
             _accumulate_leaf(t, g)
 
@@ -378,7 +381,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
         deliver(root, seed, root._node is None)
         if root._node is not None:
             key = id(root._node)
-            grads[key] = seed if key not in grads else _add(grads[key], seed)
+            grads[key] = seed if key not in grads else grads[key] + seed
             roots_with_nodes.append(root._node)
     if not roots_with_nodes:
         return found
@@ -403,7 +406,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                 node.ctx.grad_buffers = ()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            if _anomaly.enabled:
+            if _anomaly_mode():
                 _check_finite(node, input_grads)
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
                 if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
@@ -416,7 +419,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                 deliver(inp, ig, parent is None)
                 if parent is not None:
                     key = id(parent)
-                    grads[key] = ig if key not in grads else _add(grads[key], ig)
+                    grads[key] = ig if key not in grads else grads[key] + ig
             if not retain_graph:
                 node.ctx.saved = ()
                 node.freed = True

@@ -281,3 +281,19 @@ def test_to_dot_on_a_deep_graph():
 def test_to_dot_rejects_non_tensors():
     with pytest.raises(TypeError):
         fastdl.graph.to_dot(np.zeros(2))
+
+
+def test_forward_and_backward_work_in_a_new_thread():
+    import threading
+
+    result = {}
+
+    def work():
+        x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        result["grad"] = x.grad.numpy().copy()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    np.testing.assert_array_equal(result["grad"], [2.0, 4.0])
