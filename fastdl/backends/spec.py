@@ -471,6 +471,58 @@ def _index_add_sample(rng, dtype):
     }
 
 
+def _norm_shapes(rng, batch: bool):
+    """(x shape, statistics shape): (N, D) and (N,) for layer_norm, (N, C, L) and (C,)."""
+    if batch:
+        n, c, length = _size(rng), _size(rng), int(rng.choice((1, 2, 5, 16)))
+        return (n, c, length), (c,)
+    n, d = _size(rng), _size(rng)
+    return (n, d), (n,)
+
+
+def _norm_sample(batch: bool) -> Sampler:
+    def sample(rng, dtype):
+        shape, stats = _norm_shapes(rng, batch)
+        features = shape[1] if batch else shape[-1]
+        # An offset mean exercises the variance's accuracy when mean >> spread.
+        x = (3 * rng.standard_normal(shape) + rng.choice((0.0, 5.0))).astype(dtype)
+        return {
+            "x": x,
+            "weight": _randn(rng, (features,), dtype) if rng.random() < 0.8 else None,
+            "bias": _randn(rng, (features,), dtype) if rng.random() < 0.8 else None,
+            "eps": 1e-5,
+            "out": _empty(shape, dtype),
+            "mean": _empty(stats, np.float64),
+            "rstd": _empty(stats, np.float64),
+        }
+
+    return sample
+
+
+def _norm_backward_sample(batch: bool) -> Sampler:
+    def sample(rng, dtype):
+        shape, stats = _norm_shapes(rng, batch)
+        features = shape[1] if batch else shape[-1]
+        axes = (0, 2) if batch else (1,)
+        x = (3 * rng.standard_normal(shape)).astype(dtype)
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=axes)
+        rstd = 1.0 / np.sqrt(x64.var(axis=axes) + 1e-5)
+        has_weight = rng.random() < 0.8
+        return {
+            "x": x,
+            "weight": _randn(rng, (features,), dtype) if has_weight else None,
+            "mean": mean,
+            "rstd": rstd,
+            "grad_out": _randn(rng, shape, dtype),
+            "grad_x": _empty(shape, dtype) if rng.random() < 0.9 else None,
+            "grad_weight": _empty((features,), dtype) if has_weight else None,
+            "grad_bias": _empty((features,), dtype) if rng.random() < 0.8 else None,
+        }
+
+    return sample
+
+
 GENERIC_KERNELS: tuple[Kernel, ...] = (
     Kernel(
         "add",
@@ -768,6 +820,48 @@ KERNELS: tuple[Kernel, ...] = (
         ("grad_z",),
         "grad_z = grad_losses * (sigmoid(z) - t).",
         _bce_sample(logits=True, backward=True),
+    ),
+    # -- normalization --------------------------------------------------------
+    Kernel(
+        "layer_norm",
+        "norm",
+        ("x", "weight", "bias", "eps", "out", "mean", "rstd"),
+        ("out", "mean", "rstd"),
+        "Rows of x (N,D) normalised over D: out = (x - mean) * rstd * weight + bias with "
+        "rstd = 1 / sqrt(biased var + eps); weight, bias (D,) or None. mean, rstd (N,) are "
+        "float64 (statistics accumulated in float64), saved for the backward pass.",
+        _norm_sample(batch=False),
+    ),
+    Kernel(
+        "layer_norm_backward",
+        "norm",
+        ("x", "weight", "mean", "rstd", "grad_out", "grad_x", "grad_weight", "grad_bias"),
+        ("grad_x", "grad_weight", "grad_bias"),
+        "xhat = (x - mean) * rstd, g = grad_out * weight (grad_out if weight is None): "
+        "grad_x = rstd * (g - mean_D(g) - xhat * mean_D(g * xhat)); grad_weight = "
+        "sum_N(grad_out * xhat); grad_bias = sum_N(grad_out). Each grad_* may be None: "
+        "not computed. Overwrites.",
+        _norm_backward_sample(batch=False),
+    ),
+    Kernel(
+        "batch_norm",
+        "norm",
+        ("x", "weight", "bias", "eps", "out", "mean", "rstd"),
+        ("out", "mean", "rstd"),
+        "x (N,C,L) normalised per channel over N and L with batch statistics (biased "
+        "variance): out = (x - mean[c]) * rstd[c] * weight[c] + bias[c]; weight, bias (C,) "
+        "or None; mean, rstd (C,) float64. BatchNorm2d passes (N, C, H*W).",
+        _norm_sample(batch=True),
+    ),
+    Kernel(
+        "batch_norm_backward",
+        "norm",
+        ("x", "weight", "mean", "rstd", "grad_out", "grad_x", "grad_weight", "grad_bias"),
+        ("grad_x", "grad_weight", "grad_bias"),
+        "As layer_norm_backward with the means and sums taken per channel over N and L: "
+        "grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)); grad_weight, grad_bias (C,). "
+        "Each grad_* may be None: not computed. Overwrites.",
+        _norm_backward_sample(batch=True),
     ),
     # -- optimizers over flat buffers ----------------------------------------
     Kernel(

@@ -4,6 +4,7 @@ from fastdl.nn import functional, init, regularizers, utils
 from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
 from fastdl.nn.layers import (
     Dropout,
+    Embedding,
     Flatten,
     Identity,
     LeakyReLU,
@@ -23,16 +24,21 @@ from fastdl.nn.loss import (
     NLLLoss,
 )
 from fastdl.nn.module import Module
+from fastdl.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from fastdl.nn.parameter import Parameter
 
 __all__ = [
     "BCELoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
     "Identity",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",

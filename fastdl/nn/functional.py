@@ -2,6 +2,7 @@
 
 from fastdl.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from fastdl.ops.dropout import dropout
+from fastdl.ops.embedding import embedding
 from fastdl.ops.linear import linear
 from fastdl.ops.loss import (
     binary_cross_entropy,
@@ -11,13 +12,17 @@ from fastdl.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from fastdl.ops.norm import batch_norm, layer_norm
 
 __all__ = [
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
+    "embedding",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",

@@ -1,4 +1,4 @@
-"""Layers: Linear, Identity, Flatten, and the activation modules."""
+"""Layers: Linear, Embedding, Identity, Flatten, and the activation modules."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
+from fastdl.autograd import no_grad
 from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn.module import Module
@@ -165,3 +166,65 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A lookup table: ``weight[indices]`` with weight ``(num_embeddings, embedding_dim)``.
+
+    Initialised from N(0, 1) as PyTorch does; the row at ``padding_idx`` (if given) is
+    zeroed and receives no gradient. Indices outside ``[0, num_embeddings)`` raise
+    ValueError (PyTorch raises IndexError).
+
+    Example::
+
+        emb = fastdl.nn.Embedding(100, 16, padding_idx=0)
+        emb(fastdl.tensor([[1, 5, 0]])).shape    # (1, 3, 16)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(value, int | np.integer) or value <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be within [-{num_embeddings}, "
+                    f"{num_embeddings}), got {padding_idx}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings
+        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = padding_idx
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    def forward(self, indices: Any) -> Tensor:
+        raw = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+        if raw.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers (int64), got dtype {raw.dtype}")
+        if raw.size and (raw.min() < 0 or raw.max() >= self.num_embeddings):
+            raise ValueError(
+                f"Embedding: indices must lie in [0, {self.num_embeddings}) for "
+                f"num_embeddings={self.num_embeddings}, got values from {raw.min()} to "
+                f"{raw.max()} in indices of shape {raw.shape}"
+            )
+        return F.embedding(raw, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s

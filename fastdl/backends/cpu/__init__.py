@@ -21,7 +21,7 @@ import importlib
 
 from fastdl.backends import reference, spec
 
-_FAMILIES = ("linear", "activation", "softmax", "loss", "optim", "clip", "random")
+_FAMILIES = ("linear", "activation", "softmax", "loss", "optim", "clip", "random", "norm")
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
 

@@ -6,7 +6,17 @@ import importlib
 
 from fastdl.backends import spec
 
-_FAMILIES = ("generic", "linear", "activation", "softmax", "loss", "optim", "clip", "random")
+_FAMILIES = (
+    "generic",
+    "linear",
+    "activation",
+    "softmax",
+    "loss",
+    "optim",
+    "clip",
+    "random",
+    "norm",
+)
 
 
 def kernels() -> dict:

@@ -1,0 +1,67 @@
+"""Embedding lookup: rows of a weight table gathered by integer indices.
+
+Forward is the generic ``gather`` kernel, backward a dense ``index_add`` (repeated
+indices accumulate), as ``GetItem``; the row at ``padding_idx`` gets no gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import dtypes
+from fastdl.autograd import Function
+from fastdl.ops._util import contiguous, empty
+from fastdl.ops.shape import scatter
+from fastdl.tensor import Tensor
+
+
+class _Embedding(Function):
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx):
+        out = empty(indices.shape + weight.shape[1:], weight.dtype)
+        ctx.backend.gather(weight, (indices,), out)
+        ctx.shape, ctx.indices, ctx.padding_idx = weight.shape, indices, padding_idx
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_weight = np.zeros(ctx.shape, grad.dtype)
+        ctx.backend.index_add(grad_weight, (ctx.indices,), contiguous(grad))
+        if ctx.padding_idx is not None:
+            ctx.backend.fill(grad_weight[ctx.padding_idx], 0.0)
+        return grad_weight, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        if ctx.padding_idx is not None:
+            keep = (ctx.indices != ctx.padding_idx).astype(grad.dtype)[..., None]
+            grad = grad * Tensor._wrap(keep)
+        return scatter(grad, ctx.shape, (ctx.indices,)), None, None
+
+
+def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, embedding_dim) picked by integer ``indices``
+    of any shape; the result has shape ``indices.shape + (embedding_dim,)``. The row
+    at ``padding_idx`` receives no gradient. Out-of-range indices raise ValueError.
+
+    Example::
+
+        vectors = fastdl.nn.functional.embedding(fastdl.tensor([[1, 2], [4, 1]]), table)
+    """
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        shape = getattr(weight, "shape", None)
+        raise ValueError(f"embedding: weight must be a 2-D Tensor, got shape {shape}")
+    raw = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers (int64), got dtype {raw.dtype}")
+    num = weight.shape[0]
+    if raw.size and (raw.min() < 0 or raw.max() >= num):
+        raise ValueError(
+            f"embedding: indices must lie in [0, {num}) for a weight of shape "
+            f"{tuple(weight.shape)}, got values from {raw.min()} to {raw.max()}"
+        )
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must lie in [-{num}, {num})")
+        padding_idx = int(padding_idx) % num
+    return _Embedding.apply(weight, raw.astype(dtypes.int64, copy=False), padding_idx)
