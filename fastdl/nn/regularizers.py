@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from fastdl.nn.module import Module
+from fastdl.nn.utils import _tensors
 from fastdl.tensor import Tensor
 
 __all__ = ["l1", "l2"]
@@ -40,13 +41,7 @@ def _penalised(target: Module | Tensor | Iterable[Tensor], include_bias: bool) -
             for name, p in target.named_parameters()
             if include_bias or name.rsplit(".", 1)[-1] != "bias"
         ]
-    if isinstance(target, Tensor):
-        return [target]
-    params = list(target)
-    for i, p in enumerate(params):
-        if not isinstance(p, Tensor):
-            raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Tensor")
-    return params
+    return _tensors(target, "params")
 
 
 def _strength(strength: float) -> float:

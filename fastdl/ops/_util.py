@@ -26,15 +26,20 @@ def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     return out
 
 
+def broadcast_axes(broadcast: tuple, shape: tuple) -> tuple[int, ...]:
+    """The axes of ``broadcast`` along which an array of ``shape`` was broadcast to it."""
+    lead = len(broadcast) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and broadcast[lead + i] != 1
+    )
+
+
 def unbroadcast(backend: Any, grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+    axes = broadcast_axes(grad.shape, shape)
     kept = tuple(1 if i in axes else n for i, n in enumerate(grad.shape))
     out = empty(kept, grad.dtype)
     backend.sum(grad, axes, True, out)

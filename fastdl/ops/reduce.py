@@ -9,7 +9,7 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import empty, normalize_dim, normalize_dims
+from fastdl.ops._util import broadcast_axes, empty, normalize_dim, normalize_dims
 from fastdl.tensor import Tensor
 
 
@@ -58,11 +58,7 @@ def sum_to(x: Tensor, shape: tuple) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
-    )
-    return Sum.apply(x, axes, True).reshape(shape)
+    return Sum.apply(x, broadcast_axes(x.shape, shape), True).reshape(shape)
 
 
 class Sum(Function):

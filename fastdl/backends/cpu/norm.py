@@ -162,45 +162,41 @@ def _batch_norm_backward(
                     dst[j] = a * dy_row[j] - c0 - (row[j] - mu) * c1
 
 
-def layer_norm(x, weight, bias, eps, out, mean, rstd):
-    """Rows of x (N,D) normalised over D: out = (x - mean) * rstd * weight + bias."""
+def _forward(kernel, x, weight, bias, eps, out, mean, rstd):
     for a, name in ((out, "out"), (mean, "mean"), (rstd, "rstd")):
         _check_out(a, name)
     w, has_w = _optional(weight, x.dtype)
     b, has_b = _optional(bias, x.dtype)
-    _layer_norm(_c(x), _c(w), _c(b), has_w, has_b, float(eps), out, mean, rstd)
+    kernel(_c(x), _c(w), _c(b), has_w, has_b, float(eps), out, mean, rstd)
+
+
+def _backward(kernel, x, weight, mean, rstd, grad_out, grad_x, grad_weight, grad_bias):
+    for a, name in ((grad_x, "grad_x"), (grad_weight, "grad_weight"), (grad_bias, "grad_bias")):
+        _check_out(a, name)
+    w, has_w = _optional(weight, x.dtype)
+    gx, need_x = _optional(grad_x, x.dtype, x.ndim)
+    gw, need_w = _optional(grad_weight, x.dtype)
+    gb, need_b = _optional(grad_bias, x.dtype)
+    kernel(
+        _c(x), _c(w), has_w, _c(mean), _c(rstd), _c(grad_out), gx, need_x, gw, need_w, gb, need_b
+    )
+
+
+def layer_norm(x, weight, bias, eps, out, mean, rstd):
+    """Rows of x (N,D) normalised over D: out = (x - mean) * rstd * weight + bias."""
+    _forward(_layer_norm, x, weight, bias, eps, out, mean, rstd)
 
 
 def layer_norm_backward(x, weight, mean, rstd, grad_out, grad_x, grad_weight, grad_bias):
     """grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = grad_out * weight."""
-    for a, name in ((grad_x, "grad_x"), (grad_weight, "grad_weight"), (grad_bias, "grad_bias")):
-        _check_out(a, name)
-    w, has_w = _optional(weight, x.dtype)
-    gx, need_x = _optional(grad_x, x.dtype, 2)
-    gw, need_w = _optional(grad_weight, x.dtype)
-    gb, need_b = _optional(grad_bias, x.dtype)
-    _layer_norm_backward(
-        _c(x), _c(w), has_w, _c(mean), _c(rstd), _c(grad_out), gx, need_x, gw, need_w, gb, need_b
-    )
+    _backward(_layer_norm_backward, x, weight, mean, rstd, grad_out, grad_x, grad_weight, grad_bias)
 
 
 def batch_norm(x, weight, bias, eps, out, mean, rstd):
     """x (N,C,L) normalised per channel over N and L with batch statistics."""
-    for a, name in ((out, "out"), (mean, "mean"), (rstd, "rstd")):
-        _check_out(a, name)
-    w, has_w = _optional(weight, x.dtype)
-    b, has_b = _optional(bias, x.dtype)
-    _batch_norm(_c(x), _c(w), _c(b), has_w, has_b, float(eps), out, mean, rstd)
+    _forward(_batch_norm, x, weight, bias, eps, out, mean, rstd)
 
 
 def batch_norm_backward(x, weight, mean, rstd, grad_out, grad_x, grad_weight, grad_bias):
     """As layer_norm_backward, the means taken per channel over N and L."""
-    for a, name in ((grad_x, "grad_x"), (grad_weight, "grad_weight"), (grad_bias, "grad_bias")):
-        _check_out(a, name)
-    w, has_w = _optional(weight, x.dtype)
-    gx, need_x = _optional(grad_x, x.dtype, 3)
-    gw, need_w = _optional(grad_weight, x.dtype)
-    gb, need_b = _optional(grad_bias, x.dtype)
-    _batch_norm_backward(
-        _c(x), _c(w), has_w, _c(mean), _c(rstd), _c(grad_out), gx, need_x, gw, need_w, gb, need_b
-    )
+    _backward(_batch_norm_backward, x, weight, mean, rstd, grad_out, grad_x, grad_weight, grad_bias)
