@@ -40,7 +40,7 @@ _cext_loader.warn_if_missing()
 
 
 def __getattr__(name: str):
-    if name in ("plot", "diagnostics"):  # loaded on first use (plot imports matplotlib)
+    if name in ("plot", "diagnostics", "models"):  # loaded on first use (plot: matplotlib)
         import importlib
 
         return importlib.import_module(f"fastdl.{name}")

@@ -152,9 +152,16 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self.saved: tuple = ()
         self.grad_buffers: tuple = ()
+        self.fresh: set[int] = set()
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
+
+    def give(self, array: Any) -> Any:
+        """Mark a gradient ``backward`` allocated and keeps no other reference to: the
+        engine may then adopt it as a leaf's ``.grad`` instead of copying it."""
+        self.fresh.add(id(array))
+        return array
 
 
 class Node:
@@ -367,13 +374,13 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
     wanted = None if capture is None else {id(t): i for i, t in enumerate(capture)}
     found: list = [None] * (len(capture) if capture is not None else 0)
 
-    def deliver(t: Tensor, g: Any, is_leaf: bool) -> None:
+    def deliver(t: Tensor, g: Any, is_leaf: bool, owned: bool = False) -> None:
         if wanted is not None:
             index = wanted.get(id(t))
             if index is not None:
                 found[index] = g if found[index] is None else found[index] + g
         elif is_leaf or t._retains_grad:
-            _accumulate_leaf(t, g)
+            _accumulate_leaf(t, g, owned and is_leaf)
 
     grads: dict[int, Any] = {}
     roots_with_nodes = []
@@ -406,6 +413,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                 node.ctx.grad_buffers = ()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
+            fresh, node.ctx.fresh = node.ctx.fresh, set()
             if _anomaly_mode():
                 _check_finite(node, input_grads)
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
@@ -416,7 +424,8 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                     continue
                 if ig.dtype != inp.dtype:
                     ig = ig.to(inp.dtype) if create_graph else ig.astype(inp.dtype)
-                deliver(inp, ig, parent is None)
+                owned = id(ig) in fresh and sum(other is ig for other in input_grads) == 1
+                deliver(inp, ig, parent is None, owned)
                 if parent is not None:
                     key = id(parent)
                     grads[key] = ig if key not in grads else grads[key] + ig
@@ -448,7 +457,7 @@ def _stale_leaf_buffers(node: Node) -> tuple:
     return tuple(offered)
 
 
-def _accumulate_leaf(leaf: Tensor, grad: Any) -> None:
+def _accumulate_leaf(leaf: Tensor, grad: Any, owned: bool = False) -> None:
     from fastdl.tensor import Tensor
 
     if isinstance(grad, Tensor):  # create_graph: the gradient keeps its graph
@@ -461,7 +470,10 @@ def _accumulate_leaf(leaf: Tensor, grad: Any) -> None:
     if grad.shape != leaf.shape:
         grad = np.broadcast_to(grad, leaf.shape)
     if leaf._grad is None:
-        leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
+        if owned and grad.flags.c_contiguous:  # a fresh array nobody else holds: adopt it
+            leaf._grad = Tensor._wrap(grad)
+        else:
+            leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
     elif leaf._grad_stale:  # logically zero: overwrite instead of adding
         np.copyto(leaf._grad._data, grad)
         leaf._grad_stale = False

@@ -1,9 +1,11 @@
 """The ``fastdl`` command: ``fastdl train`` and ``fastdl info``.
 
 ``fastdl train`` with no arguments trains an MLP 64-128-64-10 (ReLU, Adam) on the
-bundled 8x8 digits, writes a checkpoint and a history plot under ``--out``, and
-prints one summary line with ``test_accuracy=``. Errors in flags, paths or files
-print one line and exit with status 2.
+bundled 8x8 digits (``--model cnn|resnet|lstm`` picks a LeNet-style CNN, a small
+ResNet, or an LSTM reading the image rows as a sequence), writes a checkpoint and
+a history plot under ``--out``, and prints one summary line with
+``test_accuracy=``. Errors in flags, paths or files print one line and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -19,6 +21,18 @@ from typing import Any
 import numpy as np
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+MODELS = ("mlp", "cnn", "resnet", "lstm", "vae", "gan")
+GENERATIVE = ("vae", "gan")
+MODEL_HELP = (
+    "mlp (default; --hidden, --activation) | cnn = models.lenet, LeNet-5 on 28x28 images "
+    "and a two-stage 3x3 LeNet on 8x8 | resnet = models.resnet, BasicBlock stages of 16 "
+    "and 32 channels | lstm = models.lstm_classifier, hidden 64, reading each image row as "
+    "one step; the image models need square images (digits, idx:DIR) | vae = models.VAE "
+    "(--latent-dim, default 8; --hidden, default 256,128; --likelihood) writing sample and "
+    "reconstruction grids and the ELBO curve | gan = models.gan_mlp (--latent-dim, default 16; "
+    "--hidden of the generator, default 256,512; --label-smoothing) writing sample grids, the "
+    "loss curves and a classifier's verdict on 1,000 samples"
+)
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
 # Learning rate when --lr is not given.
 DEFAULT_LR = {"sgd": 0.1, "adam": 3e-3, "adamw": 3e-3, "adagrad": 1e-2, "rmsprop": 1e-3}
@@ -92,19 +106,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.required = True
 
-    train = sub.add_parser("train", help="train an MLP and report its test accuracy")
+    train = sub.add_parser("train", help="train a model and report its test accuracy")
     train.add_argument(
         "--data",
         default="digits",
         help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits",
     )
+    train.add_argument("--model", choices=MODELS, default="mlp", help=MODEL_HELP)
+    train.add_argument(
+        "--latent-dim", type=_positive_int, default=None, help="of vae (default 8) or gan (16)"
+    )
+    train.add_argument(
+        "--likelihood",
+        choices=("bernoulli", "gaussian"),
+        default=None,
+        help="of vae: bernoulli = BCE on logits (default), gaussian = squared error",
+    )
+    train.add_argument(
+        "--label-smoothing",
+        type=_non_negative_float,
+        default=None,
+        metavar="S",
+        help="of gan: real targets 1 - S for the discriminator, 0 <= S < 1 (default 0)",
+    )
     train.add_argument(
         "--hidden",
         type=_hidden,
-        default=(128, 64),
-        help="hidden layer sizes, comma-separated (default 128,64)",
+        default=None,
+        help="hidden layer sizes of the mlp (default 128,64), vae or gan, comma-separated",
     )
-    train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    train.add_argument(
+        "--activation", choices=ACTIVATIONS, default=None, help="of the mlp (default relu)"
+    )
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument(
         "--lr",
@@ -163,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    lab = sub.add_parser("lab", help="run a small experiment that tests a fundamentals claim")
+    lab.add_argument("name", help="the lab to run, or 'list' to list them")
+    lab.add_argument("--quick", action="store_true", help="a smaller run (seconds)")
+    lab.add_argument("--out", default=None, help="folder for the plot (default runs/lab-NAME)")
+    lab.add_argument("--seed", type=int, default=0)
+
     sub.add_parser("info", help="versions, backends, threads, BLAS kernel, CUDA")
     return parser
 
@@ -193,18 +232,39 @@ def _load_data(spec: str, seed: int) -> tuple[np.ndarray, ...]:
     raise UsageError(f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}")
 
 
-def _build_model(n_in: int, hidden: Sequence[int], n_out: int, activation: str) -> Any:
-    from fastdl import nn
+def _build_model(
+    args: argparse.Namespace, X_train: np.ndarray, X_test: np.ndarray, n_classes: int
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The model --model names, and the inputs reshaped to what it reads."""
+    from fastdl import models
 
-    act = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[
-        activation
-    ]
-    layers: list[Any] = []
-    sizes = [n_in, *hidden]
-    for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), act()]
-    layers.append(nn.Linear(sizes[-1], n_out))
-    return nn.Sequential(*layers)
+    for flag in ("latent_dim", "likelihood", "label_smoothing"):
+        if getattr(args, flag) is not None:
+            raise UsageError(
+                f"fastdl train: --{flag.replace('_', '-')} applies to --model vae or gan, "
+                f"not {args.model}"
+            )
+    if args.model == "mlp":
+        hidden = (128, 64) if args.hidden is None else args.hidden
+        activation = args.activation or "relu"
+        return models.mlp(X_train.shape[1], hidden, n_classes, activation), X_train, X_test
+    for flag in ("hidden", "activation"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"fastdl train: --{flag} applies to --model mlp, not {args.model}")
+    side = int(np.sqrt(X_train.shape[1]))
+    if side * side != X_train.shape[1] or side < 4:
+        raise UsageError(
+            f"fastdl train: --model {args.model} reads square images; --data {args.data} has "
+            f"{X_train.shape[1]} features per sample"
+        )
+    if args.model == "lstm":
+        model = models.lstm_classifier(input_size=side, num_classes=n_classes)
+        shape: tuple[int, ...] = (side, side)
+    else:
+        build = models.lenet if args.model == "cnn" else models.resnet
+        model = build((1, side, side), num_classes=n_classes)
+        shape = (1, side, side)
+    return model, X_train.reshape(-1, *shape), X_test.reshape(-1, *shape)
 
 
 def train(args: argparse.Namespace) -> int:
@@ -213,6 +273,10 @@ def train(args: argparse.Namespace) -> int:
     from fastdl.data import DataLoader, TensorDataset
     from fastdl.train import EarlyStopping, evaluate, fit
 
+    if args.model in GENERATIVE:
+        from fastdl.cli_generative import train_generative
+
+        return train_generative(args)
     start = time.perf_counter()
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     try:
@@ -227,7 +291,7 @@ def train(args: argparse.Namespace) -> int:
 
     X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    model = _build_model(X_train.shape[1], args.hidden, n_classes, args.activation)
+    model, X_train, X_test = _build_model(args, X_train, X_test, n_classes)
     optimizer = _build_optimizer(args, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     train_loader = DataLoader(
@@ -265,7 +329,7 @@ def train(args: argparse.Namespace) -> int:
     plot.history(history, os.path.join(out, "history.png"))
     stopped = " stopped_early=true" if len(history) < args.epochs else ""
     print(
-        f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} "
+        f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} model={args.model} "
         f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)}{stopped} "
         f"optimizer={args.optimizer} final_lr={optimizer.param_groups[0]['lr']:.3g} "
         f"scheduler={args.scheduler} batch_size={args.batch_size} "
@@ -345,7 +409,8 @@ def _build_scheduler(args: argparse.Namespace, optimizer: Any, steps_per_epoch: 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     config = {k: v for k, v in vars(args).items() if k != "command"}
-    config["hidden"] = list(config["hidden"])
+    if config["hidden"] is not None:
+        config["hidden"] = list(config["hidden"])
     return config
 
 
@@ -402,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "train":
             return train(args)
+        if args.command == "lab":
+            from fastdl.labs.cli import run_lab
+
+            return run_lab(args)
         return info()
     except UsageError as error:
         print(str(error), file=sys.stderr)
@@ -412,4 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under ``python -m fastdl.cli`` this file runs as ``__main__``; call the imported
+    # module's main so that its UsageError is the one the rest of fastdl raises.
+    from fastdl.cli import main as _main
+
+    sys.exit(_main())

@@ -1019,6 +1019,517 @@ KERNELS: tuple[Kernel, ...] = (
     ),
 )
 
-KERNELS = GENERIC_KERNELS + KERNELS
+# -- convolution (owned by the conv work; samplers and kernels go here) ------------
+
+# The geometry arguments every conv kernel takes, in order.
+CONV_GEOMETRY = ("stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups")
+
+
+def _conv_problem(rng, dtype):
+    """A small random conv2d: x, weight and the geometry, with its output shape.
+
+    Covers stride > 1, padding, dilation, groups > 1 (depthwise too), 1x1 and non-square
+    kernels, batch 1, and an output one row/column taller than symmetric padding gives
+    (the extra bottom/right zero padding of PyTorch's padding="same" for even kernels).
+    """
+    groups = int(rng.choice((1, 1, 2, 3)))
+    cg = int(rng.integers(1, 4))
+    og = cg if groups > 1 and rng.random() < 0.3 else int(rng.integers(1, 4))
+    kh, kw = int(rng.choice((1, 2, 3))), int(rng.choice((1, 3, 4)))
+    sh, sw = int(rng.choice((1, 1, 2))), int(rng.choice((1, 1, 3)))
+    dh, dw = int(rng.choice((1, 1, 2))), int(rng.choice((1, 2)))
+    ph, pw = int(rng.integers(0, 3)), int(rng.integers(0, 3))
+    n = int(rng.choice((1, 2, 3)))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h = int(rng.integers(max(1, span_h - 2 * ph), span_h + 9))
+    w = int(rng.integers(max(1, span_w - 2 * pw), span_w + 9))
+    oh = (h + 2 * ph - span_h) // sh + 1
+    ow = (w + 2 * pw - span_w) // sw + 1
+    if rng.random() < 0.25:
+        oh, ow = oh + 1, ow + int(rng.integers(0, 2))
+    geometry = {
+        "stride_h": sh,
+        "stride_w": sw,
+        "pad_h": ph,
+        "pad_w": pw,
+        "dil_h": dh,
+        "dil_w": dw,
+        "groups": groups,
+    }
+    x = _randn(rng, (n, cg * groups, h, w), dtype)
+    weight = _randn(rng, (og * groups, cg, kh, kw), dtype)
+    return x, weight, geometry, (n, og * groups, oh, ow)
+
+
+def _conv2d_sample(rng, dtype):
+    x, weight, geometry, out_shape = _conv_problem(rng, dtype)
+    bias = _randn(rng, (weight.shape[0],), dtype) if rng.random() < 0.8 else None
+    return {"x": x, "weight": weight, "bias": bias, **geometry, "out": _empty(out_shape, dtype)}
+
+
+def _conv2d_backward_sample(rng, dtype):
+    x, weight, geometry, out_shape = _conv_problem(rng, dtype)
+    return {
+        "x": x,
+        "weight": weight,
+        "grad_out": _randn(rng, out_shape, dtype),
+        **geometry,
+        "grad_x": _empty(x.shape, dtype) if rng.random() < 0.8 else None,
+        "grad_weight": _empty(weight.shape, dtype) if rng.random() < 0.8 else None,
+        "grad_bias": _empty((weight.shape[0],), dtype) if rng.random() < 0.7 else None,
+    }
+
+
+_CONV_LAYOUT = (
+    "x (N,C,H,W), weight (O,C/groups,KH,KW), out (N,O,OH,OW); output channel o sees the "
+    "input channels of its group, g = o // (O/groups). Output pixel (oh, ow) reads input "
+    "pixel (oh*stride_h - pad_h + i*dil_h, ow*stride_w - pad_w + j*dil_w) for kernel tap "
+    "(i, j), zero outside x: pad_h/pad_w are the zero rows/columns above/left of x, and "
+    "the output size (taken from out or grad_out) fixes how far the padding reaches below "
+    "and right (PyTorch's asymmetric padding='same' needs no extra argument). "
+)
+
+CONV_KERNELS: tuple[Kernel, ...] = (
+    Kernel(
+        "conv2d",
+        "conv",
+        ("x", "weight", "bias", *CONV_GEOMETRY, "out"),
+        ("out",),
+        _CONV_LAYOUT + "out = sum over c, i, j of weight[o, c, i, j] * x[...] + bias[o]; "
+        "bias (O,) or None.",
+        _conv2d_sample,
+    ),
+    Kernel(
+        "conv2d_backward",
+        "conv",
+        ("x", "weight", "grad_out", *CONV_GEOMETRY, "grad_x", "grad_weight", "grad_bias"),
+        ("grad_x", "grad_weight", "grad_bias"),
+        _CONV_LAYOUT + "Given grad_out = dL/d(out): grad_x (N,C,H,W) = dL/dx, "
+        "grad_weight (O,C/groups,KH,KW) = dL/dweight, grad_bias (O,) = grad_out summed over "
+        "N, OH, OW. Each grad_* may be None: not computed. Overwrites. x's values are read "
+        "only for grad_weight and weight's only for grad_x (otherwise only their shapes: "
+        "the op's double backward passes zero-stride stand-ins). These two kernels are the "
+        "whole family; im2col/col2im stay inside each backend.",
+        _conv2d_backward_sample,
+    ),
+)
+
+# -- pooling ----------------------------------------------------------------------
+
+
+def pool_output_size(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
+) -> int:
+    """PyTorch's pooled length along one axis: floor (or ceil) of
+    ``(size + 2 padding - dilation (kernel - 1) - 1) / stride + 1``; in ceil mode the
+    last window must start inside the input or the left padding, else it is dropped."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_window(rng, dilated: bool):
+    """A random window (kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode) and input (H, W) that
+    give at least one output: overlapping (stride < kernel), padded, dilated, ceil mode."""
+    while True:
+        kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
+        sh, sw = (int(s) for s in rng.integers(1, 4, size=2))
+        ph, pw = int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))
+        dh, dw = (int(d) for d in rng.integers(1, 3, size=2)) if dilated else (1, 1)
+        h, w = (int(n) for n in rng.integers(1, 12, size=2))
+        ceil_mode = bool(rng.random() < 0.5)
+        ho = pool_output_size(h, kh, sh, ph, dh, ceil_mode)
+        wo = pool_output_size(w, kw, sw, pw, dw, ceil_mode)
+        if ho >= 1 and wo >= 1:
+            return (kh, kw, sh, sw, ph, pw, dh, dw), (h, w), (ho, wo)
+
+
+def _pool_input(rng, shape, dtype, ties: bool):
+    """x (N,C,H,W); with ties, values rounded to a few levels, sometimes a NaN or -inf,
+    and sometimes a non-contiguous view."""
+    x = rng.standard_normal(shape)
+    if ties and rng.random() < 0.5:
+        x = np.round(x)  # many equal values: the first-maximum rule decides
+    if ties and rng.random() < 0.3:
+        x.flat[rng.integers(x.size, size=2)] = [np.nan, -np.inf]
+    x = x.astype(dtype)
+    if rng.random() < 0.3:
+        x = np.swapaxes(np.swapaxes(x, 0, 1).copy(), 0, 1)
+    return x
+
+
+def _planes(rng):
+    return int(rng.choice((1, 2, 3))), int(rng.choice((1, 2, 5)))
+
+
+def _max_pool_sample(rng, dtype):
+    window, (h, w), (ho, wo) = _pool_window(rng, dilated=True)
+    n, c = _planes(rng)
+    args = dict(zip(("kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw"), window))
+    return {
+        "x": _pool_input(rng, (n, c, h, w), dtype, ties=True),
+        **args,
+        "out": _empty((n, c, ho, wo), dtype),
+        "indices": np.full((n, c, ho, wo), -7, np.int64),
+    }
+
+
+def _max_pool_backward_sample(rng, dtype):
+    n, c = _planes(rng)
+    h, w, ho, wo = (int(v) for v in rng.integers(1, 8, size=4))
+    # Repeated indices must accumulate; indices outside [0, H*W) are skipped.
+    indices = rng.integers(0, h * w, size=(n, c, ho, wo))
+    if rng.random() < 0.3:
+        indices.flat[0] = h * w
+    return {
+        "grad_out": _randn(rng, (n, c, ho, wo), dtype),
+        "indices": indices.astype(np.int64),
+        "grad_x": _empty((n, c, h, w), dtype),
+    }
+
+
+def _avg_pool_args(rng):
+    window, (h, w), (ho, wo) = _pool_window(rng, dilated=False)
+    args = dict(zip(("kh", "kw", "sh", "sw", "ph", "pw"), window[:6]))
+    args["count_include_pad"] = bool(rng.random() < 0.5)
+    args["divisor_override"] = int(rng.choice((0, 0, 1, 3)))
+    return args, (h, w), (ho, wo)
+
+
+def _avg_pool_sample(rng, dtype):
+    args, (h, w), (ho, wo) = _avg_pool_args(rng)
+    n, c = _planes(rng)
+    return {
+        "x": _pool_input(rng, (n, c, h, w), dtype, ties=False),
+        **args,
+        "out": _empty((n, c, ho, wo), dtype),
+    }
+
+
+def _avg_pool_backward_sample(rng, dtype):
+    args, (h, w), (ho, wo) = _avg_pool_args(rng)
+    n, c = _planes(rng)
+    return {
+        "grad_out": _pool_input(rng, (n, c, ho, wo), dtype, ties=False),
+        **args,
+        "grad_x": _empty((n, c, h, w), dtype),
+    }
+
+
+def _adaptive_shapes(rng):
+    """(N,C,H,W), (N,C,Ho,Wo): output sizes that divide, do not divide, or exceed the input."""
+    n, c = _planes(rng)
+    h, w, ho, wo = (int(v) for v in rng.integers(1, 10, size=4))
+    return (n, c, h, w), (n, c, ho, wo)
+
+
+def _adaptive_pool_sample(with_indices: bool) -> Sampler:
+    def sample(rng, dtype):
+        shape, out_shape = _adaptive_shapes(rng)
+        args = {
+            "x": _pool_input(rng, shape, dtype, ties=with_indices),
+            "out": _empty(out_shape, dtype),
+        }
+        if with_indices:
+            args["indices"] = np.full(out_shape, -7, np.int64)
+        return args
+
+    return sample
+
+
+def _adaptive_avg_pool_backward_sample(rng, dtype):
+    shape, out_shape = _adaptive_shapes(rng)
+    return {"grad_out": _randn(rng, out_shape, dtype), "grad_x": _empty(shape, dtype)}
+
+
+_WINDOW_DOC = (
+    "Window (kh, kw), stride (sh, sw), padding (ph, pw) on each side. out "
+    "(N,C,Ho,Wo) is sized by the caller with pool_output_size (ceil_mode lives there). "
+    "Output (i, j) covers rows i*sh - ph + a*dh, a < kh (dh = 1 for avg), columns alike. "
+)
+
+POOL_KERNELS: tuple[Kernel, ...] = (
+    Kernel(
+        "max_pool2d",
+        "pool",
+        ("x", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw", "out", "indices"),
+        ("out", "indices"),
+        _WINDOW_DOC + "x (N,C,H,W); dilation (dh, dw). out = max over the window's taps "
+        "inside the input (padding is -inf), scanned row-major; indices (int64, N,C,Ho,Wo) "
+        "= flat h * W + w of the first maximum, except that a NaN is taken whenever met (so "
+        "out is NaN and the index is the last NaN's), as PyTorch's CPU kernel. A window "
+        "with no tap inside the input (dilation only) gives -inf and the index "
+        "h0 * W + w0 of its first taps, h0, w0 stepped past the left padding (maybe >= H*W).",
+        _max_pool_sample,
+    ),
+    Kernel(
+        "max_pool2d_backward",
+        "pool",
+        ("grad_out", "indices", "grad_x"),
+        ("grad_x",),
+        "grad_x (N,C,H,W) = 0, then grad_x[n, c].flat[indices[n, c, o]] += grad_out[n, c, o] "
+        "for every output o in row-major order (overlapping windows accumulate); indices "
+        "outside [0, H*W) are skipped. Serves max_pool2d and adaptive_max_pool2d. Overwrites.",
+        _max_pool_backward_sample,
+    ),
+    Kernel(
+        "avg_pool2d",
+        "pool",
+        ("x", "kh", "kw", "sh", "sw", "ph", "pw", "count_include_pad", "divisor_override", "out"),
+        ("out",),
+        _WINDOW_DOC + "x (N,C,H,W). out = (sum of the window's elements inside the input, "
+        "in float64) / divisor. As PyTorch: the window [h0, h0 + kh) is first clipped to "
+        "[-ph, H + ph) (ceil-mode windows may overhang that), pool_size = its area; then "
+        "clipped to [0, H). divisor = divisor_override if nonzero (0 means none), else "
+        "pool_size if count_include_pad, else the clipped area. An empty window gives 0.",
+        _avg_pool_sample,
+    ),
+    Kernel(
+        "avg_pool2d_backward",
+        "pool",
+        (
+            "grad_out",
+            "kh",
+            "kw",
+            "sh",
+            "sw",
+            "ph",
+            "pw",
+            "count_include_pad",
+            "divisor_override",
+            "grad_x",
+        ),
+        ("grad_x",),
+        "The adjoint of avg_pool2d: grad_x (N,C,H,W) = 0, then every output adds "
+        "grad_out / divisor to each input element of its clipped window (divisor as in "
+        "avg_pool2d), accumulated in float64. Overwrites.",
+        _avg_pool_backward_sample,
+    ),
+    Kernel(
+        "adaptive_avg_pool2d",
+        "pool",
+        ("x", "out"),
+        ("out",),
+        "x (N,C,H,W), out (N,C,Ho,Wo): out[..., i, j] = mean of x over rows "
+        "[floor(i H / Ho), ceil((i + 1) H / Ho)) and columns alike (PyTorch's bins, which "
+        "overlap when Ho does not divide H), summed in float64.",
+        _adaptive_pool_sample(with_indices=False),
+    ),
+    Kernel(
+        "adaptive_avg_pool2d_backward",
+        "pool",
+        ("grad_out", "grad_x"),
+        ("grad_x",),
+        "The adjoint of adaptive_avg_pool2d: grad_x (N,C,H,W) = 0, then every output adds "
+        "grad_out / (bin area) to each element of its bin, in float64. Overwrites.",
+        _adaptive_avg_pool_backward_sample,
+    ),
+    Kernel(
+        "adaptive_max_pool2d",
+        "pool",
+        ("x", "out", "indices"),
+        ("out", "indices"),
+        "x (N,C,H,W), out and indices (int64) (N,C,Ho,Wo): max over the bins of "
+        "adaptive_avg_pool2d, with max_pool2d's rule for ties (first maximum, row-major) "
+        "and NaN (taken whenever met); indices are flat h * W + w. The backward pass is "
+        "max_pool2d_backward.",
+        _adaptive_pool_sample(with_indices=True),
+    ),
+)
+
+# -- recurrent: RNN and LSTM cells ---------------------------------------------------
+# Shape legend: L steps, N batch, I input features, H hidden units. One call runs one
+# layer-direction over the whole sequence; ``reverse`` walks it from t = L-1 down to 0.
+# State buffers have L+1 slots: the initial state in slot 0 (slot L when reverse), the
+# state after time t in slot t+1 (slot t when reverse).
+
+
+def _rnn_dims(rng):
+    """(L, N, I, H) small and odd, batch 1 included."""
+    return (
+        int(rng.choice((1, 2, 5))),
+        int(rng.choice((1, 2, 3, 7))),
+        int(rng.choice((1, 3, 7, 17))),
+        int(rng.choice((1, 2, 5, 17))),
+    )
+
+
+def _maybe(rng, make, p=0.8):
+    return make() if rng.random() < p else None
+
+
+def _rnn_forward_sample(lstm: bool) -> Sampler:
+    def sample(rng, dtype):
+        length, n, features, h = _rnn_dims(rng)
+        rows = 4 * h if lstm else h
+        scale = 1.0 / np.sqrt(h)
+        args = {
+            "x": _randn(rng, (length, n, features), dtype),
+            "h0": _maybe(rng, lambda: _randn(rng, (n, h), dtype)),
+            "c0": _maybe(rng, lambda: _randn(rng, (n, h), dtype)),
+            "weight_ih": (2 * scale * _randn(rng, (rows, features), dtype)).astype(dtype),
+            "weight_hh": (2 * scale * _randn(rng, (rows, h), dtype)).astype(dtype),
+            "bias_ih": _maybe(rng, lambda: _randn(rng, (rows,), dtype)),
+            "bias_hh": _maybe(rng, lambda: _randn(rng, (rows,), dtype)),
+            "nonlinearity": str(rng.choice(("tanh", "relu"))),
+            "reverse": bool(rng.random() < 0.5),
+            "hidden": _empty((length + 1, n, h), dtype),
+            "c_n": _empty((n, h), dtype),
+            "gates": _empty((length, 4 * h, n), dtype),
+            "cells": _empty((length + 1, h, n), dtype),
+        }
+        lstm_only = ("c0", "c_n", "gates", "cells")
+        for name in ("nonlinearity",) if lstm else lstm_only:
+            del args[name]
+        return args
+
+    return sample
+
+
+def _rnn_backward_sample(lstm: bool) -> Sampler:
+    def sample(rng, dtype):
+        length, n, features, h = _rnn_dims(rng)
+        rows = 4 * h if lstm else h
+        hidden = np.tanh(2 * rng.standard_normal((length + 1, n, h)))
+        gates = rng.uniform(0.0, 1.0, (length, 4 * h, n))
+        gates[:, 2 * h : 3 * h] = 2 * gates[:, 2 * h : 3 * h] - 1  # the tanh gate g
+        args = {
+            "x": _randn(rng, (length, n, features), dtype),
+            "weight_ih": _randn(rng, (rows, features), dtype),
+            "weight_hh": (_randn(rng, (rows, h), dtype) / np.sqrt(h)).astype(dtype),
+            "nonlinearity": str(rng.choice(("tanh", "relu"))),
+            "reverse": bool(rng.random() < 0.5),
+            "hidden": hidden.astype(dtype),
+            "cells": _randn(rng, (length + 1, h, n), dtype),
+            "gates": gates.astype(dtype),
+            "grad_out": _maybe(rng, lambda: _randn(rng, (length, n, h), dtype), 0.9),
+            "grad_h_n": _maybe(rng, lambda: _randn(rng, (n, h), dtype), 0.5),
+            "grad_c_n": _maybe(rng, lambda: _randn(rng, (n, h), dtype), 0.5),
+            "grad_x": _maybe(rng, lambda: _empty((length, n, features), dtype)),
+            "grad_h0": _maybe(rng, lambda: _empty((n, h), dtype)),
+            "grad_c0": _maybe(rng, lambda: _empty((n, h), dtype)),
+            "grad_weight_ih": _maybe(rng, lambda: _empty((rows, features), dtype)),
+            "grad_weight_hh": _maybe(rng, lambda: _empty((rows, h), dtype)),
+            "grad_bias": _maybe(rng, lambda: _empty((rows,), dtype)),
+        }
+        lstm_only = ("cells", "gates", "grad_c_n", "grad_c0")
+        for name in ("nonlinearity",) if lstm else lstm_only:
+            del args[name]
+        return args
+
+    return sample
+
+
+_RNN_STATE_DOC = (
+    "x (L,N,I), h0 (N,H) or None (zeros), weight_ih (R,I), weight_hh (R,H), bias_ih, "
+    "bias_hh (R,) or None, R the gate rows. hidden (L+1,N,H): the initial state and h_t "
+    "in the slots above (so the output sequence is hidden[1:], or hidden[:L] when reverse)."
+)
+_RNN_BACKWARD_DOC = (
+    "grad_out (L,N,H) and grad_h_n (N,H) may be None (zero); each grad_* output may be None "
+    "(not computed); grad_bias (R,) is the gradient of bias_ih and of bias_hh alike. "
+    "Overwrites."
+)
+
+RNN_KERNELS: tuple[Kernel, ...] = (
+    Kernel(
+        "lstm_forward",
+        "rnn",
+        (
+            "x",
+            "h0",
+            "c0",
+            "weight_ih",
+            "weight_hh",
+            "bias_ih",
+            "bias_hh",
+            "reverse",
+            "hidden",
+            "c_n",
+            "gates",
+            "cells",
+        ),
+        ("hidden", "c_n", "gates", "cells"),
+        "One LSTM layer-direction over the sequence, PyTorch's equations and gate order "
+        "(i, f, g, o), R = 4H: z = x_t W_ih^T + b_ih + h W_hh^T + b_hh; i, f, o = sigmoid, "
+        "g = tanh of its quarters; c = f * c + i * g; h = o * tanh(c). " + _RNN_STATE_DOC + " "
+        "c0 (N,H) or None; c_n (N,H) the last cell state. Saved for backward: gates (L,4H,N) "
+        "the activated gates of time t transposed, gates[t] = [i, f, g, o]^T, and cells "
+        "(L+1,H,N) the cell states transposed, in the slots of hidden.",
+        _rnn_forward_sample(lstm=True),
+    ),
+    Kernel(
+        "lstm_backward",
+        "rnn",
+        (
+            "x",
+            "weight_ih",
+            "weight_hh",
+            "reverse",
+            "hidden",
+            "cells",
+            "gates",
+            "grad_out",
+            "grad_h_n",
+            "grad_c_n",
+            "grad_x",
+            "grad_h0",
+            "grad_c0",
+            "grad_weight_ih",
+            "grad_weight_hh",
+            "grad_bias",
+        ),
+        ("grad_x", "grad_h0", "grad_c0", "grad_weight_ih", "grad_weight_hh", "grad_bias"),
+        "Backpropagation through time for lstm_forward from its saved hidden, cells and "
+        "gates; grad_c_n (N,H) may be None. " + _RNN_BACKWARD_DOC,
+        _rnn_backward_sample(lstm=True),
+    ),
+    Kernel(
+        "rnn_forward",
+        "rnn",
+        (
+            "x",
+            "h0",
+            "weight_ih",
+            "weight_hh",
+            "bias_ih",
+            "bias_hh",
+            "nonlinearity",
+            "reverse",
+            "hidden",
+        ),
+        ("hidden",),
+        "One Elman RNN layer-direction over the sequence, R = H: h = act(x_t W_ih^T + b_ih + "
+        "h W_hh^T + b_hh), act 'tanh' or 'relu'. " + _RNN_STATE_DOC,
+        _rnn_forward_sample(lstm=False),
+    ),
+    Kernel(
+        "rnn_backward",
+        "rnn",
+        (
+            "x",
+            "weight_ih",
+            "weight_hh",
+            "nonlinearity",
+            "reverse",
+            "hidden",
+            "grad_out",
+            "grad_h_n",
+            "grad_x",
+            "grad_h0",
+            "grad_weight_ih",
+            "grad_weight_hh",
+            "grad_bias",
+        ),
+        ("grad_x", "grad_h0", "grad_weight_ih", "grad_weight_hh", "grad_bias"),
+        "Backpropagation through time for rnn_forward from its saved hidden states "
+        "(act' from h: 1 - h^2 for tanh, h > 0 for relu). " + _RNN_BACKWARD_DOC,
+        _rnn_backward_sample(lstm=False),
+    ),
+)
+
+KERNELS = GENERIC_KERNELS + KERNELS + CONV_KERNELS + POOL_KERNELS + RNN_KERNELS
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)

@@ -1,7 +1,9 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
+from fastdl.nn.blocks import BasicBlock
 from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
+from fastdl.nn.conv import Conv2d
 from fastdl.nn.layers import (
     Dropout,
     Embedding,
@@ -26,9 +28,17 @@ from fastdl.nn.loss import (
 from fastdl.nn.module import Module
 from fastdl.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from fastdl.nn.parameter import Parameter
+from fastdl.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from fastdl.nn.rnn import LSTM, RNN, LSTMCell, RNNCell
 
 __all__ = [
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "Conv2d",
     "BCELoss",
+    "BasicBlock",
     "BatchNorm1d",
     "BatchNorm2d",
     "BCEWithLogitsLoss",
@@ -58,4 +68,8 @@ __all__ = [
     "init",
     "regularizers",
     "utils",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "MaxPool2d",
 ]

@@ -1,6 +1,7 @@
 """Functional forms of the layers, activations and losses (``fastdl.nn.functional``)."""
 
 from fastdl.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.conv import conv2d
 from fastdl.ops.dropout import dropout
 from fastdl.ops.embedding import embedding
 from fastdl.ops.linear import linear
@@ -13,8 +14,10 @@ from fastdl.ops.loss import (
     nll_loss,
 )
 from fastdl.ops.norm import batch_norm, layer_norm
+from fastdl.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
+    "conv2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -32,4 +35,8 @@ __all__ = [
     "sigmoid",
     "softmax",
     "tanh",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "max_pool2d",
 ]

@@ -390,14 +390,23 @@ class Module:
 
     # -- state -------------------------------------------------------------------------
 
+    def _state_tensors(self) -> OrderedDict[str, Tensor]:
+        """PyTorch's ``state_dict`` order: module by module (pre-order), each module's
+        parameters then its buffers."""
+        found: OrderedDict[str, Tensor] = OrderedDict()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for registry in (module._parameters, module._buffers):
+                for name, t in registry.items():
+                    if t is not None:
+                        found[prefix + name] = t
+        return found
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Every parameter and buffer by dotted name, as NumPy array copies."""
-        state: OrderedDict[str, np.ndarray] = OrderedDict()
-        for name, t in self.named_parameters():
-            state[name] = t._data.copy()
-        for name, t in self.named_buffers():
-            state[name] = t._data.copy()
-        return state
+        """Every parameter and buffer by dotted name, as NumPy array copies, in
+        PyTorch's order (each module's parameters, then its buffers, then its children).
+        """
+        return OrderedDict((name, t._data.copy()) for name, t in self._state_tensors().items())
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
@@ -411,8 +420,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        targets = dict(self.named_parameters())
-        targets.update(self.named_buffers())
+        targets = self._state_tensors()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         arrays, mismatched = {}, []

@@ -20,20 +20,26 @@ from fastdl.tensor import Tensor
 
 
 class _Normalize(Function):
-    """out, mean, rstd = kernel(x, weight, bias, eps); x (N,D) or (N,C,L)."""
+    """out, mean, rstd = kernel(x, weight, bias, eps) on ``x`` viewed as ``view``:
+    (N, D) for layer_norm, (N, C, L) for batch_norm. ``x``, ``out`` and the gradients
+    keep the caller's shapes, so no reshape op sits between ``x`` and this one (its
+    gradient can become a leaf's ``.grad`` without a copy)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, batch):
-        x = contiguous(x)
-        stats = x.shape[1] if batch else x.shape[0]
-        out = empty(x.shape, x.dtype)
-        mean = empty((stats,), dtypes.float64)
-        rstd = empty((stats,), dtypes.float64)
+    def forward(ctx, x, weight, bias, eps, view):
+        batch = len(view) == 3
+        x3 = contiguous(x).reshape(view)
+        w = None if weight is None else weight.reshape(-1)
+        b = None if bias is None else bias.reshape(-1)
+        out = empty(view, x.dtype)
+        mean = empty((view[1] if batch else view[0],), dtypes.float64)
+        rstd = empty(mean.shape, dtypes.float64)
         kernel = ctx.backend.batch_norm if batch else ctx.backend.layer_norm
-        kernel(x, weight, bias, eps, out, mean, rstd)
-        ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.batch, ctx.has_bias = batch, bias is not None
-        return out, mean, rstd
+        kernel(x3, w, b, eps, out, mean, rstd)
+        ctx.save_for_backward(x3, w, mean, rstd)
+        ctx.batch, ctx.has_bias, ctx.x_shape = batch, bias is not None, x.shape
+        ctx.param_shape = next((p.shape for p in (weight, bias) if p is not None), None)
+        return out.reshape(x.shape), mean, rstd
 
     @staticmethod
     def backward(ctx, grad):
@@ -45,12 +51,20 @@ class _Normalize(Function):
         grad_b = empty((features,), x.dtype) if need_b and ctx.has_bias else None
         be = ctx.backend
         kernel = be.batch_norm_backward if ctx.batch else be.layer_norm_backward
-        kernel(x, weight, mean, rstd, contiguous(grad), grad_x, grad_w, grad_b)
+        kernel(x, weight, mean, rstd, contiguous(grad).reshape(x.shape), grad_x, grad_w, grad_b)
+        if grad_x is not None:
+            grad_x = ctx.give(grad_x.reshape(ctx.x_shape))
+        if grad_w is not None:
+            grad_w = grad_w.reshape(ctx.param_shape)
+        if grad_b is not None:
+            grad_b = grad_b.reshape(ctx.param_shape)
         return grad_x, grad_w, grad_b, None, None
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        x, weight, bias, eps, batch = inputs
+        x_in, weight, bias, eps, view = inputs
+        batch = len(view) == 3
+        x, grad = x_in.reshape(view), grad.reshape(view)
         axes, keep = ((0, 2), (1, -1, 1)) if batch else ((1,), (-1,))
         centered = x - x.mean(dim=axes, keepdim=True)
         var = (centered * centered).mean(dim=axes, keepdim=True)
@@ -62,10 +76,13 @@ class _Normalize(Function):
         if need_x:
             mean_g = g.mean(dim=axes, keepdim=True)
             mean_gx = (g * xhat).mean(dim=axes, keepdim=True)
-            grad_x = rstd * (g - mean_g - xhat * mean_gx)
+            grad_x = (rstd * (g - mean_g - xhat * mean_gx)).reshape(x_in.shape)
         sum_axes = (0, 2) if batch else (0,)
-        grad_w = (grad * xhat).sum(dim=sum_axes) if need_w and weight is not None else None
-        grad_b = grad.sum(dim=sum_axes) if need_b and bias is not None else None
+        grad_w = grad_b = None
+        if need_w and weight is not None:
+            grad_w = (grad * xhat).sum(dim=sum_axes).reshape(weight.shape)
+        if need_b and bias is not None:
+            grad_b = grad.sum(dim=sum_axes).reshape(bias.shape)
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -118,11 +135,8 @@ def layer_norm(
     _check_param(weight, shape, x.dtype, "layer_norm", "weight")
     _check_param(bias, shape, x.dtype, "layer_norm", "bias")
     d = math.prod(shape)
-    rows = x.reshape(-1, d)
-    w = weight.reshape(d) if weight is not None else None
-    b = bias.reshape(d) if bias is not None else None
-    out, _, _ = _Normalize.apply(rows, w, b, float(eps), False)
-    return out.reshape(x.shape)
+    out, _, _ = _Normalize.apply(x, weight, bias, float(eps), (x.numel() // d, d))
+    return out
 
 
 def batch_norm(
@@ -170,17 +184,17 @@ def batch_norm(
             f"batch_norm: expected more than 1 value per channel when training, got input "
             f"of shape {tuple(x.shape)}"
         )
-    x3 = x.reshape(n, c, length)
     if not training:
+        x3 = x.reshape(n, c, length)
         return _affine_eval(x3, running_mean, running_var, weight, bias, eps).reshape(x.shape)
-    out, mean, rstd = _Normalize.apply(x3, weight, bias, float(eps), True)
+    out, mean, rstd = _Normalize.apply(x, weight, bias, float(eps), (n, c, length))
     if running_mean is not None:
         count = n * length
         with no_grad():
             unbiased = (1.0 / (rstd * rstd) - float(eps)) * (count / (count - 1))
             running_mean.copy_(running_mean * (1.0 - momentum) + mean * momentum)
             running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
-    return out.reshape(x.shape)
+    return out
 
 
 def _affine_eval(x3, running_mean, running_var, weight, bias, eps) -> Tensor:

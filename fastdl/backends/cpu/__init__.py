@@ -21,7 +21,19 @@ import importlib
 
 from fastdl.backends import reference, spec
 
-_FAMILIES = ("linear", "activation", "softmax", "loss", "optim", "clip", "random", "norm")
+_FAMILIES = (
+    "linear",
+    "activation",
+    "softmax",
+    "loss",
+    "optim",
+    "clip",
+    "random",
+    "norm",
+    "conv",
+    "pool",
+    "rnn",
+)
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
 

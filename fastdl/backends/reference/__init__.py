@@ -16,6 +16,9 @@ _FAMILIES = (
     "clip",
     "random",
     "norm",
+    "conv",
+    "pool",
+    "rnn",
 )
 
 
