@@ -9,7 +9,19 @@ Example::
     loss.backward()
 """
 
-from fastdl import autograd, backends, data, dtypes, flat, graph, nn, optim, threads, train
+from fastdl import (  # memory: tunes glibc malloc on import (see fastdl/memory.py)
+    autograd,
+    backends,
+    data,
+    dtypes,
+    flat,
+    graph,
+    memory,
+    nn,
+    optim,
+    threads,
+    train,
+)
 from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastdl.backends import use_backend
 from fastdl.backends.cpu import cext as _cext_loader
@@ -64,6 +76,7 @@ __all__ = [
     "enable_grad",
     "exp",
     "flat",
+    "memory",
     "float32",
     "float64",
     "from_numpy",

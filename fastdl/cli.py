@@ -446,6 +446,7 @@ def info() -> int:
             f"{pool.get('architecture')} threads {pool.get('num_threads')} "
             f"({pool.get('threading_layer')})"
         )
+    print(f"host memory: {fastdl.memory.malloc_status()}")
     print(f"CUDA: {_cuda_status()}")
     return 0
 

@@ -3,7 +3,9 @@
 ``--model vae`` trains :class:`fastdl.models.VAE` and writes, under ``--out``,
 ``samples/epoch_NNN.png`` (decoded draws of a fixed set of ``z ~ N(0, I)``),
 ``reconstructions/epoch_NNN.png`` (test images above their reconstructions),
-``elbo.png`` (the ELBO and its two terms per epoch) and ``checkpoint.fdl``, and
+``elbo.png`` (the ELBO and its two terms per epoch), ``latent.png`` when
+``--latent-dim 2`` (the test images' posterior means, coloured by digit) and
+``checkpoint.fdl``, and
 prints one summary line starting ``test_elbo=``.
 
 ``--model gan`` trains :func:`fastdl.models.gan_mlp` and writes
@@ -252,6 +254,10 @@ def _train_vae(
             break
 
     elbo_curves(history, os.path.join(out, "elbo.png"), likelihood)
+    if latent_dim == 2:
+        with fastdl.no_grad():
+            mu, _ = vae.eval().encode(fastdl.from_numpy(X_test))
+        latent_scatter(mu.numpy(), y_test, os.path.join(out, "latent.png"))
     state = {
         "model": vae.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -489,6 +495,20 @@ def elbo_curves(history: list[dict[str, Any]], path: str, likelihood: str) -> st
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         ax.legend()
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def latent_scatter(mu: np.ndarray, labels: np.ndarray, path: str) -> str:
+    """The test images' posterior means in a 2-D latent space, coloured by digit."""
+    fig = _figure(6, 5.5)
+    ax = fig.subplots()
+    points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_title("VAE latent space: mean of q(z|x) for each test image")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.grid(True, alpha=0.3)
     fig.savefig(path, format="png", dpi=100)
     return path
 

@@ -309,6 +309,7 @@ def test_cli_vae(tmp_path, capsys):
     for name in ("samples/epoch_001.png", "samples/epoch_002.png", "reconstructions/epoch_002.png"):
         assert (out / name).read_bytes()[:8] == PNG
     assert (out / "elbo.png").read_bytes()[:8] == PNG
+    assert (out / "latent.png").read_bytes()[:8] == PNG  # latent_dim 2: the scatter
     checkpoint = fastdl.load(out / "checkpoint.fdl")
     assert checkpoint["model"]["fc_mu.weight"].shape == (2, 16)
     epochs = checkpoint["history"]["epochs"]
