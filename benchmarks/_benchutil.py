@@ -113,3 +113,18 @@ def warm_then_time(benchmark, fn: Callable[[], Any], warmup_calls: int = 2) -> A
     for _ in range(warmup_calls):
         fn()
     return benchmark(fn)
+
+
+def training_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> Callable[[], Any]:
+    """A closure running one step: zero_grad, forward, loss, backward, optimizer step.
+
+    The same five calls for fastdl and torch, so both sides time the same work."""
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step

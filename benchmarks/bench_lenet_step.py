@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import training_step, warm_then_time
 
 BATCH = 64
 LR = 1e-3
@@ -41,15 +41,7 @@ def fastdl_step():
     loss_fn = nn.CrossEntropyLoss()
     x_np, y_np = batch()
     x, y = fastdl.from_numpy(x_np), fastdl.from_numpy(y_np)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return training_step(model, optimizer, loss_fn, x, y)
 
 
 def torch_step(torch):
@@ -73,15 +65,7 @@ def torch_step(torch):
     loss_fn = nn.CrossEntropyLoss()
     x_np, y_np = batch()
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return training_step(model, optimizer, loss_fn, x, y)
 
 
 @pytest.mark.parametrize("impl", ["fastdl-numba", "fastdl-reference", "torch"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import training_step, warm_then_time
 
 SIZES = (784, 512, 256, 10)
 BATCHES = (32, 128, 1024)
@@ -55,15 +55,7 @@ def fastdl_step(backend: str, n: int):
     loss_fn = nn.CrossEntropyLoss()
     x_np, y_np = batch(n)
     x, y = fastdl.from_numpy(x_np), fastdl.from_numpy(y_np)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return training_step(model, optimizer, loss_fn, x, y)
 
 
 def torch_step(torch, n: int):
@@ -78,15 +70,7 @@ def torch_step(torch, n: int):
     loss_fn = nn.CrossEntropyLoss()
     x_np, y_np = batch(n)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return training_step(model, optimizer, loss_fn, x, y)
 
 
 @pytest.mark.parametrize("n", BATCHES, ids=lambda n: f"b{n}")

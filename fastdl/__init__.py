@@ -52,7 +52,8 @@ _cext_loader.warn_if_missing()
 
 
 def __getattr__(name: str):
-    if name in ("plot", "diagnostics", "models"):  # loaded on first use (plot: matplotlib)
+    # loaded on first use (plot: matplotlib)
+    if name in ("plot", "diagnostics", "models", "distributed"):
         import importlib
 
         return importlib.import_module(f"fastdl.{name}")

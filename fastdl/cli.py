@@ -195,6 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="write the full training state to OUT/checkpoint.fdl every N steps (atomically)",
+    )
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="PATH",
+        help="continue the run saved in checkpoint PATH (same flags; bit-identical result)",
+    )
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the ranks of `mpiexec -n N fastdl train ...` "
+        "(--batch-size is per rank; rank 0 prints and writes)",
+    )
 
     lab = sub.add_parser("lab", help="run a small experiment that tests a fundamentals claim")
     lab.add_argument("name", help="the lab to run, or 'list' to list them")
@@ -273,14 +292,20 @@ def train(args: argparse.Namespace) -> int:
     from fastdl.data import DataLoader, TensorDataset
     from fastdl.train import EarlyStopping, evaluate, fit
 
+    resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
+        if getattr(args, "distributed", False):
+            raise UsageError(f"fastdl train: --distributed does not support --model {args.model}")
         from fastdl.cli_generative import train_generative
 
         return train_generative(args)
     start = time.perf_counter()
+    dist = _distributed(args)
+    main = dist is None or dist.is_main()
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     try:
-        os.makedirs(out, exist_ok=True)
+        if main:
+            os.makedirs(out, exist_ok=True)
     except OSError as error:
         raise UsageError(f"fastdl train: --out {out!r}: {error.strerror}") from None
     if args.backend:
@@ -292,18 +317,33 @@ def train(args: argparse.Namespace) -> int:
     X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     model, X_train, X_test = _build_model(args, X_train, X_test, n_classes)
-    optimizer = _build_optimizer(args, model.parameters())
+    net = model if dist is None else dist.DistributedDataParallel(model)
+    optimizer = _build_optimizer(args, net.parameters())
+    clip = args.clip_grad_norm
+    if dist is not None:  # average the gradients before clipping them, in optimizer.step
+        net.hook_optimizer(optimizer, clip_grad_norm=clip)
+        clip = None
+    shard = None if dist is None else (dist.rank(), dist.world_size())
     loss_fn = nn.CrossEntropyLoss()
     train_loader = DataLoader(
-        TensorDataset(X_train, y_train), batch_size=args.batch_size, shuffle=True, seed=args.seed
+        TensorDataset(X_train, y_train),
+        batch_size=args.batch_size,
+        shuffle=True,
+        seed=args.seed,
+        shard=shard,
     )
     test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
     scheduler = _build_scheduler(args, optimizer, len(train_loader))
     callbacks = [] if args.early_stopping is None else [EarlyStopping(patience=args.early_stopping)]
-    print(_regime(args.batch_size, len(X_train), len(train_loader)))
+    if main:
+        print(_regime(args.batch_size, len(X_train), len(train_loader)))
 
+    if resume is not None:
+        resume = _restore(args, resume, model, optimizer, scheduler, train_loader, callbacks)
+    every = args.checkpoint_every if main else None  # only rank 0 writes checkpoints
+    fit_start = time.perf_counter()
     history = fit(
-        model,
+        net,
         loss_fn,
         optimizer,
         train_loader,
@@ -311,21 +351,27 @@ def train(args: argparse.Namespace) -> int:
         val_loader=test_loader,
         scheduler=scheduler,
         callbacks=callbacks,
-        progress=not args.no_progress,
-        clip_grad_norm=args.clip_grad_norm,
+        progress=not args.no_progress and main,
+        clip_grad_norm=clip,
+        checkpoint_every=every,
+        checkpoint_path=os.path.join(out, "checkpoint.fdl") if every else None,
+        resume_from=resume,
+        checkpoint_extra={"config": _config(args)},
     )
+    fit_seconds = time.perf_counter() - fit_start
     test = evaluate(model, test_loader, loss_fn)
+    if not main:
+        return 0
 
     checkpoint = os.path.join(out, "checkpoint.fdl")
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "history": history.to_dict(),
-        "config": _config(args),
-    }
-    if scheduler is not None:
-        state["scheduler"] = scheduler.state_dict()
-    fastdl.save(state, checkpoint)
+    # A full training state (resumable), of the unwrapped model.
+    from fastdl.train import save_training_state
+
+    save_training_state(
+        checkpoint, model, optimizer, scheduler, train_loader, epoch=len(history) + 1,
+        global_step=len(history) * len(train_loader), history=history, callbacks=callbacks,
+        extra={"config": _config(args)},
+    )  # fmt: skip
     plot.history(history, os.path.join(out, "history.png"))
     stopped = " stopped_early=true" if len(history) < args.epochs else ""
     print(
@@ -334,9 +380,28 @@ def train(args: argparse.Namespace) -> int:
         f"optimizer={args.optimizer} final_lr={optimizer.param_groups[0]['lr']:.3g} "
         f"scheduler={args.scheduler} batch_size={args.batch_size} "
         f"backend={fastdl.backends.current()} seconds={time.perf_counter() - start:.1f} "
-        f"out={out}"
+        f"out={out}" + _throughput(dist, train_loader, len(history), fit_seconds)
     )
     return 0
+
+
+def _distributed(args: argparse.Namespace) -> Any:
+    """``fastdl.distributed``, initialised, under ``--distributed``; else None."""
+    if not getattr(args, "distributed", False):
+        return None
+    from fastdl import distributed
+
+    distributed.init(threads=args.threads)
+    return distributed
+
+
+def _throughput(dist: Any, loader: Any, epochs: int, seconds: float) -> str:
+    """`` world_size=N samples_per_s=S`` for the summary line of a distributed run."""
+    if dist is None:
+        return ""
+    world = dist.world_size()
+    samples = -(-len(loader.dataset) // world) * epochs  # each rank's padded shard
+    return f" world_size={world} samples_per_s={samples * world / max(seconds, 1e-9):.0f}"
 
 
 def _regime(batch_size: int | str, n_samples: int, steps: int) -> str:
@@ -405,6 +470,51 @@ def _build_scheduler(args: argparse.Namespace, optimizer: Any, steps_per_epoch: 
         steps_per_epoch=steps_per_epoch,
         cycle_momentum=cycle,
     )
+
+
+# Flags that may differ between a run and its --resume.
+_RESUME_FREE = ("out", "no_progress", "threads", "backend", "checkpoint_every", "resume")
+
+
+def _read_resume(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The checkpoint --resume names, read whole and checked against the flags."""
+    import fastdl
+
+    if args.model in GENERATIVE and args.checkpoint_every is not None:
+        raise UsageError(f"fastdl train: --checkpoint-every does not support --model {args.model}")
+    if args.resume is None:
+        return None
+    where = f"fastdl train: --resume {args.resume}"
+    if args.model in GENERATIVE or getattr(args, "distributed", False):
+        what = f"--model {args.model}" if args.model in GENERATIVE else "--distributed"
+        raise UsageError(f"{where}: resuming is not supported with {what}")
+    try:
+        state = fastdl.load(args.resume)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{where}: {error}") from None
+    saved = state.get("config") if isinstance(state, dict) else None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{where}: not a checkpoint of fastdl train (no config)")
+    config = _config(args)
+    differ = [
+        f"--{k.replace('_', '-')} {saved.get(k)!r} (now {config.get(k)!r})"
+        for k in sorted(set(saved) | set(config))
+        if k not in _RESUME_FREE and saved.get(k) != config.get(k)
+    ]
+    if differ:
+        raise UsageError(f"{where}: the checkpoint was made with " + ", ".join(differ))
+    return state
+
+
+def _restore(args: argparse.Namespace, state: dict[str, Any], *objects: Any) -> Any:
+    """Load ``state`` into model, optimizer, scheduler, loader, callbacks (all or nothing)."""
+    from fastdl.train import load_training_state
+
+    model, optimizer, scheduler, loader, callbacks = objects
+    try:
+        return load_training_state(state, model, optimizer, scheduler, loader, callbacks=callbacks)
+    except ValueError as error:
+        raise UsageError(f"fastdl train: --resume {args.resume}: {error}") from None
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:

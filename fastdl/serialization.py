@@ -5,7 +5,8 @@ manifest, ``manifest.json``, that describes the structure::
 
     {"format": "fastdl-checkpoint", "version": 1,
      "root": {"type": "dict", "class": "OrderedDict", "items": [
-         ["fc.weight", {"type": "tensor", "entry": "arrays/0.npy"}],
+         ["fc.weight", {"type": "tensor", "entry": "arrays/0.npy",
+                        "shape": [10, 784], "dtype": "<f4"}],
          ["step", {"type": "int", "value": 100}]]}}
 
 Node types: ``dict`` (str or int keys — int for PyTorch-shaped optimizer state
@@ -16,6 +17,12 @@ is ``"dict"`` or ``"OrderedDict"``), ``list``, ``tuple``, ``ndarray``,
 NumPy scalar such as ``np.float32(1.5)``), ``int``, ``float``, ``bool``,
 ``str`` and ``none``. Floats are written with Python's ``repr`` (exact round
 trip); non-finite floats use JSON's ``NaN``/``Infinity`` extension.
+
+Array nodes carry their ``shape`` and ``dtype`` (NumPy's ``dtype.str``); loading
+checks each ``.npy`` header against them (files without them still load), and
+the zip's CRC-32 of every entry catches flipped bytes, so a corrupted file raises
+ValueError instead of loading wrong numbers. For a whole training run (model,
+optimizer, scheduler, RNG, data order) see :func:`fastdl.train.save_training_state`.
 
 Files are read with :mod:`json` and ``np.load(..., allow_pickle=False)``
 only: loading a checkpoint never runs code from it. Object arrays are refused
@@ -84,22 +91,25 @@ class _Encoder:
         self.arrays.append((name, array))
         return name
 
+    def _array_node(self, kind: str, array: np.ndarray, where: str) -> dict:
+        # shape and dtype in the manifest too: load checks the .npy header against them.
+        entry = self._add_array(array, where)
+        return {"type": kind, "entry": entry, "shape": list(array.shape), "dtype": array.dtype.str}
+
     def encode(self, obj, where: str):
         # bool before int (bool is an int); NumPy scalars before float/str
         # (np.float64 is a float, np.str_ a str).
         if obj is None:
             return {"type": "none"}
         if self.tensor_type is not None and isinstance(obj, self.tensor_type):
-            node = {"type": "tensor", "entry": self._add_array(_tensor_array(obj), where)}
+            node = self._array_node("tensor", _tensor_array(obj), where)
             if obj.requires_grad:
                 node["requires_grad"] = True
             return node
         if isinstance(obj, np.ndarray):
-            array = np.asarray(obj)
-            return {"type": "ndarray", "entry": self._add_array(array, where)}
+            return self._array_node("ndarray", np.asarray(obj), where)
         if isinstance(obj, np.generic):
-            array = np.asarray(obj)
-            return {"type": "numpy_scalar", "entry": self._add_array(array, where)}
+            return self._array_node("numpy_scalar", np.asarray(obj), where)
         if isinstance(obj, bool):
             return {"type": "bool", "value": obj}
         if isinstance(obj, int):
@@ -245,6 +255,18 @@ class _Decoder:
             if hasattr(array, "close"):
                 array.close()
             raise self.error(f"entry {entry!r} ({where}) is not a .npy array")
+        # Optional (older files lack them): the manifest's shape and dtype must match.
+        shape, dtype = node.get("shape"), node.get("dtype")
+        if shape is not None and (not isinstance(shape, list) or tuple(shape) != array.shape):
+            raise self.error(
+                f"corrupt checkpoint: entry {entry!r} ({where}) has shape {array.shape}, "
+                f"the manifest says {shape!r}"
+            )
+        if dtype is not None and dtype != array.dtype.str:
+            raise self.error(
+                f"corrupt checkpoint: entry {entry!r} ({where}) has dtype {array.dtype.str}, "
+                f"the manifest says {dtype!r}"
+            )
         return array
 
     def decode(self, node, where: str):
