@@ -296,14 +296,32 @@ def backward(
     retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
-    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``."""
-    _run(
-        [tensor],
-        [_seed(tensor, gradient, create_graph)],
-        create_graph if retain_graph is None else retain_graph,
-        create_graph,
-        capture=None,
-    )
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``.
+
+    Then runs, once, the callbacks queued with ``queue_callback`` (in queue order)."""
+    try:
+        _run(
+            [tensor],
+            [_seed(tensor, gradient, create_graph)],
+            create_graph if retain_graph is None else retain_graph,
+            create_graph,
+            capture=None,
+        )
+    except BaseException:
+        _post_backward.clear()  # the gradients are incomplete: don't act on them
+        raise
+    while _post_backward:
+        _post_backward.pop(0)()
+
+
+_post_backward: list[Callable[[], None]] = []
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once, at the end of the next ``backward()`` (not
+    ``autograd.grad``), after every gradient has been accumulated; PyTorch's engine
+    ``queue_callback``. ``DistributedDataParallel`` averages gradients this way."""
+    _post_backward.append(callback)
 
 
 def grad(

@@ -27,9 +27,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -223,19 +225,21 @@ class DistributedDataParallel(Module):
     names, shapes and dtypes (a ``ValueError`` naming the first difference is raised
     on every rank), and rank 0's parameters and buffers are copied to all ranks.
 
-    Call :meth:`sync_gradients` after ``backward()`` and before ``optimizer.step()``
-    (or :meth:`hook_optimizer` once, to have ``optimizer.step()`` do it): it averages
-    the gradients across ranks with one ``Allreduce`` per flat gradient buffer (one
-    per parameter group and dtype, see :mod:`fastdl.flat`). Unlike PyTorch it is not
-    triggered by ``backward()`` itself. A trainable parameter without a gradient on
-    a rank counts as a zero gradient there. Buffers (e.g. BatchNorm running
+    As in PyTorch, the ``backward()`` that follows a forward pass (with grad enabled)
+    averages the gradients across ranks when it ends, with one ``Allreduce`` per flat
+    gradient buffer (one per parameter group and dtype, see :mod:`fastdl.flat`);
+    inside ``with model.no_sync():`` it does not (gradient accumulation: the next
+    synced backward averages the accumulated sum). :meth:`sync_gradients` does the
+    same on demand, and :meth:`hook_optimizer` makes ``optimizer.step()`` sync
+    (and clip) when that backward has not. A trainable parameter without a gradient
+    on a rank counts as a zero gradient there. Buffers (e.g. BatchNorm running
     statistics) are only synchronised at construction.
 
     Example::
 
         model = DistributedDataParallel(MLP())
-        loss_fn(model(x), y).backward()
-        model.sync_gradients()
+        loss_fn(model(x), y).backward()      # gradients now averaged over the ranks
+        optimizer.step()
     """
 
     def __init__(self, module: Module) -> None:
@@ -246,6 +250,9 @@ class DistributedDataParallel(Module):
             )
         self.module = module
         self.allreduce_seconds = 0.0  # total time spent in gradient Allreduce
+        self._require_sync = True  # False inside no_sync()
+        self._queued = False  # a sync is queued for the end of the next backward
+        self._synced = False  # the gradients were averaged since the last step
         world = world_size()
         if world == 1:
             return
@@ -262,7 +269,33 @@ class DistributedDataParallel(Module):
             broadcast(buf, root=0)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        from fastdl.autograd import is_grad_enabled, queue_callback
+
+        if world_size() > 1 and self._require_sync and not self._queued and is_grad_enabled():
+            self._queued = True
+            queue_callback(self._sync_after_backward)
         return self.module(*args, **kwargs)
+
+    def _sync_after_backward(self) -> None:
+        self._queued = False
+        self.sync_gradients()
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Backward passes of forwards run inside this block do not average the
+        gradients (accumulate locally; the next synced backward averages the sum).
+
+        Example::
+
+            with model.no_sync():
+                loss_fn(model(x1), y1).backward()
+            loss_fn(model(x2), y2).backward()   # averages the accumulated gradients
+        """
+        previous, self._require_sync = self._require_sync, False
+        try:
+            yield
+        finally:
+            self._require_sync = previous
 
     def _flat_buffers(self) -> tuple[list, list[Tensor]]:
         """The flat buffers holding the trainable parameters, and those in none."""
@@ -303,6 +336,7 @@ class DistributedDataParallel(Module):
                 p.grad = Tensor._wrap(np.zeros(p.shape, p.dtype))
             all_reduce(p.grad, op="mean")
         self.allreduce_seconds += time.perf_counter() - start
+        self._synced = True
 
     def hook_optimizer(self, optimizer: Any, clip_grad_norm: float | None = None) -> Any:
         """Make ``optimizer.step()`` first sync the gradients (then clip their total
@@ -321,7 +355,9 @@ class DistributedDataParallel(Module):
 
                 with enable_grad():
                     loss = closure()
-            self.sync_gradients()
+            if not self._synced:  # the backward did not (no_sync, or a closure's)
+                self.sync_gradients()
+            self._synced = False
             if clip_grad_norm is not None:
                 from fastdl.nn.utils import clip_grad_norm_
 

@@ -189,6 +189,8 @@ for name, make in [
     ("sgd", lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)),
     ("adam", lambda ps: optim.Adam(ps, lr=0.01)),
     ("sgd-clip", lambda ps: optim.SGD(ps, lr=0.5)),
+    ("sgd-auto", lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)),
+    ("adam-no-sync", lambda ps: optim.Adam(ps, lr=0.01)),
 ]:
     clip = 0.05 if name == "sgd-clip" else None
     # each rank starts from different weights: DDP must broadcast rank 0's
@@ -196,7 +198,13 @@ for name, make in [
     opt = make(ddp.parameters())
     shard = DataLoader(TensorDataset(X, y), batch_size=B // world, shuffle=True, seed=1,
                        shard=(rank, world))
-    if name != "sgd":  # optimizer.step() syncs (then clips the averaged gradients)
+    if name == "sgd-auto":  # backward() averages the gradients by itself
+        got = train(ddp, opt, shard, lambda: None)
+    elif name == "adam-no-sync":  # no backward syncs: optimizer.step() must
+        ddp.hook_optimizer(opt)
+        with ddp.no_sync():
+            got = train(ddp, opt, shard, lambda: None)
+    elif name != "sgd":  # optimizer.step() syncs (then clips the averaged gradients)
         ddp.hook_optimizer(opt, clip_grad_norm=clip)
         got = train(ddp, opt, shard, lambda: None)
     else:
