@@ -9,8 +9,9 @@ A script, not a pytest benchmark: it launches itself under ``mpiexec -n 1`` and
 
 Each model trains with SGD (lr 0.01) on fixed random float32 data at the same
 *global* batch (``--batch``, default 128; each of ``N`` ranks takes ``batch / N``),
-one compute thread per rank. Step = zero_grad, forward, loss, backward,
-``sync_gradients`` (one Allreduce of the flat float32 gradient buffer), step; its
+one compute thread per rank. Step = zero_grad, forward, loss, backward (which ends
+with ``DistributedDataParallel``'s gradient sync: one Allreduce of the flat float32
+gradient buffer), step; its
 time is rank 0's median over the timed steps. The Allreduce time includes waiting for
 the slower rank. Bandwidth: ``Allreduce`` of 10M float32 (40 MB), median of 5;
 "bus bandwidth" is ``2 (N-1)/N * bytes / time`` (what a ring all-reduce moves per rank).
@@ -68,8 +69,7 @@ def worker(batch: int, steps: int, threads: int | None) -> None:
             t0 = time.perf_counter()
             before = model.allreduce_seconds
             opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            model.sync_gradients()
+            loss_fn(model(x), y).backward()  # averages the gradients at its end
             opt.step()
             if i >= 5:
                 times.append(time.perf_counter() - t0)
