@@ -216,11 +216,7 @@ class DataLoader:
         return n if self.batch_size == "full" else self.batch_size
 
     def __len__(self) -> int:
-        n = _shard_size(len(self.dataset), self.shard, self.drop_last)
-        if n == 0:
-            return 0
-        step = self._step(n)
-        return n // step if self.drop_last else math.ceil(n / step)
+        return self._batch_count(_shard_size(len(self.dataset), self.shard, self.drop_last))
 
     # The epoch in progress, for state_dict: its order (None once it has run to the
     # end or before the first epoch) and the batches handed out; _pending is an epoch
