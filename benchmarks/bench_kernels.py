@@ -17,6 +17,10 @@ Each benchmark group compares implementations side by side:
   kernel itself (``fastdl.backends.cpu.optim.adam_step``), the C extension itself
   (``cext.kernels()["adam_step"]``), the reference, and ``torch._fused_adam_`` (what
   ``torch.optim.Adam(fused=True)`` runs per step).
+* ``philox_<kind>-N``     N float32 random numbers from the Philox stream (uniform,
+  Bernoulli(0.5) mask, normal): the registry's numba backend (the C extension when
+  built), the Numba kernel itself, the C extension itself, and torch's in-place
+  ``uniform_`` / ``bernoulli_`` / ``normal_`` (its CPU generator, mt19937).
 
 Run::
 
@@ -219,3 +223,47 @@ def test_adam_step(benchmark, request, impl, size):
     )
     warm_then_time(benchmark, lambda: kernel(*args))
     assert np.isfinite(param[:1000]).all()
+
+
+# -- Philox random numbers ---------------------------------------------------------------
+
+RANDOM_SIZES = [10_000_000]
+RANDOM_KINDS = {"uniform": (), "bernoulli": (0.5,), "normal": (0.0, 1.0)}
+RANDOM_IMPLS = ["fastdl-numba", "fastdl-numba-njit", "fastdl-cext", "torch"]
+
+
+@pytest.mark.parametrize("size", RANDOM_SIZES, ids=lambda n: f"{n}")
+@pytest.mark.parametrize("kind", list(RANDOM_KINDS))
+@pytest.mark.parametrize("impl", RANDOM_IMPLS)
+def test_philox(benchmark, request, impl, kind, size):
+    from fastdl.backends.cpu import cext
+    from fastdl.backends.cpu import random as cpu_random
+
+    out = np.empty(size, DTYPE)
+    name = f"philox_{kind}"
+    benchmark.group = f"{name}-{size}"
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        tout = torch.from_numpy(out)
+        run = {
+            "uniform": tout.uniform_,
+            "bernoulli": lambda: tout.bernoulli_(0.5),
+            "normal": tout.normal_,
+        }[kind]
+        warm_then_time(benchmark, run)
+    else:
+        if impl == "fastdl-numba":
+            kernel = getattr(request.getfixturevalue("numba_backend"), name)
+            benchmark.extra_info["served_by"] = "C extension" if name in cext.kernels() else "Numba"
+        elif impl == "fastdl-numba-njit":
+            kernel = getattr(cpu_random, name)
+        else:
+            kernel = cext.kernels().get(name)
+            if kernel is None:
+                pytest.skip(f"{impl}: the C extension is not built or FASTDL_CEXT=0")
+        args = (2**63 + 5, 12, *RANDOM_KINDS[kind], out)
+        warm_then_time(benchmark, lambda: kernel(*args))
+    if kind == "normal":
+        assert abs(float(out.mean())) < 0.01 and abs(float(out.std()) - 1) < 0.01
+    else:
+        assert abs(float(out.mean()) - 0.5) < 0.01

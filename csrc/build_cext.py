@@ -8,7 +8,8 @@ install makes.
 
 Flags: -O3 and C99, nothing machine-specific (no -march=native), so the binary
 runs on any CPU of its platform; the hot loops carry AVX2/AVX-512 clones chosen
-at load time (see optim.c). -fno-math-errno lets GCC vectorise sqrt: with errno
+at load time (see optim.c), and random.c picks its SSE2/AVX2/AVX-512F Philox code
+at run time. -fno-math-errno lets GCC vectorise sqrt: with errno
 semantics on, no loop that calls sqrt is vectorised at all. -pthread: large optimizer
 steps run on several threads (parallel.c).
 """
@@ -55,10 +56,26 @@ void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_a
                              double *buf, double *grad_avg, int64_t n, double lr, double alpha,
                              double eps, double weight_decay, double momentum, int centered,
                              int maximize, int nthreads);
+void fastdl_philox_uint32(uint32_t *out, int64_t n, uint64_t seed, uint64_t offset,
+                          int nthreads);
+void fastdl_philox_uniform_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                               int nthreads);
+void fastdl_philox_uniform_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                               int nthreads);
+void fastdl_philox_normal_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                              double mean, double std, int nthreads);
+void fastdl_philox_normal_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                              double mean, double std, int nthreads);
+void fastdl_philox_bernoulli_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                                 double p, int nthreads);
+void fastdl_philox_bernoulli_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                                 double p, int nthreads);
+int fastdl_philox_select(int level);
+int fastdl_philox_level(void);
 int fastdl_parallel_workers(void);
 """
 
-C_SOURCES = ["optim.c", "parallel.c"]
+C_SOURCES = ["optim.c", "random.c", "parallel.c"]
 DEPENDS = ["fastdl_cext.h", "parallel.h", "build_cext.py"]
 
 if sys.platform == "win32":

@@ -50,6 +50,34 @@ void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_a
                              double eps, double weight_decay, double momentum, int centered,
                              int maximize, int nthreads);
 
+/* Philox 4x32-10 (spec.py: philox_*): out[k] for k < n from the stream keyed by seed,
+ * starting at word offset (block offset / 4 + (offset % 4 + k) / 4, as in the
+ * reference, even past word 2^64).  uint32: the raw words;
+ * uniform: [0, 1) from one word (f32) or two (f64); normal: Box-Muller from four
+ * words per pair of values; bernoulli: 1 where the float32 uniform of a word is < p
+ * (compared in float64), else 0. */
+void fastdl_philox_uint32(uint32_t *out, int64_t n, uint64_t seed, uint64_t offset,
+                          int nthreads);
+void fastdl_philox_uniform_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                               int nthreads);
+void fastdl_philox_uniform_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                               int nthreads);
+void fastdl_philox_normal_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                              double mean, double std, int nthreads);
+void fastdl_philox_normal_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                              double mean, double std, int nthreads);
+void fastdl_philox_bernoulli_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
+                                 double p, int nthreads);
+void fastdl_philox_bernoulli_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
+                                 double p, int nthreads);
+
+/* Which Philox batch code runs: 0 portable C, 1 SSE2, 2 AVX2, 3 AVX-512F (x86-64).
+ * fastdl_philox_select(level) switches to it and returns it, or -1 if this CPU or
+ * build lacks it; level < 0 picks the widest available (the default).  For tests:
+ * every level gives the same words. */
+int fastdl_philox_select(int level);
+int fastdl_philox_level(void);
+
 /* Worker threads the optimizer steps have started in this process (0 before the
  * first split step, and in a fork()ed child until its first). */
 int fastdl_parallel_workers(void);

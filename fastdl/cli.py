@@ -541,7 +541,10 @@ def info() -> int:
     )
     if cext_status["loaded"] and cext_status["enabled"]:
         served = ", ".join(sorted(cext.kernels()))
-        print(f"C extension: loaded from {cext_status['path']}; C kernels serve {served}")
+        print(
+            f"C extension: loaded from {cext_status['path']}; C kernels serve {served} "
+            f"(Philox: {cext_status['philox_isa']})"
+        )
     else:
         state = "loaded" if cext_status["loaded"] else "not loaded"
         print(f"C extension: {state} ({cext_status['reason']}); the Numba path serves")

@@ -217,8 +217,11 @@ def test_status_when_built(adam):
     status = cext.status()
     assert status["loaded"] is True and status["enabled"] is True
     assert status["reason"] == ""
-    assert set(cext.kernels()) == {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step"}
+    optim = {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step"}
+    philox = {"philox_uint32", "philox_uniform", "philox_normal", "philox_bernoulli"}
+    assert set(cext.kernels()) == optim | philox
     assert set(cext.kernels()) <= set(spec.NAMES)
+    assert status["philox_isa"] in ("portable C", "SSE2", "AVX2", "AVX-512F")
 
 
 def test_fastdl_cext_0_disables(adam, monkeypatch):

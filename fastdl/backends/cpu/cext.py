@@ -13,13 +13,15 @@ Example::
     >>> from fastdl.backends.cpu import cext
     >>> cext.status()
     {'loaded': True, 'enabled': True, 'reason': '', 'path': '.../fastdl/_cext...so'}
-    >>> sorted(cext.kernels())
-    ['adagrad_step', 'adam_step', 'rmsprop_step', 'sgd_step']
+    >>> sorted(cext.kernels())  # doctest: +NORMALIZE_WHITESPACE
+    ['adagrad_step', 'adam_step', 'philox_bernoulli', 'philox_normal',
+     'philox_uint32', 'philox_uniform', 'rmsprop_step', 'sgd_step']
 
 Large buffers are split across threads inside the extension (``csrc/parallel.c``):
 a step over ``n`` elements uses ``min(fastdl.get_num_threads(), n //
-PARALLEL_MIN_PER_THREAD)`` threads. The kernels are elementwise, so the result is
-the same for every thread count.
+PARALLEL_MIN_PER_THREAD)`` threads; the Philox kernels split large outputs the
+same way. The kernels are elementwise, so the result is the same for every thread
+count.
 """
 
 from __future__ import annotations
@@ -97,7 +99,12 @@ def status() -> dict:
         "enabled": enabled,
         "reason": reason,
         "path": getattr(module, "__file__", "") if module is not None else "",
+        "philox_isa": _PHILOX_ISA[module.lib.fastdl_philox_level()] if module else "",
     }
+
+
+# fastdl_philox_level(): the instruction set the C Philox kernels chose at run time.
+_PHILOX_ISA = ("portable C", "SSE2", "AVX2", "AVX-512F")
 
 
 def kernels() -> dict:
@@ -109,6 +116,10 @@ def kernels() -> dict:
         "adam_step": adam_step,
         "adagrad_step": adagrad_step,
         "rmsprop_step": rmsprop_step,
+        "philox_uint32": philox_uint32,
+        "philox_uniform": philox_uniform,
+        "philox_normal": philox_normal,
+        "philox_bernoulli": philox_bernoulli,
     }
 
 
@@ -342,3 +353,78 @@ def rmsprop_step(
         1 if maximize else 0,
         _num_threads(n),
     )
+
+
+# -- Philox 4x32-10 ----------------------------------------------------------------
+
+_U32 = np.dtype(np.uint32)
+_MASK64 = (1 << 64) - 1
+_PHILOX_FLOAT = {_F32: ("float[]", "f32"), _F64: ("double[]", "f64")}
+
+
+def _philox_call(kernel: str, out, offset, table):
+    """(C function, out pointer, n, offset) for out, or None where the Numba kernel must serve.
+
+    The C path takes the common case: a writeable, C-contiguous 1-D out of a dtype
+    in ``table`` and an offset in [0, 2**64). Anything else goes to the Numba
+    kernel, so that odd arguments behave (and fail) exactly as they do there.
+    """
+    try:
+        ctype, suffix = table[out.dtype]
+        flags = out.flags
+        if out.ndim != 1 or not flags.c_contiguous or not flags.writeable:
+            return None
+        offset = int(offset)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= offset <= _MASK64:
+        return None
+    module = _module if _module is not None else _require()
+    fn = _functions.get((kernel, suffix))
+    if fn is None:
+        name = f"fastdl_{kernel}_{suffix}" if suffix else f"fastdl_{kernel}"
+        fn = _functions[(kernel, suffix)] = getattr(module.lib, name)
+    n = out.size
+    return fn, module.ffi.from_buffer(ctype, out, True), n, offset
+
+
+def _numba(name: str):
+    from fastdl.backends.cpu import random
+
+    return getattr(random, name)
+
+
+def philox_uint32(seed, offset, out):
+    seed = int(seed) & _MASK64  # first, as the Numba kernel converts it first
+    call = _philox_call("philox_uint32", out, offset, {_U32: ("uint32_t[]", "")})
+    if call is None:
+        return _numba("philox_uint32")(seed, offset, out)
+    fn, pointer, n, offset = call
+    fn(pointer, n, seed, offset, _num_threads(n))
+
+
+def philox_uniform(seed, offset, out):
+    seed = int(seed) & _MASK64
+    call = _philox_call("philox_uniform", out, offset, _PHILOX_FLOAT)
+    if call is None:
+        return _numba("philox_uniform")(seed, offset, out)
+    fn, pointer, n, offset = call
+    fn(pointer, n, seed, offset, _num_threads(n))
+
+
+def philox_normal(seed, offset, mean, std, out):
+    seed, mean, std = int(seed) & _MASK64, float(mean), float(std)
+    call = _philox_call("philox_normal", out, offset, _PHILOX_FLOAT)
+    if call is None:
+        return _numba("philox_normal")(seed, offset, mean, std, out)
+    fn, pointer, n, offset = call
+    fn(pointer, n, seed, offset, mean, std, _num_threads(n))
+
+
+def philox_bernoulli(seed, offset, p, out):
+    seed, p = int(seed) & _MASK64, float(p)
+    call = _philox_call("philox_bernoulli", out, offset, _PHILOX_FLOAT)
+    if call is None:
+        return _numba("philox_bernoulli")(seed, offset, p, out)
+    fn, pointer, n, offset = call
+    fn(pointer, n, seed, offset, p, _num_threads(n))
