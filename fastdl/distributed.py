@@ -233,7 +233,9 @@ class DistributedDataParallel(Module):
     same on demand, and :meth:`hook_optimizer` makes ``optimizer.step()`` sync
     (and clip) when that backward has not. A trainable parameter without a gradient
     on a rank counts as a zero gradient there. Buffers (e.g. BatchNorm running
-    statistics) are only synchronised at construction.
+    statistics) are copied from rank 0 at construction and, with
+    ``broadcast_buffers=True`` (PyTorch's default), again at every forward pass in
+    training mode.
 
     Example::
 
@@ -242,13 +244,14 @@ class DistributedDataParallel(Module):
         optimizer.step()
     """
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, broadcast_buffers: bool = True) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(
                 f"DistributedDataParallel: expected a fastdl Module, got {type(module).__name__}"
             )
         self.module = module
+        self.broadcast_buffers = bool(broadcast_buffers)
         self.allreduce_seconds = 0.0  # total time spent in gradient Allreduce
         self._require_sync = True  # False inside no_sync()
         self._queued = False  # a sync is queued for the end of the next backward
@@ -271,6 +274,9 @@ class DistributedDataParallel(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         from fastdl.autograd import is_grad_enabled, queue_callback
 
+        if world_size() > 1 and self.broadcast_buffers and self.training:
+            for _, buf in self.module.named_buffers():  # e.g. BatchNorm's running stats
+                broadcast(buf, root=0)
         if world_size() > 1 and self._require_sync and not self._queued and is_grad_enabled():
             self._queued = True
             queue_callback(self._sync_after_backward)

@@ -282,6 +282,17 @@ dist._state["comm"] = counter.comm
 assert counter.calls == 2, counter.calls
 np.testing.assert_allclose(model.module.a.weight.grad.numpy(), own)  # same on both ranks
 assert (model.module.b.weight.grad.numpy() == 2.0).all()  # (4 + 0) / 2
+
+# BatchNorm running statistics: rank-specific batches make them differ; with
+# broadcast_buffers (the default) the next forward starts from rank 0's on every rank
+for flag in (True, False):
+    fastdl.manual_seed(0)
+    bn = dist.DistributedDataParallel(nn.BatchNorm1d(3), broadcast_buffers=flag)
+    bn(fastdl.tensor(np.full((4, 3), float(r)) + np.arange(4.0)[:, None]).float())
+    bn(fastdl.tensor(np.arange(12.0).reshape(4, 3)).float())  # the same batch everywhere
+    mean = bn.module.running_mean.numpy().copy()
+    rank0 = dist.broadcast(mean.copy(), root=0)
+    assert np.array_equal(mean, rank0) == (flag or r == 0), (flag, r, mean, rank0)
 dist.barrier()
 print(f"rank {r} OK")
 """
