@@ -17,6 +17,7 @@ steps run on several threads (parallel.c).
 import glob
 import os
 import platform
+import re
 import shutil
 import sys
 import sysconfig
@@ -26,54 +27,18 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# Repeated from fastdl_cext.h: cffi's cdef parser takes no preprocessor input.
-CDEF = """
-void fastdl_sgd_step_f32(float *param, const float *grad, float *buf, int64_t n, double lr,
-                         double momentum, double dampening, double weight_decay, int nesterov,
-                         int first_step, int maximize, int nthreads);
-void fastdl_sgd_step_f64(double *param, const double *grad, double *buf, int64_t n, double lr,
-                         double momentum, double dampening, double weight_decay, int nesterov,
-                         int first_step, int maximize, int nthreads);
-void fastdl_adam_step_f32(float *param, const float *grad, float *m, float *v, float *vmax,
-                          int64_t n, int64_t step, double lr, double beta1, double beta2,
-                          double eps, double weight_decay, int amsgrad, int decoupled,
-                          int nthreads);
-void fastdl_adam_step_f64(double *param, const double *grad, double *m, double *v,
-                          double *vmax, int64_t n, int64_t step, double lr, double beta1,
-                          double beta2, double eps, double weight_decay, int amsgrad,
-                          int decoupled, int nthreads);
-void fastdl_adagrad_step_f32(float *param, const float *grad, float *state_sum, int64_t n,
-                             int64_t step, double lr, double lr_decay, double weight_decay,
-                             double eps, int maximize, int nthreads);
-void fastdl_adagrad_step_f64(double *param, const double *grad, double *state_sum, int64_t n,
-                             int64_t step, double lr, double lr_decay, double weight_decay,
-                             double eps, int maximize, int nthreads);
-void fastdl_rmsprop_step_f32(float *param, const float *grad, float *square_avg, float *buf,
-                             float *grad_avg, int64_t n, double lr, double alpha, double eps,
-                             double weight_decay, double momentum, int centered, int maximize,
-                             int nthreads);
-void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_avg,
-                             double *buf, double *grad_avg, int64_t n, double lr, double alpha,
-                             double eps, double weight_decay, double momentum, int centered,
-                             int maximize, int nthreads);
-void fastdl_philox_uint32(uint32_t *out, int64_t n, uint64_t seed, uint64_t offset,
-                          int nthreads);
-void fastdl_philox_uniform_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
-                               int nthreads);
-void fastdl_philox_uniform_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
-                               int nthreads);
-void fastdl_philox_normal_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
-                              double mean, double std, int nthreads);
-void fastdl_philox_normal_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
-                              double mean, double std, int nthreads);
-void fastdl_philox_bernoulli_f32(float *out, int64_t n, uint64_t seed, uint64_t offset,
-                                 double p, int nthreads);
-void fastdl_philox_bernoulli_f64(double *out, int64_t n, uint64_t seed, uint64_t offset,
-                                 double p, int nthreads);
-int fastdl_philox_select(int level);
-int fastdl_philox_level(void);
-int fastdl_parallel_workers(void);
-"""
+
+def header_cdef(path: str = os.path.join(HERE, "fastdl_cext.h")) -> str:
+    """fastdl_cext.h's declarations for ``ffi.cdef``: cffi's cdef parser takes no
+    preprocessor input, so comments and ``#`` lines are dropped (the header is the one
+    list of the extension's functions)."""
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+CDEF = header_cdef()
 
 C_SOURCES = ["optim.c", "random.c", "parallel.c"]
 DEPENDS = ["fastdl_cext.h", "parallel.h", "build_cext.py"]

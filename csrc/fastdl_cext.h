@@ -1,7 +1,7 @@
 /* fastdl C extension: kernels called through cffi (API mode).
  *
- * The contract of every kernel is fastdl/backends/spec.py; the declarations
- * here are repeated verbatim in build_cext.py's cdef.  Arrays are flat,
+ * The contract of every kernel is fastdl/backends/spec.py; build_cext.py reads
+ * the declarations here for cffi's cdef (so keep them free of macros).  Arrays are flat,
  * C-contiguous and do not alias one another.  A buffer the options leave unused
  * (momentum_buffer without momentum, max_exp_avg_sq without amsgrad, grad_avg
  * when not centered) may be NULL.  nthreads > 1 splits the buffers across that
