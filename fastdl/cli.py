@@ -11,6 +11,7 @@ status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
@@ -251,6 +252,17 @@ def _load_data(spec: str, seed: int) -> tuple[np.ndarray, ...]:
     raise UsageError(f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}")
 
 
+def _square_side(args: argparse.Namespace, features: int, minimum: int, verb: str) -> int:
+    """The side of the square images ``features`` pixels make, or a UsageError."""
+    side = math.isqrt(features)
+    if side * side != features or side < minimum:
+        raise UsageError(
+            f"fastdl train: --model {args.model} {verb} square images; --data {args.data} has "
+            f"{features} features per sample"
+        )
+    return side
+
+
 def _build_model(
     args: argparse.Namespace, X_train: np.ndarray, X_test: np.ndarray, n_classes: int
 ) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -270,12 +282,7 @@ def _build_model(
     for flag in ("hidden", "activation"):
         if getattr(args, flag) is not None:
             raise UsageError(f"fastdl train: --{flag} applies to --model mlp, not {args.model}")
-    side = int(np.sqrt(X_train.shape[1]))
-    if side * side != X_train.shape[1] or side < 4:
-        raise UsageError(
-            f"fastdl train: --model {args.model} reads square images; --data {args.data} has "
-            f"{X_train.shape[1]} features per sample"
-        )
+    side = _square_side(args, X_train.shape[1], minimum=4, verb="reads")
     if args.model == "lstm":
         model = models.lstm_classifier(input_size=side, num_classes=n_classes)
         shape: tuple[int, ...] = (side, side)

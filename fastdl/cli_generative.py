@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from fastdl.cli import UsageError, _build_optimizer, _build_scheduler, _config, _load_data
+from fastdl.cli import (
+    UsageError,
+    _build_optimizer,
+    _build_scheduler,
+    _config,
+    _load_data,
+    _square_side,
+)
 
 # Hyper-parameters when no flag sets them: chosen so the 30 default epochs on the
 # 8x8 digits give recognisable digits in seconds.
@@ -79,12 +86,7 @@ def _images(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
             "not spirals"
         )
     X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
-    side = int(round(math.sqrt(X_train.shape[1])))
-    if side * side != X_train.shape[1] or side < 2:
-        raise UsageError(
-            f"fastdl train: --model {args.model} draws square images; --data {args.data} has "
-            f"{X_train.shape[1]} features per sample"
-        )
+    side = _square_side(args, X_train.shape[1], minimum=2, verb="draws")
     return X_train, y_train, X_test, y_test, side
 
 

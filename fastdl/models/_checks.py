@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fastdl.nn._checks import positive_int
 
-def positive_int(model: str, name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{model}: {name} must be a positive int, got {value!r}")
-    return value
+__all__ = ["image_shape", "positive_int"]
 
 
 def image_shape(model: str, input_shape: Sequence[int]) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastdl.nn import functional as F
+from fastdl.nn._checks import positive_int
 from fastdl.nn.containers import Sequential
 from fastdl.nn.module import Module
 from fastdl.tensor import Tensor
@@ -30,11 +31,12 @@ class BasicBlock(Module):
         from fastdl.nn.conv import Conv2d
         from fastdl.nn.norm import BatchNorm2d
 
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"BasicBlock: {name} must be a positive int, got {value!r}")
-        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-            raise ValueError(f"BasicBlock: stride must be a positive int, got {stride!r}")
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("stride", stride),
+        ):
+            positive_int("BasicBlock", name, value)
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
         self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         self.bn1 = BatchNorm2d(out_channels)
