@@ -78,8 +78,57 @@ void fastdl_philox_bernoulli_f64(double *out, int64_t n, uint64_t seed, uint64_t
 int fastdl_philox_select(int level);
 int fastdl_philox_level(void);
 
+/* GEMM with a fused prologue and epilogue (gemm.c), row-major, C (m, n) overwritten:
+ *   C[i, j] = act(sum_p A'[i, p] * B'[p, j] + bias[j])
+ * op(A) (m x k) is A stored (m, k) with row stride lda, or with trans_a its transpose,
+ * stored (k, m); op(B) (k x n) likewise. A' is op(A), or with mask_a (laid out as A,
+ * same lda) op(A) times the derivative of activation mask_act written in terms of its
+ * output y = mask: relu y > 0 ? a : 0; leaky_relu y > 0 ? a : slope * a; sigmoid
+ * a * y * (1 - y); tanh a * (1 - y * y). B' likewise with mask_b. sum_a (m) gets the
+ * row sums of A' and sum_b (n) the column sums of B' when not NULL. act and mask_act:
+ * 0 none, 1 relu, 2 leaky_relu (slope), 3 sigmoid, 4 tanh. bias (n) may be NULL.
+ * Runs on up to nthreads threads. Returns 0, or -1 when out of memory (C undefined). */
+int fastdl_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int trans_a,
+                    const float *mask_a, float *sum_a, const float *b, int64_t ldb, int trans_b,
+                    const float *mask_b, float *sum_b, int mask_act, double slope,
+                    const float *bias, int act, float *c, int64_t ldc, int nthreads);
+int fastdl_gemm_f64(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda, int trans_a,
+                    const double *mask_a, double *sum_a, const double *b, int64_t ldb,
+                    int trans_b, const double *mask_b, double *sum_b, int mask_act, double slope,
+                    const double *bias, int act, double *c, int64_t ldc, int nthreads);
+
+/* Which GEMM microkernel runs, numbered as for Philox (1 unused): 0 portable C,
+ * 2 AVX2+FMA, 3 AVX-512F. Select and level as for Philox; results agree to rounding. */
+int fastdl_gemm_select(int level);
+int fastdl_gemm_level(void);
+
 /* Worker threads the optimizer steps have started in this process (0 before the
  * first split step, and in a fork()ed child until its first). */
 int fastdl_parallel_workers(void);
+
+/* im2col / col2im of Conv2d (spec.py: im2col, col2im).  x (n, c, h, w); cols
+ * (c*kh*kw, n, oh*rw), row (ci, i, j), column (image, y*rw + z): x's pixel
+ * (y*sh - ph + i*dh, z*sw - pw + j*dw) for z < ow, zero outside x.  rw >= ow: the
+ * wider output rows of conv.py's flat GEMM (the spec's kernels have rw = ow); columns
+ * ow <= z < rw hold zeros or, where a tap's rows are one run of x (stride 1, rw = w),
+ * the wrapped-around pixels.  ph, pw may be negative (rows/columns of x skipped).
+ * col2im is the adjoint: x = 0, then every column element z < ow added to the pixel
+ * it reads, in tap order (i, j); columns z >= ow are not read. */
+void fastdl_im2col_f32(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh,
+                       int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                       int64_t dw, int64_t oh, int64_t ow, int64_t rw, float *cols,
+                       int nthreads);
+void fastdl_im2col_f64(const double *x, int64_t n, int64_t c, int64_t h, int64_t w,
+                       int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                       int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw,
+                       double *cols, int nthreads);
+void fastdl_col2im_f32(const float *cols, int64_t n, int64_t c, int64_t h, int64_t w,
+                       int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                       int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, float *x,
+                       int nthreads);
+void fastdl_col2im_f64(const double *cols, int64_t n, int64_t c, int64_t h, int64_t w,
+                       int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                       int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, double *x,
+                       int nthreads);
 
 #endif

@@ -13,9 +13,9 @@
  * or with another process) costs at most one chunk of waiting, and the caller does
  * the rest; at worst the step takes about as long as on one thread.
  *
- * The worker threads are started on first use and then sleep on a condition
- * variable between calls; they never spin, so they take no core from OpenBLAS or
- * anyone else while idle. (Starting a thread per call cost about 20 us.) In a
+ * The worker threads are started on first use. Between calls each watches for the
+ * next job for FASTDL_SPIN_US, yielding its core at every look (see fastdl_watch),
+ * then sleeps on a condition variable, taking no core from OpenBLAS or anyone else. (Starting a thread per call cost about 20 us.) In a
  * fork()ed child the workers are gone; the child starts its own on first use.
  * The GIL is not held here (cffi releases it around the call), and the workers
  * never touch Python. Calls from several Python threads take turns.
@@ -41,12 +41,24 @@ void fastdl_parallel_for(int64_t n, int nthreads, fastdl_range_fn fn, const void
     fn(ctx, 0, n);
 }
 
+void fastdl_parallel_tasks(int64_t ntasks, int nthreads, fastdl_range_fn fn, const void *ctx)
+{
+    (void)nthreads;
+    fn(ctx, 0, ntasks);
+}
+
 int fastdl_parallel_workers(void) { return 0; }
 
 #else
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
+
+#ifndef FASTDL_SPIN_US
+#define FASTDL_SPIN_US 100.0
+#endif
 
 /* The pool. `call_lock` serialises callers; `lock` guards everything below it but
  * next_chunk, which the threads of a job take chunks from atomically. */
@@ -62,6 +74,7 @@ static int active;           /* workers inside the current job */
 static fastdl_range_fn job_fn;
 static const void *job_ctx;
 static int64_t job_n;
+static int64_t job_chunk; /* elements per chunk of the current job */
 static int64_t next_chunk;
 static unsigned long first_seen[FASTDL_MAX_THREADS]; /* job_id when worker k was started */
 static int atfork_registered;
@@ -79,12 +92,66 @@ static int64_t fastdl_take_chunk(void)
 }
 
 /* Take chunks until none is left. */
-static void fastdl_run_chunks(fastdl_range_fn fn, const void *ctx, int64_t n)
+static void fastdl_run_chunks(fastdl_range_fn fn, const void *ctx, int64_t n, int64_t chunk)
 {
     for (;;) {
-        int64_t lo = fastdl_take_chunk() * FASTDL_CHUNK;
+        int64_t lo = fastdl_take_chunk() * chunk;
         if (lo >= n) return;
-        fn(ctx, lo, lo + FASTDL_CHUNK < n ? lo + FASTDL_CHUNK : n);
+        fn(ctx, lo, lo + chunk < n ? lo + chunk : n);
+    }
+}
+
+static unsigned long fastdl_job_id(void)
+{
+#if defined(__GNUC__)
+    return __atomic_load_n(&job_id, __ATOMIC_ACQUIRE);
+#else
+    return job_id;
+#endif
+}
+
+/* `active` changes under `lock`, and the caller also reads it unlocked while it waits. */
+static int fastdl_active(void)
+{
+#if defined(__GNUC__)
+    return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+#else
+    return 0;
+#endif
+}
+
+static int fastdl_add_active(int delta)
+{
+#if defined(__GNUC__)
+    return __atomic_add_fetch(&active, delta, __ATOMIC_RELEASE);
+#else
+    return active += delta;
+#endif
+}
+
+static double fastdl_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
+}
+
+/* After a job, a worker watches for the next one for FASTDL_SPIN_US before it sleeps:
+ * a training step calls the GEMM every few tens of microseconds, and waking a
+ * sleeping thread costs 35-40 us here. The watch yields the core between looks
+ * (sched_yield), so a thread runnable on that core (an OpenBLAS worker, the Python
+ * thread) runs at once instead of waiting for the watch to end. */
+static void fastdl_watch(unsigned long seen)
+{
+    double until = fastdl_now_us() + FASTDL_SPIN_US;
+    while (fastdl_job_id() == seen) {
+        for (int i = 0; i < 64 && fastdl_job_id() == seen; ++i) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+            __builtin_ia32_pause();
+#endif
+        }
+        if (fastdl_now_us() > until) return;
+        sched_yield();
     }
 }
 
@@ -94,17 +161,22 @@ static void *fastdl_worker(void *arg)
     pthread_mutex_lock(&lock);
     unsigned long seen = first_seen[id]; /* not job_id: the job it was started for may be up */
     for (;;) {
+        if (job_id == seen) {
+            pthread_mutex_unlock(&lock);
+            fastdl_watch(seen);
+            pthread_mutex_lock(&lock);
+        }
         while (job_id == seen) pthread_cond_wait(&work, &lock);
         seen = job_id;
         if (!job_open || id >= job_threads) continue; /* woke too late, or not wanted */
-        ++active;
+        fastdl_add_active(1);
         fastdl_range_fn fn = job_fn;
         const void *ctx = job_ctx;
-        int64_t n = job_n;
+        int64_t n = job_n, chunk = job_chunk;
         pthread_mutex_unlock(&lock);
-        fastdl_run_chunks(fn, ctx, n);
+        fastdl_run_chunks(fn, ctx, n, chunk);
         pthread_mutex_lock(&lock);
-        if (--active == 0 && !job_open) pthread_cond_signal(&done);
+        if (fastdl_add_active(-1) == 0 && !job_open) pthread_cond_signal(&done);
     }
     return NULL;
 }
@@ -154,10 +226,12 @@ int fastdl_parallel_workers(void)
     return count;
 }
 
-void fastdl_parallel_for(int64_t n, int nthreads, fastdl_range_fn fn, const void *ctx)
+/* Run fn over [0, n) in chunks of `chunk` on up to nthreads threads. */
+static void fastdl_parallel_chunks(int64_t n, int64_t chunk, int nthreads, fastdl_range_fn fn,
+                                   const void *ctx)
 {
     if (nthreads > FASTDL_MAX_THREADS) nthreads = FASTDL_MAX_THREADS;
-    if (nthreads <= 1 || n <= FASTDL_CHUNK) {
+    if (nthreads <= 1 || n <= chunk) {
         fn(ctx, 0, n);
         return;
     }
@@ -167,21 +241,50 @@ void fastdl_parallel_for(int64_t n, int nthreads, fastdl_range_fn fn, const void
     job_fn = fn;
     job_ctx = ctx;
     job_n = n;
+    job_chunk = chunk;
     next_chunk = 0;
     job_threads = nthreads;
     job_open = 1;
     active = 0;
+#if defined(__GNUC__)
+    __atomic_store_n(&job_id, job_id + 1, __ATOMIC_RELEASE); /* watchers read it unlocked */
+#else
     ++job_id;
+#endif
     pthread_cond_broadcast(&work);
     pthread_mutex_unlock(&lock);
 
-    fastdl_run_chunks(fn, ctx, n);
+    fastdl_run_chunks(fn, ctx, n, chunk);
 
     pthread_mutex_lock(&lock);
     job_open = 0; /* a worker waking from now on leaves this job alone */
+    if (active > 0) {
+        /* A worker is finishing its last chunk: wait for it awake (being woken from
+         * pthread_cond_wait costs this thread 35-40 us here), up to FASTDL_SPIN_US. */
+        pthread_mutex_unlock(&lock);
+        double until = fastdl_now_us() + FASTDL_SPIN_US;
+        while (fastdl_active() > 0 && fastdl_now_us() < until) {
+            for (int i = 0; i < 64 && fastdl_active() > 0; ++i) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+                __builtin_ia32_pause();
+#endif
+            }
+        }
+        pthread_mutex_lock(&lock);
+    }
     while (active > 0) pthread_cond_wait(&done, &lock);
     pthread_mutex_unlock(&lock);
     pthread_mutex_unlock(&call_lock);
+}
+
+void fastdl_parallel_for(int64_t n, int nthreads, fastdl_range_fn fn, const void *ctx)
+{
+    fastdl_parallel_chunks(n, FASTDL_CHUNK, nthreads, fn, ctx);
+}
+
+void fastdl_parallel_tasks(int64_t ntasks, int nthreads, fastdl_range_fn fn, const void *ctx)
+{
+    fastdl_parallel_chunks(ntasks, 1, nthreads, fn, ctx);
 }
 
 #endif

@@ -14,6 +14,12 @@ typedef void (*fastdl_range_fn)(const void *ctx, int64_t lo, int64_t hi);
  * wrapper keeps it at 1 for small n, where waking a thread costs more than it saves). */
 void fastdl_parallel_for(int64_t n, int nthreads, fastdl_range_fn fn, const void *ctx);
 
+/* Run fn(ctx, t, t + 1) for each task t in [0, ntasks) on up to nthreads threads, each
+ * taking the next task from a shared counter (so a thread that starts late or runs
+ * slowly takes fewer tasks instead of stalling the others). fn may be called with a
+ * wider range [lo, hi) (one thread, or no threads on this platform): it runs tasks lo..hi-1. */
+void fastdl_parallel_tasks(int64_t ntasks, int nthreads, fastdl_range_fn fn, const void *ctx);
+
 /* Declared in fastdl_cext.h (it is part of the cffi interface): workers started so far. */
 int fastdl_parallel_workers(void);
 

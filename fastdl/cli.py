@@ -550,7 +550,7 @@ def info() -> int:
         served = ", ".join(sorted(cext.kernels()))
         print(
             f"C extension: loaded from {cext_status['path']}; C kernels serve {served} "
-            f"(Philox: {cext_status['philox_isa']})"
+            f"(Philox: {cext_status['philox_isa']}; GEMM: {cext_status['gemm_isa']})"
         )
     else:
         state = "loaded" if cext_status["loaded"] else "not loaded"

@@ -219,9 +219,20 @@ def test_status_when_built(adam):
     assert status["reason"] == ""
     optim = {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step"}
     philox = {"philox_uint32", "philox_uniform", "philox_normal", "philox_bernoulli"}
-    assert set(cext.kernels()) == optim | philox
+    gemm = {
+        "linear",
+        "linear_act",
+        "linear_backward",
+        "linear_act_backward",
+        "gemm_bias_act",
+        "gemm_bias_act_backward",
+    }
+    from fastdl.backends.cpu import cext_im2col
+
+    assert set(cext.kernels()) == optim | philox | gemm | set(cext_im2col.KERNELS)
     assert set(cext.kernels()) <= set(spec.NAMES)
     assert status["philox_isa"] in ("portable C", "SSE2", "AVX2", "AVX-512F")
+    assert status["gemm_isa"] in ("portable C", "AVX2+FMA", "AVX-512F")
 
 
 def test_fastdl_cext_0_disables(adam, monkeypatch):

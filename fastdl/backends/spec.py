@@ -122,6 +122,88 @@ def _linear_backward_sample(rng, dtype):
     }
 
 
+def _maybe_transposed(rng, shape, dtype):
+    """A random (r, c) array, C-contiguous or (one time in three) a transposed view."""
+    if rng.random() < 1 / 3:
+        return _randn(rng, shape[::-1], dtype).T
+    return _randn(rng, shape, dtype)
+
+
+def _activated(x: np.ndarray, act: str | None, slope: float = 0.01) -> np.ndarray:
+    """act(x) in NumPy, for samplers that need an activation's output."""
+    if act is None:
+        return x
+    return {
+        "relu": lambda: np.maximum(x, 0),
+        "leaky_relu": lambda: np.where(x > 0, x, slope * x),
+        "sigmoid": lambda: 1 / (1 + np.exp(-x)),
+        "tanh": lambda: np.tanh(x),
+    }[act]()
+
+
+def _gemm_problem(rng, dtype):
+    m, k, n = _size(rng), _size(rng), _size(rng)
+    act = _act_name(rng) if rng.random() < 0.8 else None
+    a = _maybe_transposed(rng, (m, k), dtype)
+    b = _maybe_transposed(rng, (k, n), dtype)
+    bias = _randn(rng, (n,), dtype) if rng.random() < 0.8 else None
+    return m, k, n, act, a, b, bias
+
+
+def _gemm_sample(rng, dtype):
+    m, _, n, act, a, b, bias = _gemm_problem(rng, dtype)
+    return {
+        "a": a,
+        "b": b,
+        "bias": bias,
+        "act": act,
+        "negative_slope": 0.01,
+        "out": _empty((m, n), dtype),
+    }
+
+
+def _gemm_backward_sample(rng, dtype):
+    m, k, n, act, a, b, bias = _gemm_problem(rng, dtype)
+    pre = a.astype(np.float64) @ b + (0 if bias is None else bias)
+    return {
+        "a": a,
+        "b": b,
+        "out": _activated(pre, act).astype(dtype),
+        "grad_out": _randn(rng, (m, n), dtype),
+        "act": act,
+        "negative_slope": 0.01,
+        "grad_a": _empty((m, k), dtype) if rng.random() < 0.85 else None,
+        "grad_b": _empty((k, n), dtype) if rng.random() < 0.85 else None,
+        "grad_bias": _empty((n,), dtype) if rng.random() < 0.8 else None,
+    }
+
+
+def _linear_act_backward_sample(rng, dtype):
+    args = _linear_backward_sample(rng, dtype)
+    act = _act_name(rng)
+    pre = args["x"].astype(np.float64) @ args["weight"].T.astype(np.float64)
+    args["out"] = _activated(pre, act).astype(dtype)
+    args["act"], args["negative_slope"] = act, 0.01
+    if rng.random() < 0.15:
+        args["grad_x"] = None
+    if rng.random() < 0.15:
+        args["grad_weight"] = None
+    return {
+        name: args[name]
+        for name in (
+            "x",
+            "weight",
+            "out",
+            "grad_out",
+            "act",
+            "negative_slope",
+            "grad_x",
+            "grad_weight",
+            "grad_bias",
+        )
+    }
+
+
 def _act_forward_sample(rng, dtype):
     shape = (_size(rng), _size(rng))
     return {
@@ -686,6 +768,56 @@ KERNELS: tuple[Kernel, ...] = (
         "grad_bias = grad_out.sum(0) (M,). Each grad_* may be None: not computed. Overwrites.",
         _linear_backward_sample,
     ),
+    Kernel(
+        "linear_act_backward",
+        "linear",
+        (
+            "x",
+            "weight",
+            "out",
+            "grad_out",
+            "act",
+            "negative_slope",
+            "grad_x",
+            "grad_weight",
+            "grad_bias",
+        ),
+        ("grad_x", "grad_weight", "grad_bias"),
+        "The backward of linear_act, out being its output: with g = grad_out * act'(out) "
+        "(act_backward's rule), grad_x = g @ weight, grad_weight = g.T @ x, grad_bias = "
+        "g.sum(0). Each grad_* may be None: not computed. Overwrites.",
+        _linear_act_backward_sample,
+    ),
+    Kernel(
+        "gemm_bias_act",
+        "linear",
+        ("a", "b", "bias", "act", "negative_slope", "out"),
+        ("out",),
+        "out = act(a @ b + bias): a (M,K), b (K,N), either C-contiguous or a transposed "
+        "view of a C-contiguous array; bias (N,) or None; act None or in ACTIVATIONS; "
+        "out (M,N) C-contiguous.",
+        _gemm_sample,
+    ),
+    Kernel(
+        "gemm_bias_act_backward",
+        "linear",
+        (
+            "a",
+            "b",
+            "out",
+            "grad_out",
+            "act",
+            "negative_slope",
+            "grad_a",
+            "grad_b",
+            "grad_bias",
+        ),
+        ("grad_a", "grad_b", "grad_bias"),
+        "The backward of gemm_bias_act, out being its output: with g = grad_out * act'(out) "
+        "(grad_out itself when act is None), grad_a = g @ b.T (M,K), grad_b = a.T @ g (K,N), "
+        "grad_bias = g.sum(0) (N,). Each grad_* may be None: not computed. Overwrites.",
+        _gemm_backward_sample,
+    ),
     # -- activations --------------------------------------------------------
     Kernel(
         "act_forward",
@@ -1080,6 +1212,47 @@ def _conv2d_backward_sample(rng, dtype):
     }
 
 
+def _im2col_problem(rng):
+    """x (N,C,H,W) of awkward sizes (1, primes), a kernel, stride/padding/dilation, and
+    the column shape (C*KH*KW, N, OH, OW); the output is sometimes a row/column larger
+    than symmetric padding gives (padding below/right, as conv2d's out allows)."""
+    kh, kw = int(rng.choice((1, 2, 3, 5))), int(rng.choice((1, 3, 4)))
+    sh, sw = int(rng.choice((1, 1, 2, 3))), int(rng.choice((1, 1, 2)))
+    dh, dw = int(rng.choice((1, 1, 2))), int(rng.choice((1, 3)))
+    ph, pw = int(rng.integers(0, 3)), int(rng.integers(0, 3))
+    n, c = int(rng.choice((1, 2, 3))), int(rng.choice((1, 2, 5)))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h = int(rng.integers(max(1, span_h - 2 * ph), span_h + 8))
+    w = int(rng.integers(max(1, span_w - 2 * pw), span_w + 8))
+    oh = (h + 2 * ph - span_h) // sh + 1 + int(rng.random() < 0.2)
+    ow = (w + 2 * pw - span_w) // sw + 1 + int(rng.random() < 0.2)
+    geometry = {
+        "kernel_h": kh,
+        "kernel_w": kw,
+        "stride_h": sh,
+        "stride_w": sw,
+        "pad_h": ph,
+        "pad_w": pw,
+        "dil_h": dh,
+        "dil_w": dw,
+    }
+    return (n, c, h, w), geometry, (c * kh * kw, n, oh, ow)
+
+
+def _im2col_sample(rng, dtype):
+    x_shape, geometry, cols_shape = _im2col_problem(rng)
+    return {"x": _randn(rng, x_shape, dtype), **geometry, "cols": _empty(cols_shape, dtype)}
+
+
+def _col2im_sample(rng, dtype):
+    x_shape, geometry, cols_shape = _im2col_problem(rng)
+    return {"cols": _randn(rng, cols_shape, dtype), **geometry, "grad_x": _empty(x_shape, dtype)}
+
+
+# The geometry arguments of im2col / col2im, in order (conv2d's, with the kernel size
+# instead of groups).
+IM2COL_GEOMETRY = ("kernel_h", "kernel_w", *CONV_GEOMETRY[:-1])
+
 _CONV_LAYOUT = (
     "x (N,C,H,W), weight (O,C/groups,KH,KW), out (N,O,OH,OW); output channel o sees the "
     "input channels of its group, g = o // (O/groups). Output pixel (oh, ow) reads input "
@@ -1108,9 +1281,32 @@ CONV_KERNELS: tuple[Kernel, ...] = (
         "grad_weight (O,C/groups,KH,KW) = dL/dweight, grad_bias (O,) = grad_out summed over "
         "N, OH, OW. Each grad_* may be None: not computed. Overwrites. x's values are read "
         "only for grad_weight and weight's only for grad_x (otherwise only their shapes: "
-        "the op's double backward passes zero-stride stand-ins). These two kernels are the "
-        "whole family; im2col/col2im stay inside each backend.",
+        "the op's double backward passes zero-stride stand-ins).",
         _conv2d_backward_sample,
+    ),
+    Kernel(
+        "im2col",
+        "conv",
+        ("x", *IM2COL_GEOMETRY, "cols"),
+        ("cols",),
+        "The GEMM operand of a convolution, taps as rows: cols (C*KH*KW, N, OH, OW), the "
+        "(C*KH*KW, N*OH*OW) matrix viewed 4-D so that it carries the output size; row "
+        "(c, i, j), column (image, output pixel). cols[(c, i, j), n, oh, ow] = x[n, c, "
+        "oh*stride_h - pad_h + i*dil_h, ow*stride_w - pad_w + j*dil_w], zero outside x "
+        "(padding as in conv2d: pad_h/pad_w >= 0 above/left, below/right as far as OH, OW "
+        "reach). A copy: bit-identical on every backend. Overwrites cols.",
+        _im2col_sample,
+    ),
+    Kernel(
+        "col2im",
+        "conv",
+        ("cols", *IM2COL_GEOMETRY, "grad_x"),
+        ("grad_x",),
+        "The adjoint of im2col (cols (C*KH*KW, N, OH, OW) as there, grad_x (N,C,H,W)): "
+        "grad_x = 0, then every element of cols added to the pixel of x it reads; "
+        "elements that read the padding are dropped. Each pixel sums its taps in tap "
+        "order (i, j) in grad_x's dtype, so backends agree bit for bit. Overwrites grad_x.",
+        _col2im_sample,
     ),
 )
 

@@ -30,10 +30,6 @@ class Linear(Function):
         be = ctx.backend
         x2, weight, y = ctx.saved
         grad = contiguous(grad.reshape(-1, weight.shape[0]))
-        if ctx.act is not None:
-            pre = empty(grad.shape, grad.dtype)
-            be.act_backward(y, grad, ctx.act, ctx.negative_slope, pre)
-            grad = pre
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         # Stale leaf gradients (weight, bias) are computed into directly.
         _, buffer_w, buffer_b = ctx.grad_buffers[:3] or (None, None, None)
@@ -44,7 +40,12 @@ class Linear(Function):
         grad_b = None
         if need_b and ctx.has_bias:
             grad_b = buffer_b if buffer_b is not None else empty(weight.shape[:1], weight.dtype)
-        be.linear_backward(x2, weight, grad, grad_x, grad_w, grad_b)
+        if ctx.act is None:
+            be.linear_backward(x2, weight, grad, grad_x, grad_w, grad_b)
+        else:  # the activation's backward fused in (see the linear_act_backward kernel)
+            be.linear_act_backward(
+                x2, weight, y, grad, ctx.act, ctx.negative_slope, grad_x, grad_w, grad_b
+            )
         if grad_x is not None:
             grad_x = grad_x.reshape(ctx.lead + (x2.shape[1],))
         return grad_x, grad_w, grad_b, None, None

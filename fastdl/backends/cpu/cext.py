@@ -100,11 +100,14 @@ def status() -> dict:
         "reason": reason,
         "path": getattr(module, "__file__", "") if module is not None else "",
         "philox_isa": _PHILOX_ISA[module.lib.fastdl_philox_level()] if module else "",
+        "gemm_isa": _GEMM_ISA[module.lib.fastdl_gemm_level()] if module else "",
     }
 
 
 # fastdl_philox_level(): the instruction set the C Philox kernels chose at run time.
 _PHILOX_ISA = ("portable C", "SSE2", "AVX2", "AVX-512F")
+# fastdl_gemm_level(): the GEMM microkernels chosen at run time (level 1 is unused).
+_GEMM_ISA = ("portable C", "", "AVX2+FMA", "AVX-512F")
 
 
 def kernels() -> dict:
@@ -120,7 +123,14 @@ def kernels() -> dict:
         "philox_uniform": philox_uniform,
         "philox_normal": philox_normal,
         "philox_bernoulli": philox_bernoulli,
+        **(_submodule_kernels("cext_gemm") if os.environ.get("FASTDL_CEXT_GEMM") != "0" else {}),
+        **_submodule_kernels("cext_im2col"),
     }
+
+
+def _submodule_kernels(name: str) -> dict:
+    """The ``KERNELS`` dict of fastdl.backends.cpu.<name>: wrappers of more C kernels."""
+    return importlib.import_module(f"fastdl.backends.cpu.{name}").KERNELS
 
 
 def warn_if_missing() -> None:

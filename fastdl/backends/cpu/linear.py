@@ -15,6 +15,7 @@ from fastdl.backends.cpu.activation import (
     LEAKY_RELU,
     RELU,
     SIGMOID,
+    act_backward,
     act_code,
     bias_relu_rows,
     sigmoid_into,
@@ -50,8 +51,18 @@ def linear(x, weight, bias, out):
 
 def linear_act(x, weight, bias, act, negative_slope, out):
     """out = act(x @ weight.T + bias), the activation applied in place after the matmul."""
+    _matmul_bias_act(x, weight.T, bias, act, negative_slope, out)
+
+
+def _matmul_bias_act(a, b, bias, act, negative_slope, out):
+    """out = act(a @ b + bias) in place after OpenBLAS's matmul; act may be None."""
+    if act is None:
+        np.matmul(a, b, out=out)
+        if bias is not None:
+            _add_bias(out, bias)
+        return
     code = act_code(act)
-    np.matmul(x, weight.T, out=out)
+    np.matmul(a, b, out=out)
     if code == RELU or code == LEAKY_RELU:
         # bias and activation in one pass; out[0] stands in for a missing bias
         has_bias = bias is not None
@@ -73,3 +84,36 @@ def linear_backward(x, weight, grad_out, grad_x, grad_weight, grad_bias):
         np.matmul(grad_out.T, x, out=grad_weight)
     if grad_bias is not None:
         _column_sum(grad_out, grad_bias)
+
+
+def _act_grad(out, grad_out, act, negative_slope):
+    """grad_out * act'(out) in a fresh array; grad_out itself when act is None."""
+    if act is None:
+        return grad_out
+    g = np.empty_like(grad_out)
+    act_backward(out, grad_out, act, negative_slope, g)
+    return g
+
+
+def linear_act_backward(
+    x, weight, out, grad_out, act, negative_slope, grad_x, grad_weight, grad_bias
+):
+    """Gradients of linear_act: the activation's backward pass, then linear_backward."""
+    g = _act_grad(out, grad_out, act, negative_slope)
+    linear_backward(x, weight, g, grad_x, grad_weight, grad_bias)
+
+
+def gemm_bias_act(a, b, bias, act, negative_slope, out):
+    """out = act(a @ b + bias): OpenBLAS, then the epilogue pass of linear_act."""
+    _matmul_bias_act(a, b, bias, act, negative_slope, out)
+
+
+def gemm_bias_act_backward(a, b, out, grad_out, act, negative_slope, grad_a, grad_b, grad_bias):
+    """Gradients of gemm_bias_act; a grad_* that is None is not computed."""
+    g = _act_grad(out, grad_out, act, negative_slope)
+    if grad_a is not None:
+        np.matmul(g, b.T, out=grad_a)
+    if grad_b is not None:
+        np.matmul(a.T, g, out=grad_b)
+    if grad_bias is not None:
+        _column_sum(g, grad_bias)

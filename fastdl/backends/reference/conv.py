@@ -5,6 +5,11 @@ ow*stride_w - pad_w + j*dil_w) for kernel tap (i, j); pixels outside x are zero.
 output size comes from ``out`` (or ``grad_out``), so the padding below and right of x
 is whatever the output needs: PyTorch's asymmetric ``padding="same"`` needs nothing
 more. Sums are taken in float64 and rounded once to the arrays' dtype.
+
+``im2col`` lays the taps out as the GEMM operand of a convolution, cols (C*KH*KW, N,
+OH, OW), rows (channel, i, j); ``col2im`` is its adjoint, adding the columns back into
+the pixels they read, in the arrays' dtype and tap order (so every backend gets the
+same bits).
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ def _padded(x, pad_h, pad_w, rows, cols):
     return xp
 
 
-def _geometry(weight, out_hw, stride_h, stride_w, dil_h, dil_w):
+def _geometry(kernel_hw, out_hw, stride_h, stride_w, dil_h, dil_w):
     """(rows, cols) of padded input that the output reads, and the tap slicer."""
-    _, _, kh, kw = weight.shape
+    kh, kw = kernel_hw
     oh, ow = out_hw
     rows = (oh - 1) * stride_h + (kh - 1) * dil_h + 1
     cols = (ow - 1) * stride_w + (kw - 1) * dil_w + 1
@@ -46,7 +51,7 @@ def conv2d(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, grou
     weight[o, c, i, j] * x_padded[n, c, oh*stride_h + i*dil_h, ow*stride_w + j*dil_w]."""
     o_total, cg, kh, kw = weight.shape
     og = o_total // groups
-    rows, cols, tap = _geometry(weight, out.shape[2:], stride_h, stride_w, dil_h, dil_w)
+    rows, cols, tap = _geometry(weight.shape[2:], out.shape[2:], stride_h, stride_w, dil_h, dil_w)
     xp = _padded(x.astype(np.float64), pad_h, pad_w, rows, cols)
     w64 = weight.astype(np.float64)
     acc = np.zeros(out.shape)
@@ -80,7 +85,9 @@ def conv2d_backward(
     n, c, h, w = x.shape
     o_total, cg, kh, kw = weight.shape
     og = o_total // groups
-    rows, cols, tap = _geometry(weight, grad_out.shape[2:], stride_h, stride_w, dil_h, dil_w)
+    rows, cols, tap = _geometry(
+        weight.shape[2:], grad_out.shape[2:], stride_h, stride_w, dil_h, dil_w
+    )
     xp = _padded(x.astype(np.float64), pad_h, pad_w, rows, cols)
     w64 = weight.astype(np.float64)
     dy = grad_out.astype(np.float64)
@@ -102,3 +109,32 @@ def conv2d_backward(
         grad_weight[...] = gw
     if grad_bias is not None:
         grad_bias[...] = dy.sum(axis=(0, 2, 3))
+
+
+def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, cols):
+    """cols[(c, i, j), n, oh, ow] = x_padded[n, c, oh*stride_h + i*dil_h, ow*stride_w + j*dil_w]."""
+    n, c, h, w = x.shape
+    rows, width, tap = _geometry(
+        (kernel_h, kernel_w), cols.shape[2:], stride_h, stride_w, dil_h, dil_w
+    )
+    xp = np.zeros((n, c, max(rows, pad_h + h), max(width, pad_w + w)), x.dtype)
+    xp[:, :, pad_h : pad_h + h, pad_w : pad_w + w] = x
+    taps = cols.reshape(c, kernel_h, kernel_w, *cols.shape[1:])
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            taps[:, i, j] = xp[tap(i, j)].transpose(1, 0, 2, 3)
+
+
+def col2im(cols, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, grad_x):
+    """grad_x = the adjoint of im2col: every column element added to the pixel it reads
+    (tap by tap, in x's dtype); elements that read the padding are dropped."""
+    n, c, h, w = grad_x.shape
+    rows, width, tap = _geometry(
+        (kernel_h, kernel_w), cols.shape[2:], stride_h, stride_w, dil_h, dil_w
+    )
+    gxp = np.zeros((n, c, max(rows, pad_h + h), max(width, pad_w + w)), grad_x.dtype)
+    taps = cols.reshape(c, kernel_h, kernel_w, *cols.shape[1:])
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            gxp[tap(i, j)] += taps[:, i, j].transpose(1, 0, 2, 3)
+    grad_x[...] = gxp[:, :, pad_h : pad_h + h, pad_w : pad_w + w]
