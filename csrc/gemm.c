@@ -49,9 +49,11 @@ enum {
 #ifndef GEMM_DOT_MAX_M
 #define GEMM_DOT_MAX_M 512
 #endif
-/* Products of fewer multiply-adds (m n k) run on one thread. */
+/* Products of fewer multiply-adds (m n k) run on one thread: under ~40 us of work a
+ * second thread saved little, and it competes with OpenBLAS's waiting threads in
+ * steps that mix the two (LeNet's convolutions and small dense layers). */
 #ifndef GEMM_MIN_PARALLEL
-#define GEMM_MIN_PARALLEL ((int64_t)1 << 20)
+#define GEMM_MIN_PARALLEL ((int64_t)1 << 22)
 #endif
 /* Packed A is made a slab of rows at a time, at most this large. */
 #define GEMM_SLAB_BYTES ((size_t)32 << 20)
@@ -198,6 +200,13 @@ GEMM_UKR(ukr_avx2_f64, "avx2,fma", double, __m256d, 6, 2, 4, _mm256_setzero_pd,
          _mm256_max_pd, leaky256_pd)
 #endif
 
+#ifndef GEMM_KC_512
+#define GEMM_KC_512 256
+#endif
+#ifndef GEMM_MC_512
+#define GEMM_MC_512 384
+#endif
+
 /* Kernels by level (0 portable, 2 AVX2+FMA, 3 AVX-512F; 1 is unused, as SSE2 is the
  * portable baseline on x86-64). KC x NR of B fits L1 and MC x KC of A about half of L2. */
 static const struct kernel_f32 kernels_f32[4] = {
@@ -205,7 +214,7 @@ static const struct kernel_f32 kernels_f32[4] = {
     {0, 0, 0, 0, 0, 0, NULL, 0, 0},
 #ifdef FASTDL_GEMM_X86
     {ukr_avx2_f32, 6, 16, 256, 192, 1024, dot_avx2_f32, 3, 3},
-    {ukr_avx512_f32, 12, 32, 256, 384, 1024, dot_avx512_f32, 4, 6},
+    {ukr_avx512_f32, 12, 32, GEMM_KC_512, GEMM_MC_512, 1024, dot_avx512_f32, 4, 6},
 #endif
 };
 static const struct kernel_f64 kernels_f64[4] = {

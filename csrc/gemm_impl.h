@@ -161,7 +161,9 @@ struct GEMM_NAME(problem) {
     int pack_b;          /* 0: the kernel reads op(B) in place (row-major, n % nr == 0) */
     T *a_packed;         /* op(A) rows [row0, row0 + rows) packed, KC block by KC block */
     int64_t row0, rows, rows_pad;
-    int64_t tile_m, tile_n, tiles_n; /* the tasks: tile_m x tile_n blocks of C */
+    /* the tasks: tiles_m x tiles_n blocks of C, splitting the slab's MR-row slivers and
+     * the NR-column slivers as evenly as whole slivers allow */
+    int64_t tiles_m, tiles_n, slivers_m, slivers_n;
 };
 
 /* Per-thread packing buffers, grown on demand and kept for the thread's life. */
@@ -270,13 +272,16 @@ static void GEMM_NAME(block)(const struct GEMM_NAME(problem) *pr, int64_t i0, in
 static void GEMM_NAME(run_tasks)(const void *ctx, int64_t lo, int64_t hi)
 {
     const struct GEMM_NAME(problem) *pr = (const struct GEMM_NAME(problem) *)ctx;
+    const int64_t mr = pr->kern->mr, nr = pr->kern->nr;
     for (int64_t t = lo; t < hi; ++t) {
         int64_t ti = t / pr->tiles_n, tj = t % pr->tiles_n;
-        int64_t i0 = pr->row0 + ti * pr->tile_m, j0 = tj * pr->tile_n;
-        int64_t end = pr->row0 + pr->rows;
-        int64_t i1 = i0 + pr->tile_m < end ? i0 + pr->tile_m : end;
-        int64_t j1 = j0 + pr->tile_n < pr->n ? j0 + pr->tile_n : pr->n;
-        GEMM_NAME(block)(pr, i0, i1, j0, j1);
+        int64_t i0 = ti * pr->slivers_m / pr->tiles_m * mr;
+        int64_t i1 = (ti + 1) * pr->slivers_m / pr->tiles_m * mr;
+        int64_t j0 = tj * pr->slivers_n / pr->tiles_n * nr;
+        int64_t j1 = (tj + 1) * pr->slivers_n / pr->tiles_n * nr;
+        if (i1 > pr->rows) i1 = pr->rows;
+        if (j1 > pr->n) j1 = pr->n;
+        if (i0 < i1 && j0 < j1) GEMM_NAME(block)(pr, pr->row0 + i0, pr->row0 + i1, j0, j1);
     }
 }
 
@@ -397,7 +402,6 @@ static int GEMM_NAME(gemm)(const struct GEMM_NAME(kernel) *kern, int64_t m, int6
         return 0;
     }
     int threads = nthreads < 1 ? 1 : nthreads;
-    /* under ~10 us of work on one thread, a second one costs more than it saves */
     if (m * n * k < GEMM_MIN_PARALLEL) threads = 1;
 
     if (kern->dot && trans_b && !trans_a && !mask_a && !mask_b && !sum_a && !sum_b &&
@@ -431,23 +435,18 @@ static int GEMM_NAME(gemm)(const struct GEMM_NAME(kernel) *kern, int64_t m, int6
         else
             GEMM_NAME(pack_a_tasks)(&pr, 0, pack_tasks);
 
-        pr.tile_m = pr.rows;
-        pr.tile_n = n;
+        pr.slivers_m = pr.rows_pad / kern->mr;
+        pr.slivers_n = GEMM_NAME(round_up)(n, kern->nr) / kern->nr;
+        pr.tiles_m = pr.tiles_n = 1;
         if (threads > 1) {
             int64_t want = 2 * (int64_t)threads; /* two tasks each, for balance */
-            int64_t nblocks = GEMM_NAME(round_up)(n, kern->nr) / kern->nr;
-            int64_t per = (nblocks + want - 1) / want;
-            pr.tile_n = per * kern->nr;
-            int64_t tiles_n = (n + pr.tile_n - 1) / pr.tile_n;
-            if (tiles_n < want) {
-                int64_t split_m = (want + tiles_n - 1) / tiles_n;
-                int64_t mblocks = pr.rows_pad / kern->mr;
-                int64_t per_m = (mblocks + split_m - 1) / split_m;
-                pr.tile_m = per_m * kern->mr;
+            pr.tiles_n = pr.slivers_n < want ? pr.slivers_n : want;
+            if (pr.tiles_n < want) {
+                int64_t split_m = (want + pr.tiles_n - 1) / pr.tiles_n;
+                pr.tiles_m = pr.slivers_m < split_m ? pr.slivers_m : split_m;
             }
         }
-        pr.tiles_n = (n + pr.tile_n - 1) / pr.tile_n;
-        int64_t tiles = pr.tiles_n * ((pr.rows + pr.tile_m - 1) / pr.tile_m);
+        int64_t tiles = pr.tiles_m * pr.tiles_n;
         if (threads > 1 && tiles > 1)
             fastdl_parallel_tasks(tiles, threads, GEMM_NAME(run_tasks), &pr);
         else

@@ -1,24 +1,31 @@
-/* fastdl_parallel_for: the optimizer steps over large flat buffers, on all threads.
+/* The C extension's one thread pool: the optimizer steps and Philox over large flat
+ * buffers (fastdl_parallel_for), the GEMM's blocks (fastdl_parallel_tasks).
  *
  * A step over 10M float32 parameters streams 200-280 MB, and one core cannot draw
  * the machine's memory bandwidth alone, so above a size the Python wrapper picks
  * (cext.PARALLEL_MIN_PER_THREAD elements per thread) the range is split. The
- * kernels are elementwise: the result does not depend on the split, it is
- * bit-identical to one call over [0, n).
+ * elementwise kernels do not depend on the split: bit-identical to one call over
+ * [0, n). The GEMM's blocks each own their part of C, so it does not either.
  *
- * The caller and the workers take chunks of FASTDL_CHUNK elements from a shared
- * counter until none is left, rather than one fixed share each: a worker that
- * wakes late (35-40 us after the post on the 2-core development VM) or runs slowly
- * (its core shared with OpenBLAS's threads, which spin for a while after a matmul,
- * or with another process) costs at most one chunk of waiting, and the caller does
- * the rest; at worst the step takes about as long as on one thread.
+ * The caller and the workers take chunks (or tasks) from a shared counter until none
+ * is left, rather than one fixed share each: a worker that wakes late (35-40 us after
+ * the post on the 2-core development VM) or runs slowly (its core shared with
+ * OpenBLAS's threads, which spin for a while after a matmul, or with another process)
+ * costs at most one chunk of waiting, and the caller does the rest; at worst a call
+ * takes about as long as on one thread. This is why mixing the pool with OpenBLAS
+ * never stalls, where OpenBLAS followed by Numba's own parallel threads took 8 ms for
+ * a 450 us step (benchmarks/bench_gemm.py, "mixed").
  *
- * The worker threads are started on first use. Between calls each watches for the
- * next job for FASTDL_SPIN_US, yielding its core at every look (see fastdl_watch),
- * then sleeps on a condition variable, taking no core from OpenBLAS or anyone else. (Starting a thread per call cost about 20 us.) In a
- * fork()ed child the workers are gone; the child starts its own on first use.
- * The GIL is not held here (cffi releases it around the call), and the workers
- * never touch Python. Calls from several Python threads take turns.
+ * The worker threads are started on first use. After a job each watches for the next
+ * for FASTDL_SPIN_US (100 us; the environment variable of that name overrides it),
+ * yielding its core at every look (see fastdl_watch), then sleeps on a condition
+ * variable, taking no core from OpenBLAS or anyone else. A training step calls the
+ * GEMM every few tens of microseconds, so its workers stay awake through the step.
+ * The caller, once its share is done, likewise waits awake for a worker finishing its
+ * last chunk. (Starting a thread per call cost about 20 us.) In a fork()ed child the
+ * workers are gone; the child starts its own on first use. The GIL is not held here
+ * (cffi releases it around the call), and the workers never touch Python. Calls from
+ * several Python threads take turns.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* pthread_sigmask, sigfillset under -std=c99 */
@@ -54,11 +61,22 @@ int fastdl_parallel_workers(void) { return 0; }
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <time.h>
 
 #ifndef FASTDL_SPIN_US
 #define FASTDL_SPIN_US 100.0
 #endif
+
+/* FASTDL_SPIN_US, or the environment's FASTDL_SPIN_US (read when the first job starts). */
+static double spin_us = -1;
+
+static void fastdl_read_spin(void)
+{
+    const char *text = getenv("FASTDL_SPIN_US");
+    double value = text ? atof(text) : FASTDL_SPIN_US;
+    spin_us = value >= 0 ? value : FASTDL_SPIN_US;
+}
 
 /* The pool. `call_lock` serialises callers; `lock` guards everything below it but
  * next_chunk, which the threads of a job take chunks from atomically. */
@@ -143,7 +161,7 @@ static double fastdl_now_us(void)
  * thread) runs at once instead of waiting for the watch to end. */
 static void fastdl_watch(unsigned long seen)
 {
-    double until = fastdl_now_us() + FASTDL_SPIN_US;
+    double until = fastdl_now_us() + spin_us;
     while (fastdl_job_id() == seen) {
         for (int i = 0; i < 64 && fastdl_job_id() == seen; ++i) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -237,6 +255,7 @@ static void fastdl_parallel_chunks(int64_t n, int64_t chunk, int nthreads, fastd
     }
     pthread_mutex_lock(&call_lock);
     pthread_mutex_lock(&lock);
+    if (spin_us < 0) fastdl_read_spin();
     fastdl_start_workers(nthreads - 1);
     job_fn = fn;
     job_ctx = ctx;
@@ -262,7 +281,7 @@ static void fastdl_parallel_chunks(int64_t n, int64_t chunk, int nthreads, fastd
         /* A worker is finishing its last chunk: wait for it awake (being woken from
          * pthread_cond_wait costs this thread 35-40 us here), up to FASTDL_SPIN_US. */
         pthread_mutex_unlock(&lock);
-        double until = fastdl_now_us() + FASTDL_SPIN_US;
+        double until = fastdl_now_us() + spin_us;
         while (fastdl_active() > 0 && fastdl_now_us() < until) {
             for (int i = 0; i < 64 && fastdl_active() > 0; ++i) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))

@@ -1,12 +1,15 @@
 """The CPU backend: Numba ``@njit(cache=True)`` kernels, plus the C extension.
 
 Kernels compile lazily on first call (nothing compiles at import) and are cached
-on disk. They run single-threaded: OpenBLAS owns the cores for the matmuls, and a
-parallel Numba region right after a BLAS call fights its spinning threads on a
-small machine (see ARCHITECTURE.md, "Performance notes"). The one exception is the
-C extension's optimizer steps, which split buffers of 1M elements and more over
-``fastdl.get_num_threads()`` persistent workers taking 64K-element chunks from a
-shared counter, so a worker delayed by a spinning BLAS thread costs one chunk.
+on disk. Threads, deliberately: the Numba kernels run single-threaded, because a
+parallel Numba region right after a BLAS call fights OpenBLAS's spinning threads on
+a small machine (8 ms for a 450 us step; see ARCHITECTURE.md, "Performance notes").
+Multithreaded work goes to two places only: OpenBLAS (the matmuls the C extension
+does not serve: convolutions, RNNs, generic matmul, dense layers above a batch of
+512) and the C extension's one pool (the dense layers' GEMMs, optimizer steps,
+Philox, im2col), ``fastdl.get_num_threads()`` threads each. The pool's threads take
+work from a shared counter, so one delayed by a spinning BLAS thread costs a chunk,
+never a stall (benchmarks/bench_gemm.py, "mixed").
 
 Generic kernels whose NumPy form is already one vectorised pass (broadcast
 arithmetic, reductions, matmul through OpenBLAS) are shared with the reference

@@ -3,7 +3,9 @@
 :func:`kernels` returns the kernels the extension serves, wrapped with exactly
 the signatures of :mod:`fastdl.backends.spec`; the CPU backend lets them replace
 its Numba versions. It returns ``{}`` when the extension is not built or when
-``FASTDL_CEXT=0``, and the Numba kernels serve alone.
+``FASTDL_CEXT=0``, and the Numba kernels serve alone. ``FASTDL_CEXT_GEMM=0`` keeps
+only the dense layers on the Numba kernels (OpenBLAS plus an epilogue pass), to
+compare the two.
 
 The compiled module is imported on first use (about a millisecond), not when
 this module is imported.
@@ -11,17 +13,24 @@ this module is imported.
 Example::
 
     >>> from fastdl.backends.cpu import cext
-    >>> cext.status()
-    {'loaded': True, 'enabled': True, 'reason': '', 'path': '.../fastdl/_cext...so'}
+    >>> status = cext.status()
+    >>> status["loaded"], status["enabled"], status["reason"]
+    (True, True, '')
+    >>> status["gemm_isa"] in ("AVX-512F", "AVX2+FMA", "portable C")  # run-time choice
+    True
     >>> sorted(cext.kernels())  # doctest: +NORMALIZE_WHITESPACE
-    ['adagrad_step', 'adam_step', 'philox_bernoulli', 'philox_normal',
+    ['adagrad_step', 'adam_step', 'col2im', 'conv2d', 'conv2d_backward',
+     'gemm_bias_act', 'gemm_bias_act_backward', 'im2col', 'linear', 'linear_act',
+     'linear_act_backward', 'linear_backward', 'philox_bernoulli', 'philox_normal',
      'philox_uint32', 'philox_uniform', 'rmsprop_step', 'sgd_step']
 
-Large buffers are split across threads inside the extension (``csrc/parallel.c``):
-a step over ``n`` elements uses ``min(fastdl.get_num_threads(), n //
-PARALLEL_MIN_PER_THREAD)`` threads; the Philox kernels split large outputs the
-same way. The kernels are elementwise, so the result is the same for every thread
-count.
+The families: the optimizer steps and Philox here; the GEMM behind the dense layers
+(``cext_gemm``); im2col/col2im behind Conv2d (``cext_im2col``). They share one
+thread pool (``csrc/parallel.c``) of ``fastdl.get_num_threads()`` threads: a step
+over ``n`` elements uses ``min(fastdl.get_num_threads(), n //
+PARALLEL_MIN_PER_THREAD)`` threads, the Philox kernels split large outputs the same
+way, and the GEMM splits C into blocks above about 1M multiply-adds. Results do not
+depend on the thread count.
 """
 
 from __future__ import annotations

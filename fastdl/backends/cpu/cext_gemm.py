@@ -34,10 +34,13 @@ _F64 = np.dtype(np.float64)
 _CTYPES = {_F32: ("float[]", "f32"), _F64: ("double[]", "f64")}
 
 # Dense layers with more rows (a batch) than this run on the Numba kernels (OpenBLAS's
-# GEMMs plus an epilogue pass): from about there OpenBLAS's GEMMs are faster than the
-# C ones on the development machine, by 15-20% at batch 1024, more than the fusion
-# saves; below it the C kernels win (see benchmarks/README.md, "C GEMM").
-C_MAX_BATCH = 512
+# GEMMs plus an epilogue pass), forward and backward alike. Measured in whole MLP
+# training steps on the development machine (see benchmarks/README.md, "C GEMM"): at
+# batch 32 the C kernels make the step 15% faster; at 64 and 128 the two are even; at
+# 256 OpenBLAS's backward GEMMs win by 15%. Switching pools within a step (C forward,
+# OpenBLAS backward) was slower than either: each pool's waiting threads take cycles
+# from the other's.
+C_MAX_BATCH = 64
 
 # Activation codes of fastdl_gemm_*: 0 is none.
 ACT_CODES = {None: 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4}
