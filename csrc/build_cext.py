@@ -41,7 +41,7 @@ def header_cdef(path: str = os.path.join(HERE, "fastdl_cext.h")) -> str:
 CDEF = header_cdef()
 
 C_SOURCES = ["optim.c", "random.c", "parallel.c", "gemm.c", "im2col.c"]
-DEPENDS = ["fastdl_cext.h", "parallel.h", "gemm_impl.h", "build_cext.py"]
+DEPENDS = ["fastdl_cext.h", "parallel.h", "gemm_impl.h", "clones.h", "build_cext.py"]
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2", "/fp:precise"]

@@ -166,23 +166,26 @@ struct GEMM_NAME(problem) {
     int64_t tiles_m, tiles_n, slivers_m, slivers_n;
 };
 
-/* Per-thread packing buffers, grown on demand and kept for the thread's life. */
-static __thread T *GEMM_NAME(buffer);
-static __thread size_t GEMM_NAME(buffer_size);
-
-static T *GEMM_NAME(scratch)(size_t count)
+/* A per-thread buffer of at least count elements, 64-byte aligned: *buffer, grown on
+ * demand and kept for the thread's life (NULL when out of memory). */
+static T *GEMM_NAME(grow)(T **buffer, size_t *size, size_t count)
 {
-    if (count > GEMM_NAME(buffer_size)) {
-        free(GEMM_NAME(buffer));
-        GEMM_NAME(buffer) = NULL;
-        GEMM_NAME(buffer_size) = 0;
+    if (count > *size) {
+        free(*buffer);
+        *buffer = NULL;
+        *size = 0;
         void *p = NULL;
         if (posix_memalign(&p, 64, count * sizeof(T)) != 0) return NULL;
-        GEMM_NAME(buffer) = (T *)p;
-        GEMM_NAME(buffer_size) = count;
+        *buffer = (T *)p;
+        *size = count;
     }
-    return GEMM_NAME(buffer);
+    return *buffer;
 }
+
+/* Each thread's packed-B slivers and edge tile (block), and the caller's packed A,
+ * which the workers read. */
+static __thread T *GEMM_NAME(b_buffer), *GEMM_NAME(a_buffer);
+static __thread size_t GEMM_NAME(b_buffer_size), GEMM_NAME(a_buffer_size);
 
 /* C[i, j] for a finished block: the scalar epilogue of the tiles the SIMD kernel does
  * not finish (edges) or cannot (sigmoid, tanh). */
@@ -207,7 +210,8 @@ static void GEMM_NAME(block)(const struct GEMM_NAME(problem) *pr, int64_t i0, in
     const int64_t mc_max = kern->mc, nc_max = kern->nc;
     /* the SIMD epilogue does bias, relu and leaky_relu; sigmoid and tanh are finished here */
     const int simd_act = pr->act == GEMM_ACT_RELU || pr->act == GEMM_ACT_LEAKY ? pr->act : 0;
-    T *b_pack = GEMM_NAME(scratch)((size_t)(nc_max + nr) * kc_max + (size_t)mr * nr);
+    T *b_pack = GEMM_NAME(grow)(&GEMM_NAME(b_buffer), &GEMM_NAME(b_buffer_size),
+                                (size_t)(nc_max + nr) * kc_max + (size_t)mr * nr);
     if (!b_pack) { /* out of memory: reported by the caller */
         *pr->failed = 1;
         return;
@@ -304,24 +308,6 @@ static void GEMM_NAME(pack_a_tasks)(const void *ctx, int64_t lo, int64_t hi)
                         pr->a_packed + pc * pr->rows_pad + r0 * kc, sums, pr->mask_act,
                         pr->slope);
     }
-}
-
-/* Per-thread buffer of the caller for packed A (the workers read it). */
-static __thread T *GEMM_NAME(a_buffer);
-static __thread size_t GEMM_NAME(a_buffer_size);
-
-static T *GEMM_NAME(a_scratch)(size_t count)
-{
-    if (count > GEMM_NAME(a_buffer_size)) {
-        free(GEMM_NAME(a_buffer));
-        GEMM_NAME(a_buffer) = NULL;
-        GEMM_NAME(a_buffer_size) = 0;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, count * sizeof(T)) != 0) return NULL;
-        GEMM_NAME(a_buffer) = (T *)p;
-        GEMM_NAME(a_buffer_size) = count;
-    }
-    return GEMM_NAME(a_buffer);
 }
 
 /* The dot-product path: C = act(A B + bias) with A (m, k) and B stored (n, k), both
@@ -427,7 +413,8 @@ static int GEMM_NAME(gemm)(const struct GEMM_NAME(kernel) *kern, int64_t m, int6
     for (pr.row0 = 0; pr.row0 < m; pr.row0 += slab) {
         pr.rows = m - pr.row0 < slab ? m - pr.row0 : slab;
         pr.rows_pad = GEMM_NAME(round_up)(pr.rows, kern->mr);
-        pr.a_packed = GEMM_NAME(a_scratch)((size_t)pr.rows_pad * k);
+        pr.a_packed = GEMM_NAME(grow)(&GEMM_NAME(a_buffer), &GEMM_NAME(a_buffer_size),
+                                      (size_t)pr.rows_pad * k);
         if (!pr.a_packed) return -1;
         int64_t pack_tasks = (pr.rows_pad / kern->mr + GEMM_PACK_SLIVERS - 1) / GEMM_PACK_SLIVERS;
         if (threads > 1 && pack_tasks > 1)

@@ -18,16 +18,9 @@
  */
 #include <string.h>
 
+#include "clones.h"
 #include "fastdl_cext.h"
 #include "parallel.h"
-
-/* The loops are compiled for AVX2 and AVX-512 too, chosen at load time (as random.c). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && defined(__GLIBC__) && !defined(FASTDL_NO_CLONES)
-#define FASTDL_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define FASTDL_CLONES
-#endif
 
 /* Tap columns whose valid z range is computed once per call (see tap_z). */
 #define TAPS_KEPT 32

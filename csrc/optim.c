@@ -34,15 +34,9 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "clones.h"
 #include "fastdl_cext.h"
 #include "parallel.h"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && defined(__GLIBC__) && !defined(FASTDL_NO_CLONES)
-#define FASTDL_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define FASTDL_CLONES
-#endif
 
 /* Offset a buffer pointer to a range; NULL (an unused buffer) stays NULL. */
 #define FASTDL_AT(T, PTR, LO) ((PTR) ? (T *)(PTR) + (LO) : (T *)0)

@@ -21,15 +21,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "clones.h"
 #include "fastdl_cext.h"
 #include "parallel.h"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && defined(__GLIBC__) && !defined(FASTDL_NO_CLONES)
-#define FASTDL_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define FASTDL_CLONES
-#endif
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u

@@ -136,13 +136,17 @@ class _Call:
             raise MemoryError(f"{self.kernel}: the C GEMM could not allocate its packing buffers")
 
 
-def gemm_bias_act(a, b, bias, act, negative_slope, out):
-    call = _Call("gemm_bias_act", "a", a)
+def _product(kernel: str, a, b):
+    """The _Call of a gemm_bias_act kernel, (m, k, n) and the operands a (m, k), b (k, n)."""
+    call = _Call(kernel, "a", a)
     a = call._array("a", a, 2)
     b = call._array("b", b, 2)
     (m, k), n = a.shape, b.shape[1]
-    pa = call.operand("a", a, (m, k))
-    pb = call.operand("b", b, (k, n))
+    return call, (m, k, n), call.operand("a", a, (m, k)), call.operand("b", b, (k, n))
+
+
+def gemm_bias_act(a, b, bias, act, negative_slope, out):
+    call, (m, k, n), pa, pb = _product("gemm_bias_act", a, b)
     pbias = call.vector("bias", bias, n)
     code = call.act("act", act)
     pout = call.output("out", out, (m, n))
@@ -324,12 +328,7 @@ def _bias_grad_only(call, g, mask, code, slope, rows, cols, pgb):
 
 
 def gemm_bias_act_backward(a, b, out, grad_out, act, negative_slope, grad_a, grad_b, grad_bias):
-    call = _Call("gemm_bias_act_backward", "a", a)
-    a = call._array("a", a, 2)
-    b = call._array("b", b, 2)
-    (m, k), n = a.shape, b.shape[1]
-    pa = call.operand("a", a, (m, k))
-    pb = call.operand("b", b, (k, n))
+    call, (m, k, n), pa, pb = _product("gemm_bias_act_backward", a, b)
     g = call.operand("grad_out", grad_out, (m, n))
     code = call.act("act", act)
     mask = None if act is None else call.operand("out", out, (m, n), like=g)[0]
