@@ -124,6 +124,21 @@ static void GEMM_NAME(pack)(const struct GEMM_NAME(operand) *x, int64_t r0, int6
     }
 }
 
+/* sums[r] = the total of row r of X (with the prologue) over its cols columns. */
+static void GEMM_NAME(sums)(const struct GEMM_NAME(operand) *x, int64_t rows, int64_t cols,
+                            T *sums, int mask_act, T slope)
+{
+    for (int64_t r = 0; r < rows; ++r) {
+        T total = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+            T v = x->p[r * x->rs + c * x->cs];
+            total += x->mask ? GEMM_NAME(masked)(v, x->mask[r * x->rs + c * x->cs], mask_act, slope)
+                             : v;
+        }
+        sums[r] = total;
+    }
+}
+
 /* Pack columns [c0, c0 + cols) of rows [r0, r0 + rows) of X, whose rows are contiguous
  * (cs == 1), into slivers of w columns stored row by row: the B-side layout when op(B)
  * is stored (k, n). Long contiguous runs; no prologue (the caller packs masked B with
@@ -353,7 +368,6 @@ static int GEMM_NAME(gemm)(const struct GEMM_NAME(kernel) *kern, int64_t m, int6
                             int64_t ldc, int nthreads)
 {
     int failed = 0;
-    if (m <= 0 || n <= 0) return 0;
     if (sum_a)
         for (int64_t i = 0; i < m; ++i) sum_a[i] = 0;
     if (sum_b)
@@ -381,6 +395,11 @@ static int GEMM_NAME(gemm)(const struct GEMM_NAME(kernel) *kern, int64_t m, int6
     pr.c = c;
     pr.ldc = ldc;
     pr.failed = &failed;
+    if (m <= 0 || n <= 0) { /* no C, but the sums of the other operand are still asked for */
+        if (sum_a && n <= 0) GEMM_NAME(sums)(&pr.a, m, k, sum_a, mask_act, pr.slope);
+        if (sum_b && m <= 0) GEMM_NAME(sums)(&pr.bt, n, k, sum_b, mask_act, pr.slope);
+        return 0;
+    }
     if (k == 0) { /* C = act(bias), sums stay 0 */
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = 0;

@@ -276,3 +276,24 @@ def test_large_batches_go_to_the_blas_kernels(monkeypatch):
         masked = _masked_grad(y, g, "relu")
         _assert_product(grads[0], masked, w.astype(np.float64), np.float32, "bwd")
     assert calls == ["linear_act", "linear_act_backward"]
+
+
+@pytest.mark.parametrize("m,k,n", [(3, 0, 4), (0, 5, 4), (3, 5, 0)])
+@pytest.mark.parametrize("act", [None, "relu", "tanh"])
+def test_empty_dimensions_match_the_reference(m, k, n, act):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((m, k)).astype(np.float64)
+    b = rng.standard_normal((k, n)).astype(np.float64)
+    y = np.tanh(rng.standard_normal((m, n)))
+    g = rng.standard_normal((m, n))
+    got = [np.full(s, np.nan) for s in ((m, k), (k, n), (n,))]
+    want = [np.full(s, np.nan) for s in ((m, k), (k, n), (n,))]
+    cext_gemm.gemm_bias_act_backward(a, b, y, g, act, 0.01, *got)
+    REF["gemm_bias_act_backward"](a, b, y, g, act, 0.01, *want)
+    for x, w in zip(got, want):
+        np.testing.assert_allclose(x, w, rtol=1e-12, atol=1e-12)
+    out, ref_out = np.full((m, n), np.nan), np.full((m, n), np.nan)
+    bias = rng.standard_normal(n)
+    cext_gemm.gemm_bias_act(a, b, bias, act, 0.01, out)
+    REF["gemm_bias_act"](a, b, bias, act, 0.01, ref_out)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12)
