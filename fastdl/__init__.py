@@ -52,8 +52,8 @@ _cext_loader.warn_if_missing()
 
 
 def __getattr__(name: str):
-    # loaded on first use (plot: matplotlib)
-    if name in ("plot", "diagnostics", "models", "distributed"):
+    # loaded on first use (plot: matplotlib; cuda: numba-cuda, itself imported lazily)
+    if name in ("plot", "diagnostics", "models", "distributed", "cuda"):
         import importlib
 
         return importlib.import_module(f"fastdl.{name}")

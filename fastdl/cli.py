@@ -82,6 +82,12 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _device(text: str) -> str:
+    if text in ("cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -193,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CPU backend (default: FASTDL_BACKEND or numba)",
     )
+    train.add_argument(
+        "--device",
+        type=_device,
+        default="cpu",
+        help="cpu (default) | cuda | cuda:N; the CUDA training path is not built yet (issue 5)",
+    )
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -263,6 +275,23 @@ def _square_side(args: argparse.Namespace, features: int, minimum: int, verb: st
     return side
 
 
+def _check_device(device: str) -> None:
+    """--device cuda[:N]: a UsageError naming why it cannot train there (all cases, for
+    now: the CUDA training path of issue 5 is not built yet)."""
+    if device == "cpu":
+        return
+    from fastdl import cuda
+
+    where = f"fastdl train: --device {device}"
+    reason = cuda.unavailable_reason()
+    if reason is not None:
+        raise UsageError(f"{where}: {reason}")
+    index, count = int(device[5:] or 0), cuda.device_count()
+    if index >= count:
+        raise UsageError(f"{where}: no such GPU ({count} found)")
+    raise UsageError(f"{where}: training on the GPU is not built yet (issue 5); use --device cpu")
+
+
 def _build_model(
     args: argparse.Namespace, X_train: np.ndarray, X_test: np.ndarray, n_classes: int
 ) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -299,6 +328,7 @@ def train(args: argparse.Namespace) -> int:
     from fastdl.data import DataLoader, TensorDataset
     from fastdl.train import EarlyStopping, evaluate, fit
 
+    _check_device(args.device)
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
@@ -480,7 +510,15 @@ def _build_scheduler(args: argparse.Namespace, optimizer: Any, steps_per_epoch: 
 
 
 # Flags that may differ between a run and its --resume.
-_RESUME_FREE = ("out", "no_progress", "threads", "backend", "checkpoint_every", "resume")
+_RESUME_FREE = (
+    "out",
+    "no_progress",
+    "threads",
+    "backend",
+    "device",
+    "checkpoint_every",
+    "resume",
+)
 
 
 def _read_resume(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -573,13 +611,11 @@ def info() -> int:
 
 def _cuda_status() -> str:
     try:
-        from numba import cuda
-    except ImportError:
-        return "numba-cuda not installed"
-    try:
-        return "available" if cuda.is_available() else "no GPU found"
+        from fastdl import cuda
+
+        return cuda.describe()
     except Exception as error:  # a broken driver must not break `fastdl info`
-        return f"unavailable ({type(error).__name__})"
+        return f"unavailable ({type(error).__name__}: {error})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,13 @@
+"""Test-session setup: the CUDA simulator where no GPU is present.
+
+numba-cuda reads ``NUMBA_ENABLE_CUDASIM`` when numba is first imported, so it is set
+here, before any test module imports fastdl (and numba). A machine with an NVIDIA GPU
+(``/dev/nvidia0``) runs the CUDA tests on it instead; an explicit
+``NUMBA_ENABLE_CUDASIM`` in the environment wins either way. The simulator runs a
+Python thread per CUDA thread, so the CUDA tests keep to one or two blocks.
+"""
+
+import os
+
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not os.path.exists("/dev/nvidia0"):
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
