@@ -9,6 +9,43 @@ with device tensors. Until then each family here is held to the NumPy reference 
 its own tests, under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by
 ``tests/conftest.py`` when no GPU is present) or on a GPU.
 
-Importing this package imports numba-cuda (the ``cuda`` or ``dev`` extra); nothing
-else in fastdl imports it.
+Importing a family module imports numba-cuda (the ``cuda`` or ``dev`` extra); nothing
+else in fastdl imports it. ``tests/test_cuda_spec.py`` holds :func:`kernels` to the
+whole spec: every name, with the reference's parameter names.
 """
+
+from __future__ import annotations
+
+import importlib
+
+from fastdl.backends import spec
+
+_FAMILIES = (
+    "generic",
+    "linear",
+    "activation",
+    "softmax",
+    "loss",
+    "optim",
+    "clip",
+    "random",
+    "norm",
+    "conv",
+    "pool",
+    "rnn",
+)
+
+
+def kernels() -> dict:
+    """Every kernel this backend implements, by name (imports numba-cuda).
+
+    A kernel is looked up in the module of its spec family only, so a helper that
+    happens to share a spec name (a device function ``add``) never stands in for it.
+    """
+    modules = {f: importlib.import_module(f"{__name__}.{f}") for f in _FAMILIES}
+    found = {}
+    for kernel in spec.KERNELS:
+        module = modules.get(kernel.family)
+        if module is not None and hasattr(module, kernel.name):
+            found[kernel.name] = getattr(module, kernel.name)
+    return found
