@@ -6,51 +6,25 @@ the shapes are small; a few cross several blocks of both tile sizes and several
 double-buffered K slices (the simulator's tiles are 8x16 and 4x8, BK=4).
 """
 
-import copy
-
 import numpy as np
 import pytest
 
 pytest.importorskip("numba.cuda")
 
-from _tolerance import assert_close
+from _cuda_check import check_against_reference
 from numba import cuda
 
 from fastdl.backends import reference, spec
 from fastdl.backends.cuda import _launch
 from fastdl.backends.cuda import linear as cuda_linear
 
-REF = reference.kernels()
 DTYPES = (np.float64, np.float32)
 ACTS = (None, *spec.ACTIVATIONS)
 KERNELS = {k.name: k for k in spec.KERNELS}
 
 
-def _to_device(value):
-    """A device copy; an F-contiguous (transposed) array stays a transposed view."""
-    if not isinstance(value, np.ndarray):
-        return value
-    if value.ndim == 2 and not value.flags.c_contiguous:
-        return cuda.to_device(np.ascontiguousarray(value.T)).T
-    return cuda.to_device(value)
-
-
 def _check(name, args):
-    """Run kernel ``name`` on the device and the reference on copies of ``args``."""
-    kernel = KERNELS[name]
-    expected = copy.deepcopy(args)
-    REF[name](*(expected[a] for a in kernel.args))
-    device = {a: _to_device(v) for a, v in args.items()}
-    getattr(cuda_linear, name)(*(device[a] for a in kernel.args))
-    for arg in kernel.args:
-        if not isinstance(args[arg], np.ndarray):
-            continue
-        actual = device[arg].copy_to_host()
-        if arg in kernel.writes:
-            assert not np.isnan(actual).any(), f"{name}: {arg} not fully written"
-            assert_close(actual, expected[arg], where=f"{name} {arg}")
-        else:
-            np.testing.assert_array_equal(actual, args[arg], err_msg=f"{name} wrote {arg}")
+    return check_against_reference(cuda_linear, name, args)
 
 
 def _randn(rng, shape, dtype, transposed=False):
@@ -257,10 +231,7 @@ def test_spec_sampler(monkeypatch, name):
 
 
 def _launches(name, args):
-    device = {a: _to_device(v) for a, v in args.items()}
-    before = _launch.launches()
-    getattr(cuda_linear, name)(*(device[a] for a in KERNELS[name].args))
-    return _launch.launches() - before
+    return _check(name, args)
 
 
 def test_launch_counts():

@@ -6,18 +6,14 @@ longer than the simulator's 16-thread block so the strided loops run more than o
 and an offset mean checks the variance's accuracy.
 """
 
-import copy
-
 import numpy as np
 import pytest
 
 pytest.importorskip("numba.cuda")
 
-from _tolerance import assert_close
-from numba import cuda
+from _cuda_check import check_against_reference
 
 from fastdl.backends import reference, spec
-from fastdl.backends.cuda import _launch
 from fastdl.backends.cuda import norm as cuda_norm
 
 REF = reference.kernels()
@@ -26,26 +22,7 @@ DTYPES = (np.float32, np.float64)
 
 
 def _check(name, args):
-    """Run kernel ``name`` on the device and the reference on copies of ``args``;
-    outputs fully written and close, inputs untouched. Returns the launch count."""
-    kernel = KERNELS[name]
-    expected = copy.deepcopy(args)
-    REF[name](*(expected[a] for a in kernel.args))
-    device = {a: cuda.to_device(v) if isinstance(v, np.ndarray) else v for a, v in args.items()}
-    before = _launch.launches()
-    getattr(cuda_norm, name)(*(device[a] for a in kernel.args))
-    launched = _launch.launches() - before
-    for arg in kernel.args:
-        if not isinstance(args[arg], np.ndarray):
-            continue
-        actual = device[arg].copy_to_host()
-        if arg in kernel.writes:
-            assert not np.isnan(actual).any(), f"{name}: {arg} not fully written"
-            dtype = args["x"].dtype
-            assert_close(actual, expected[arg], dtype=dtype, where=f"{name} {arg}")
-        else:
-            np.testing.assert_array_equal(actual, args[arg], err_msg=f"{name} wrote {arg}")
-    return launched
+    return check_against_reference(cuda_norm, name, args, dtype=args["x"].dtype)
 
 
 def _nan(shape, dtype):
