@@ -20,15 +20,10 @@ import math
 import numpy as np
 from numba import njit
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
-_U0 = np.uint64(0)
+from fastdl.backends import philox
+
 _U2 = np.uint64(2)
 _U3 = np.uint64(3)
-_U32 = np.uint64(32)
 
 _2POW_M24 = 2.0**-24
 _2POW_M53 = 2.0**-53
@@ -38,22 +33,7 @@ _TWO_PI = 2.0 * math.pi
 _CHUNK = 2048  # words per conversion chunk (8 KiB): a multiple of 4 that stays in L1
 
 
-@njit(cache=True, inline="always")
-def _block(c, k0, k1):
-    x0 = c & _MASK32
-    x1 = c >> _U32
-    x2 = _U0
-    x3 = _U0
-    # Ten rounds; each multiplies lanes 0 and 2 (32x32 -> 64 bits), xors the
-    # high halves with the other lanes and the key, and the key is bumped between.
-    for r in range(10):
-        if r > 0:
-            k0 = (k0 + _W0) & _MASK32
-            k1 = (k1 + _W1) & _MASK32
-        p0 = x0 * _M0
-        p1 = x2 * _M1
-        x0, x1, x2, x3 = (p1 >> _U32) ^ x1 ^ k0, p1 & _MASK32, (p0 >> _U32) ^ x3 ^ k1, p0 & _MASK32
-    return x0, x1, x2, x3
+_block = njit(cache=True, inline="always")(philox.rounds)
 
 
 @njit(cache=True)

@@ -37,6 +37,7 @@ import math
 import numpy as np
 from numba import config, cuda
 
+from fastdl.backends import philox
 from fastdl.backends.cuda import _launch
 
 # Threads per block. The simulator runs a Python thread per CUDA thread: there, small
@@ -45,16 +46,9 @@ BLOCK = 32 if config.ENABLE_CUDASIM else 256
 _WINDOW = 4 * BLOCK  # words a block converts
 _SHARED_WORDS = _WINDOW + 4  # and the block an unaligned window reaches into
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
-_U0 = np.uint64(0)
 _U5 = np.uint64(5)
 _U6 = np.uint64(6)
 _U8 = np.uint64(8)
-_U32 = np.uint64(32)
 
 _2POW_M24_F32 = np.float32(2.0**-24)
 _2POW_M24 = 2.0**-24
@@ -63,25 +57,7 @@ _2POW_26 = 2.0**26
 _TWO_PI = 2.0 * math.pi
 
 
-@cuda.jit(device=True, inline=True)
-def _philox(c, k0, k1):
-    """Philox 4x32-10 of counter (c low 32, c high 32, 0, 0): four uint64 lanes < 2**32.
-
-    The products of masked 32-bit lanes by 32-bit constants compile (ptxas, sm_90) to
-    one ``IMAD.WIDE.U32`` each: the 64-bit arithmetic costs nothing over a mulhi/mullo.
-    """
-    x0 = c & _MASK32
-    x1 = c >> _U32
-    x2 = _U0
-    x3 = _U0
-    for r in range(10):
-        if r > 0:
-            k0 = (k0 + _W0) & _MASK32
-            k1 = (k1 + _W1) & _MASK32
-        p0 = x0 * _M0
-        p1 = x2 * _M1
-        x0, x1, x2, x3 = (p1 >> _U32) ^ x1 ^ k0, p1 & _MASK32, (p0 >> _U32) ^ x3 ^ k1, p0 & _MASK32
-    return x0, x1, x2, x3
+_philox = cuda.jit(device=True, inline=True)(philox.rounds)
 
 
 @cuda.jit(device=True, inline=True)
