@@ -1710,3 +1710,18 @@ RNN_KERNELS: tuple[Kernel, ...] = (
 KERNELS = GENERIC_KERNELS + KERNELS + CONV_KERNELS + POOL_KERNELS + RNN_KERNELS
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(k.family for k in KERNELS))
+
+
+def family_kernels(package: str, families: tuple[str, ...] = FAMILIES) -> dict:
+    """The kernels a backend package defines, by name: each kernel is looked up in the
+    module ``<package>.<its family>`` only, so a helper that happens to share a spec
+    name (a device function ``add``, an imported ``act_backward``) never stands in."""
+    import importlib
+
+    modules = {f: importlib.import_module(f"{package}.{f}") for f in families}
+    return {
+        k.name: getattr(modules[k.family], k.name)
+        for k in KERNELS
+        if k.family in modules and hasattr(modules[k.family], k.name)
+    }

@@ -20,23 +20,7 @@ module here.
 
 from __future__ import annotations
 
-import importlib
-
 from fastdl.backends import reference, spec
-
-_FAMILIES = (
-    "linear",
-    "activation",
-    "softmax",
-    "loss",
-    "optim",
-    "clip",
-    "random",
-    "norm",
-    "conv",
-    "pool",
-    "rnn",
-)
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
 
@@ -45,11 +29,7 @@ def kernels() -> dict:
     """Every kernel this backend implements, by name."""
     shared = reference.kernels()
     found = {name: shared[name] for name in SHARED_WITH_REFERENCE if name in shared}
-    for family in _FAMILIES:
-        module = importlib.import_module(f"{__name__}.{family}")
-        for name in spec.NAMES:
-            if hasattr(module, name):
-                found[name] = getattr(module, name)
+    found.update(spec.family_kernels(__name__, tuple(f for f in spec.FAMILIES if f != "generic")))
     from fastdl.backends.cpu import cext
 
     found.update(cext.kernels())

@@ -16,36 +16,9 @@ whole spec: every name, with the reference's parameter names.
 
 from __future__ import annotations
 
-import importlib
-
 from fastdl.backends import spec
-
-_FAMILIES = (
-    "generic",
-    "linear",
-    "activation",
-    "softmax",
-    "loss",
-    "optim",
-    "clip",
-    "random",
-    "norm",
-    "conv",
-    "pool",
-    "rnn",
-)
 
 
 def kernels() -> dict:
-    """Every kernel this backend implements, by name (imports numba-cuda).
-
-    A kernel is looked up in the module of its spec family only, so a helper that
-    happens to share a spec name (a device function ``add``) never stands in for it.
-    """
-    modules = {f: importlib.import_module(f"{__name__}.{f}") for f in _FAMILIES}
-    found = {}
-    for kernel in spec.KERNELS:
-        module = modules.get(kernel.family)
-        if module is not None and hasattr(module, kernel.name):
-            found[kernel.name] = getattr(module, kernel.name)
-    return found
+    """Every kernel this backend implements, by name (imports numba-cuda)."""
+    return spec.family_kernels(__name__)
