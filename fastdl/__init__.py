@@ -25,6 +25,7 @@ from fastdl import (  # memory: tunes glibc malloc on import (see fastdl/memory.
 from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastdl.backends import use_backend
 from fastdl.backends.cpu import cext as _cext_loader
+from fastdl.device import device
 from fastdl.dtypes import bool_, double, float32, float64, int64, long
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt, where
@@ -51,6 +52,22 @@ __version__ = "0.1.0"
 _cext_loader.warn_if_missing()
 
 
+def from_dlpack(obj) -> Tensor:
+    """A tensor sharing memory with ``obj``, which exposes DLPack (``__dlpack__``) or the
+    CUDA array interface: NumPy, CuPy, PyTorch (CPU or CUDA), numba device arrays.
+
+    Example::
+
+        >>> import numpy as np
+        >>> t = from_dlpack(np.arange(3.0))
+        >>> t.device
+        'cpu'
+    """
+    from fastdl import dlpack
+
+    return Tensor._wrap(dlpack.import_dlpack(obj))
+
+
 def __getattr__(name: str):
     # loaded on first use (plot: matplotlib; cuda: numba-cuda, itself imported lazily)
     if name in ("plot", "diagnostics", "models", "distributed", "cuda"):
@@ -73,6 +90,7 @@ __all__ = [
     "clamp",
     "data",
     "double",
+    "device",
     "dtypes",
     "enable_grad",
     "exp",
@@ -80,6 +98,7 @@ __all__ = [
     "memory",
     "float32",
     "float64",
+    "from_dlpack",
     "from_numpy",
     "full",
     "get_num_threads",

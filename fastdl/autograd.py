@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastdl import backends
+from fastdl.device import is_host
 
 if TYPE_CHECKING:
     from fastdl.tensor import Tensor
@@ -216,20 +217,27 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         from fastdl.tensor import Tensor
 
-        device = "cpu"
+        device = None
         raw = []
         needs = []
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a._data)
                 needs.append(a.requires_grad)
-                device = a.device
+                if device is None:
+                    device = a.device
+                elif a.device != device:
+                    raise RuntimeError(
+                        "Expected all tensors to be on the same device, but found at least "
+                        f"two devices, {device} and {a.device}! ({cls.__name__})"
+                    )
             else:
                 raw.append(a)
                 needs.append(False)
         record = is_grad_enabled() and any(needs)
-        ctx = Context(backends.for_device(device), tuple(needs))
-        result = cls.forward(ctx, *raw)
+        ctx = Context(backends.for_device(device or "cpu"), tuple(needs))
+        with backends.allocating(ctx.backend):
+            result = cls.forward(ctx, *raw)
         if _anomaly_mode():
             _check_finite_output(cls.__name__, result)
         extras: tuple = ()
@@ -277,16 +285,21 @@ def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
                 f"grad can be implicitly created only for scalar outputs; got shape "
                 f"{tensor.shape}: pass `gradient`"
             )
-        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+        grad = backends.for_device(tensor.device).full(tensor.shape, 1, tensor.dtype)
     else:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor.shape:
             raise ValueError(
                 f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
             )
+        if isinstance(gradient, Tensor) and gradient.device != tensor.device:
+            raise RuntimeError(
+                f"gradient is on {gradient.device}, but the tensor is on {tensor.device}"
+            )
         if create_graph and isinstance(gradient, Tensor) and gradient.dtype == tensor.dtype:
             return gradient
-        grad = grad.astype(tensor.dtype, copy=False)
+        if grad.dtype != tensor.dtype:
+            grad = _raw_cast(grad, tensor.dtype)
     return Tensor._wrap(grad) if create_graph else grad
 
 
@@ -396,7 +409,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
         if wanted is not None:
             index = wanted.get(id(t))
             if index is not None:
-                found[index] = g if found[index] is None else found[index] + g
+                found[index] = g if found[index] is None else _raw_add(found[index], g)
         elif is_leaf or t._retains_grad:
             _accumulate_leaf(t, g, owned and is_leaf)
 
@@ -406,7 +419,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
         deliver(root, seed, root._node is None)
         if root._node is not None:
             key = id(root._node)
-            grads[key] = seed if key not in grads else grads[key] + seed
+            grads[key] = seed if key not in grads else _raw_add(grads[key], seed)
             roots_with_nodes.append(root._node)
     if not roots_with_nodes:
         return found
@@ -427,7 +440,8 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             else:
                 if node.function.writes_leaf_grads and wanted is None:
                     node.ctx.grad_buffers = _stale_leaf_buffers(node)
-                input_grads = node.function.backward(node.ctx, g)
+                with backends.allocating(node.ctx.backend):
+                    input_grads = node.function.backward(node.ctx, g)
                 node.ctx.grad_buffers = ()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -441,12 +455,12 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                     inp._grad_stale = False  # the op wrote the leaf's gradient in place
                     continue
                 if ig.dtype != inp.dtype:
-                    ig = ig.to(inp.dtype) if create_graph else ig.astype(inp.dtype)
+                    ig = ig.to(inp.dtype) if create_graph else _raw_cast(ig, inp.dtype)
                 owned = id(ig) in fresh and sum(other is ig for other in input_grads) == 1
                 deliver(inp, ig, parent is None, owned)
                 if parent is not None:
                     key = id(parent)
-                    grads[key] = ig if key not in grads else grads[key] + ig
+                    grads[key] = ig if key not in grads else _raw_add(grads[key], ig)
             if not retain_graph:
                 node.ctx.saved = ()
                 node.freed = True
@@ -485,6 +499,9 @@ def _accumulate_leaf(leaf: Tensor, grad: Any, owned: bool = False) -> None:
         leaf._grad = grad if current is None else current + grad
         leaf._grad_stale = False
         return
+    if not is_host(grad):
+        _accumulate_device_leaf(leaf, grad, owned)
+        return
     if grad.shape != leaf.shape:
         grad = np.broadcast_to(grad, leaf.shape)
     if leaf._grad is None:
@@ -498,6 +515,49 @@ def _accumulate_leaf(leaf: Tensor, grad: Any, owned: bool = False) -> None:
     else:
         # In place, so a gradient that is a view into a flat buffer stays one.
         leaf._grad._data += grad
+
+
+def _accumulate_device_leaf(leaf: Tensor, grad: Any, owned: bool) -> None:
+    """``_accumulate_leaf`` for device arrays, through the CUDA backend's kernels."""
+    from fastdl.backends.cuda import views
+    from fastdl.tensor import Tensor
+
+    be = backends.get("cuda")
+    if grad.shape != leaf.shape:
+        grad = views.broadcast_to(grad, leaf.shape)
+    if leaf._grad is None:
+        if owned and grad.is_c_contiguous():
+            leaf._grad = Tensor._wrap(grad)
+        else:
+            copy = be.empty(leaf.shape, leaf.dtype)
+            be.copy(grad, copy)
+            leaf._grad = Tensor._wrap(copy)
+    elif leaf._grad_stale:
+        be.copy(grad, leaf._grad._data)
+        leaf._grad_stale = False
+    else:
+        be.add(leaf._grad._data, grad, leaf._grad._data)
+
+
+def _raw_add(a: Any, b: Any) -> Any:
+    """a + b for two gradients (raw arrays, or Tensors under create_graph)."""
+    if is_host(a) and is_host(b):
+        return a + b
+    if not hasattr(a, "is_c_contiguous"):  # Tensors
+        return a + b
+    be = backends.get("cuda")
+    out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
+    be.add(a, b, out)
+    return out
+
+
+def _raw_cast(a: Any, dtype: np.dtype) -> Any:
+    if is_host(a):
+        return a.astype(dtype)
+    be = backends.get("cuda")
+    out = be.empty(a.shape, dtype)
+    be.copy(a, out)
+    return out
 
 
 def gradcheck(

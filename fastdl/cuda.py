@@ -481,37 +481,80 @@ def empty_cache() -> None:
     _allocator.empty_cache()
 
 
+# ---- host <-> device copies --------------------------------------------------------------
+
+_copies = {"host_to_device": 0, "device_to_host": 0}
+
+
+def to_device(array: np.ndarray):
+    """A device copy of a host array, in memory from the caching allocator (counted in
+    ``copy_stats()``; every host-to-device copy fastdl makes goes through here)."""
+    host = np.ascontiguousarray(array)
+    out = empty(host.shape, host.dtype)
+    if host.size:
+        out.copy_to_device(host)
+    _copies["host_to_device"] += 1
+    return out
+
+
+def to_host(array) -> np.ndarray:
+    """A host copy of a device array (counted in ``copy_stats()``; it waits for the
+    kernels queued before it, as every device-to-host copy does)."""
+    _copies["device_to_host"] += 1
+    if not array.size:
+        return np.empty(array.shape, array.dtype)
+    if not array.is_c_contiguous():
+        dense = empty(array.shape, array.dtype)
+        from fastdl.backends.cuda import generic
+
+        generic.copy(array, dense)
+        array = dense
+    return array.copy_to_host()
+
+
+def copy_stats() -> dict[str, int]:
+    """Host-to-device and device-to-host copies fastdl has made in this process."""
+    return dict(_copies)
+
+
 # ---- profiling -------------------------------------------------------------------------
 
 
 @dataclass
 class Profile:
-    """What ``profile()`` counted: kernel launches and driver allocations in its block."""
+    """What ``profile()`` counted in its block: kernel launches, driver allocations and
+    host <-> device copies."""
 
     launches: int = 0
     device_allocations: int = 0
+    host_to_device: int = 0
+    device_to_host: int = 0
 
 
 @contextlib.contextmanager
 def profile():
-    """Count the kernel launches and driver allocations made inside the block.
+    """Count the kernel launches, driver allocations and host <-> device copies made
+    inside the block.
 
     Example::
 
         >>> with fastdl.cuda.profile() as p:   # doctest: +SKIP
         ...     loss = step()
-        >>> p.launches, p.device_allocations   # doctest: +SKIP
-        (14, 0)
+        >>> p.launches, p.device_allocations, p.host_to_device   # doctest: +SKIP
+        (14, 0, 0)
     """
     from fastdl.backends.cuda import _launch
 
     result = Profile()
     launches, allocations = _launch.launches(), _allocator.num_device_alloc
+    copies = dict(_copies)
     try:
         yield result
     finally:
         result.launches = _launch.launches() - launches
         result.device_allocations = _allocator.num_device_alloc - allocations
+        result.host_to_device = _copies["host_to_device"] - copies["host_to_device"]
+        result.device_to_host = _copies["device_to_host"] - copies["device_to_host"]
 
 
 __all__ = [
@@ -519,6 +562,7 @@ __all__ = [
     "DeviceProperties",
     "Profile",
     "allocate",
+    "copy_stats",
     "current_device",
     "describe",
     "device_count",
@@ -538,5 +582,7 @@ __all__ = [
     "round_size",
     "simulated",
     "synchronize",
+    "to_device",
+    "to_host",
     "unavailable_reason",
 ]

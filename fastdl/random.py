@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import secrets
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -200,11 +201,19 @@ class Generator:
             self._offset = new_offset
         return seed, offset
 
-    def _backend(self):
-        return backends.for_device(self.device)
+    def _backend(self, device: Any = None):
+        return backends.for_device(self.device if device is None else device)
 
-    def uniform(self, shape, dtype=np.float32, low=0.0, high=1.0) -> np.ndarray:
-        """Samples from U[low, high) as a NumPy array of ``shape`` and ``dtype``.
+    def _out(self, n: int, dtype: np.dtype, device: Any) -> tuple[Any, Any]:
+        """(backend, an uninitialised 1-D array of n values where the samples go)."""
+        if device is None or str(device) == "cpu":
+            return self._backend(), np.empty(n, dtype=dtype)
+        backend = self._backend(device)
+        return backend, backend.empty((n,), dtype)
+
+    def uniform(self, shape, dtype=np.float32, low=0.0, high=1.0, device=None) -> Any:
+        """Samples from U[low, high) as a NumPy array of ``shape`` and ``dtype`` (a device
+        array when ``device`` is a GPU: drawn there, the same values).
 
         float32 values carry 24 random bits, float64 values 53 (two words each).
 
@@ -218,10 +227,13 @@ class Generator:
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
             raise ValueError(f"uniform needs finite low <= high, got low={low}, high={high}")
         n = math.prod(shape)
-        out = np.empty(n, dtype=dtype)
+        if (low, high) != (0.0, 1.0) and device is not None and str(device) != "cpu":
+            host = self.uniform(shape, dtype, low, high)  # rescaled on the host: init only
+            return self._backend(device).from_host(host)
+        backend, out = self._out(n, dtype, device)
         words = n if dtype == np.float32 else 2 * n
         seed, offset = self._reserve(words)
-        self._backend().philox_uniform(seed, offset, out)
+        backend.philox_uniform(seed, offset, out)
         if (low, high) != (0.0, 1.0):
             out *= high - low
             out += low
@@ -231,8 +243,9 @@ class Generator:
             np.maximum(out, dtype.type(low), out=out)
         return out.reshape(shape)
 
-    def normal(self, shape, dtype=np.float32, mean=0.0, std=1.0) -> np.ndarray:
-        """Samples from N(mean, std^2) (Box-Muller) as a NumPy array.
+    def normal(self, shape, dtype=np.float32, mean=0.0, std=1.0, device=None) -> Any:
+        """Samples from N(mean, std^2) (Box-Muller) as a NumPy array (or a device array on
+        ``device``; normals may differ from the CPU's in the last bits).
 
         Example::
 
@@ -244,13 +257,14 @@ class Generator:
         if not std >= 0.0:
             raise ValueError(f"normal needs std >= 0, got {std}")
         n = math.prod(shape)
-        out = np.empty(n, dtype=dtype)
+        backend, out = self._out(n, dtype, device)
         seed, offset = self._reserve(4 * math.ceil(n / 2))
-        self._backend().philox_normal(seed, offset, mean, std, out)
+        backend.philox_normal(seed, offset, mean, std, out)
         return out.reshape(shape)
 
-    def bernoulli(self, shape, p, dtype=np.float32) -> np.ndarray:
-        """1 with probability ``p``, else 0, as a float array (a dropout keep-mask, say).
+    def bernoulli(self, shape, p, dtype=np.float32, device=None) -> Any:
+        """1 with probability ``p``, else 0, as a float array (a dropout keep-mask, say),
+        on ``device`` (the CPU by default); the same mask on every device.
 
         Example::
 
@@ -262,9 +276,9 @@ class Generator:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"bernoulli needs 0 <= p <= 1, got p={p}")
         n = math.prod(shape)
-        out = np.empty(n, dtype=dtype)
+        backend, out = self._out(n, dtype, device)
         seed, offset = self._reserve(n)
-        self._backend().philox_bernoulli(seed, offset, p, out)
+        backend.philox_bernoulli(seed, offset, p, out)
         return out.reshape(shape)
 
     def _uint64(self, n: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Tensor: an n-dimensional array with a dtype, a device, and autograd bookkeeping.
 
-A Tensor holds its storage (a NumPy array on the CPU), whether it requires grad,
+A Tensor holds its storage (a NumPy array on the CPU, a numba-cuda device array on a
+GPU), whether it requires grad,
 its accumulated ``.grad`` (a Tensor or None) and the autograd node that made it.
 Operators and methods are thin: they call the differentiable ops in
 :mod:`fastdl.ops`, which call kernels through the backend registry.
@@ -13,39 +14,44 @@ from typing import Any
 
 import numpy as np
 
+from fastdl import device as _device
 from fastdl import dtypes
 from fastdl.autograd import backward as _backward
 from fastdl.autograd import is_grad_enabled
 
-_DEVICES = ("cpu",)
+
+def _check_device(device: Any) -> _device.device:
+    return _device.resolve(device)
 
 
-def _check_device(device: Any) -> str:
-    name = str(device)
-    if name not in _DEVICES:
-        raise ValueError(
-            f"device {name!r} is not available; expected one of {_DEVICES} "
-            "(the CUDA backend is not part of this build)"
-        )
-    return name
-
-
-def parse_to_args(args: tuple, kwargs: dict) -> np.dtype | None:
-    """Read ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; check the
-    device and return the dtype asked for (None when only a device was given)."""
+def parse_to_args(args: tuple, kwargs: dict) -> tuple[_device.device | None, np.dtype | None]:
+    """Read ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or keywords; return the
+    (checked) device and the dtype asked for, each None when not given."""
     kwargs = dict(kwargs)
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)  # accepted for torch's signature; copies are ordered
     if kwargs:
         raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
     for arg in args:
-        if isinstance(arg, str) and arg not in dtypes._NAMES:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str) and arg not in dtypes._NAMES:
             device = arg
         else:
             dtype = arg
-    if device is not None:
-        _check_device(device)
-    return None if dtype is None else dtypes.as_dtype(dtype)
+    return (
+        None if device is None else _check_device(device),
+        None if dtype is None else dtypes.as_dtype(dtype),
+    )
+
+
+def _host_only(t: Tensor, what: str) -> None:
+    if not _device.is_host(t._data):
+        raise TypeError(
+            f"can't convert {t.device} device type tensor to {what}. Use Tensor.cpu() to "
+            "copy the tensor to host memory first."
+        )
 
 
 class Tensor:
@@ -135,8 +141,13 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        """Where the storage lives: ``"cpu"`` or ``"cuda:0"`` (a :class:`fastdl.device`)."""
+        return _device.of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return not _device.is_host(self._data)
 
     @property
     def ndim(self) -> int:
@@ -168,28 +179,79 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shares memory). Refused while the tensor requires grad,
-        as in PyTorch: call ``.detach().numpy()``."""
+        as in PyTorch: call ``.detach().numpy()``; and on a GPU: call ``.cpu()`` first."""
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
             )
+        _host_only(self, "numpy")
         return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        _host_only(self, "numpy")
         data = self._data
         if dtype is not None:
             data = data.astype(dtype, copy=False)
         return data.copy() if copy else data
+
+    def _host(self) -> np.ndarray:
+        """The values as a host array: the storage itself on the CPU, else a copy."""
+        if _device.is_host(self._data):
+            return self._data
+        return _backend_of(self).to_host(self._data)
 
     def item(self) -> Any:
         if self._data.size != 1:
             raise ValueError(
                 f"a Tensor with {self._data.size} elements cannot be converted to a scalar"
             )
-        return self._data.reshape(()).item()
+        return self._host().reshape(()).item()
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        return self._host().tolist()
+
+    # -- interchange (see fastdl.dlpack) ---------------------------------------------
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        if _device.is_host(self._data):
+            raise AttributeError(
+                "Can't get __cuda_array_interface__ on non-CUDA tensor type: "
+                f"{self.device}. If CUDA data is required use tensor.cuda() to copy "
+                "tensor to device memory."
+            )
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't get __cuda_array_interface__ on Variable that requires grad. "
+                "If gradients aren't required, use var.detach() to get Variable that "
+                "doesn't require grad."
+            )
+        from fastdl import dlpack
+
+        return dlpack.cuda_array_interface(self._data)
+
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: Any = None,
+        dl_device: Any = None,
+        copy: Any = None,
+    ) -> Any:
+        """Export the storage, without a copy, through DLPack (``np.from_dlpack(t)``,
+        ``torch.from_dlpack(t)``, CuPy...)."""
+        if self.requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        from fastdl import dlpack
+
+        return dlpack.export_dlpack(
+            self._data, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy
+        )
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        from fastdl import dlpack
+
+        return dlpack.dlpack_device(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -214,6 +276,11 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        if self._grad is not None and value.device != self.device:
+            raise RuntimeError(
+                f"data: assigned data is on {value.device}, but the tensor's grad is on "
+                f"{self.device}"
+            )
         self._data = value._data
 
     def detach(self) -> Tensor:
@@ -251,10 +318,21 @@ class Tensor:
         _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``; returns self when
-        nothing changes, else a copy that stays in the graph."""
-        dtype = parse_to_args(args, kwargs)
-        return self if dtype is None or dtype == self.dtype else _shape.cast(self, dtype)
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; returns
+        self when nothing changes, else a copy that stays in the graph (the gradient of
+        a device move flows back to the source device).
+
+        Example::
+
+            x = fastdl.randn(64, 784).to("cuda")
+        """
+        device, dtype = parse_to_args(args, kwargs)
+        out = self
+        if device is not None and device != self.device:
+            out = _shape.to_device(out, device)
+        if dtype is not None and dtype != out.dtype:
+            out = _shape.cast(out, dtype)
+        return out
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)
@@ -266,17 +344,25 @@ class Tensor:
         return self.to(dtypes.int64)
 
     def cpu(self) -> Tensor:
-        return self
+        """This tensor on the CPU (self when it is there already)."""
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """This tensor on the GPU (self when it is there already)."""
+        return self.to("cuda" if device is None else device)
 
     def clone(self) -> Tensor:
         return _shape.clone(self)
 
     def contiguous(self) -> Tensor:
-        return self if self._data.flags.c_contiguous else _shape.clone(self)
+        return self if _shape.is_contiguous(self._data) else _shape.clone(self)
+
+    def is_contiguous(self) -> bool:
+        return _shape.is_contiguous(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extras = []
+        body = np.array2string(self._host(), separator=", ", prefix="tensor(")
+        extras = [] if _device.is_host(self._data) else [f"device='{self.device}'"]
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype=fastdl.{self.dtype}")
         if self._node is not None:
@@ -439,8 +525,16 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        raw = value._data if isinstance(value, Tensor) else value
-        self._data[_shape._raw_index(index)] = raw
+        index = _shape._raw_index(index)
+        if _device.is_host(self._data):
+            self._data[index] = value._data if isinstance(value, Tensor) else value
+            return
+        target = _shape.device_view(self._data, index)  # basic indices only
+        if isinstance(value, Tensor):
+            _same_device(self, value, "__setitem__")
+            _backend_of(self).copy(value._data, target)
+        else:
+            _backend_of(self).fill(target, value)
 
     # -- in place --------------------------------------------------------------------
 
@@ -469,7 +563,7 @@ class Tensor:
                 f"{name}: the result has shape {result.shape}, which does not match the "
                 f"tensor's shape {self.shape}"
             )
-        self._data[...] = result._data
+        _backend_of(self).copy(result._data, self._data)
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
@@ -506,6 +600,7 @@ class Tensor:
         return self
 
     def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast, cast) into this tensor; across devices too."""
         self._check_inplace("copy_")
         raw = src._data if isinstance(src, Tensor) else np.asarray(src)
         try:
@@ -514,19 +609,27 @@ class Tensor:
             raise ValueError(
                 f"copy_: src of shape {raw.shape} cannot be broadcast to {self.shape}"
             ) from None
-        _backend_of(self).copy(raw, self._data)
+        backend = _backend_of(self)
+        if _device.of(raw) != self.device:
+            raw = backend.from_host(raw) if self.is_cuda else _host_array(raw)
+        backend.copy(raw, self._data)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
         self._check_inplace("normal_")
         gen = generator or _random.default_generator
-        self._data[...] = gen.normal(self.shape, self.dtype, mean, std)
-        return self
+        return self._fill_from_host(gen.normal(self.shape, self.dtype, mean, std))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
         self._check_inplace("uniform_")
         gen = generator or _random.default_generator
-        self._data[...] = gen.uniform(self.shape, self.dtype, a, b)
+        return self._fill_from_host(gen.uniform(self.shape, self.dtype, a, b))
+
+    def _fill_from_host(self, values: np.ndarray) -> Tensor:
+        if _device.is_host(self._data):
+            self._data[...] = values
+        else:  # initialisation, not a training step: drawn on the host, copied once
+            _backend_of(self).copy(_backend_of(self).from_host(values), self._data)
         return self
 
 
@@ -534,6 +637,20 @@ def _backend_of(t: Tensor) -> Any:
     from fastdl import backends
 
     return backends.for_device(t.device)
+
+
+def _host_array(raw: Any) -> np.ndarray:
+    from fastdl import backends
+
+    return backends.get("cuda").to_host(raw)
+
+
+def _same_device(a: Tensor, b: Tensor, what: str) -> None:
+    if a.device != b.device:
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two "
+            f"devices, {a.device} and {b.device}! ({what})"
+        )
 
 
 # -- factories ---------------------------------------------------------------------
@@ -551,9 +668,9 @@ def tensor(
 
         fastdl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     """
-    _check_device(device)
+    device = _check_device(device)
     if isinstance(data, Tensor):
-        data = data._data
+        data = data._host()
     target = dtypes.infer(data) if dtype is None else dtypes.as_dtype(dtype)
     try:
         array = np.array(data, dtype=target, copy=True)
@@ -561,7 +678,7 @@ def tensor(
         raise TypeError(
             f"tensor(): cannot build a tensor from {type(data).__name__}: {error}"
         ) from None
-    return Tensor(array, requires_grad=requires_grad)
+    return _factory(array, requires_grad, device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -585,8 +702,24 @@ def _shape_arg(size: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in size)
 
 
-def _factory(array: np.ndarray, requires_grad: bool, device: str) -> Tensor:
-    _check_device(device)
+def _factory(array: np.ndarray, requires_grad: bool, device: Any) -> Tensor:
+    """A tensor of the host ``array``'s values on ``device`` (copied there once)."""
+    device = _check_device(device)
+    if device.type != "cpu":
+        array = _backend_of_device(device).from_host(array)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _backend_of_device(device: Any) -> Any:
+    from fastdl import backends
+
+    return backends.for_device(device)
+
+
+def _filled(shape: tuple, value: Any, dtype: np.dtype, requires_grad: bool, device: Any) -> Tensor:
+    """A tensor of ``value`` everywhere, written where it lives (no host copy)."""
+    device = _check_device(device)
+    array = _backend_of_device(device).full(shape, value, dtype)
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -598,12 +731,12 @@ def zeros(
     *size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
 ) -> Tensor:
     """A tensor of zeros. Example: ``fastdl.zeros(2, 3)``."""
-    return _factory(np.zeros(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
+    return _filled(_shape_arg(size), 0, _float_dtype(dtype), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu") -> Tensor:
     """A tensor of ones. Example: ``fastdl.ones(2, 3)``."""
-    return _factory(np.ones(_shape_arg(size), _float_dtype(dtype)), requires_grad, device)
+    return _filled(_shape_arg(size), 1, _float_dtype(dtype), requires_grad, device)
 
 
 def full(
@@ -612,7 +745,7 @@ def full(
     """A tensor filled with ``fill_value``; the dtype is inferred from it by default."""
     shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
     dtype = dtypes.infer(fill_value) if dtype is None else dtypes.as_dtype(dtype)
-    return _factory(np.full(shape, fill_value, dtype), requires_grad, device)
+    return _filled(shape, fill_value, dtype, requires_grad, device)
 
 
 def rand(
@@ -624,8 +757,9 @@ def rand(
 ) -> Tensor:
     """Uniform samples in [0, 1) from the Philox generator."""
     gen = generator or _random.default_generator
-    data = gen.uniform(_shape_arg(size), _float_dtype(dtype))
-    return _factory(data, requires_grad, device)
+    device = _check_device(device)
+    data = gen.uniform(_shape_arg(size), _float_dtype(dtype), device=device)
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def randn(
@@ -637,8 +771,9 @@ def randn(
 ) -> Tensor:
     """Standard normal samples from the Philox generator."""
     gen = generator or _random.default_generator
-    data = gen.normal(_shape_arg(size), _float_dtype(dtype))
-    return _factory(data, requires_grad, device)
+    device = _check_device(device)
+    data = gen.normal(_shape_arg(size), _float_dtype(dtype), device=device)
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def arange(

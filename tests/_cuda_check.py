@@ -8,7 +8,7 @@ from _tolerance import assert_close
 from numba import cuda
 
 from fastdl.backends import reference, spec
-from fastdl.backends.cuda import _launch
+from fastdl.backends.cuda import _launch, views
 
 REF = reference.kernels()
 KERNELS = {k.name: k for k in spec.KERNELS}
@@ -20,7 +20,7 @@ def to_device(value):
     if not isinstance(value, np.ndarray):
         return value
     if value.ndim == 2 and not value.flags.c_contiguous:
-        return cuda.to_device(np.ascontiguousarray(value.T)).T
+        return views.permute(cuda.to_device(np.ascontiguousarray(value.T)), (1, 0))
     return cuda.to_device(value)
 
 

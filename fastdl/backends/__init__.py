@@ -5,7 +5,14 @@ A backend is a namespace of kernels named in :mod:`fastdl.backends.spec`. Ops as
 name (``backend.linear(x, w, b, out)``); they never branch on the device.
 
 CPU tensors use the backend chosen by :func:`use_backend` (or ``FASTDL_BACKEND``),
-``"numba"`` by default; ``"reference"`` is the pure-NumPy oracle.
+``"numba"`` by default; ``"reference"`` is the pure-NumPy oracle. Tensors on a CUDA
+device always use the ``"cuda"`` backend (numba-cuda; its GPU or the simulator).
+
+Besides its kernels, every backend carries the memory functions ops allocate with:
+``device``, ``empty(shape, dtype)``, ``full(shape, value, dtype)`` and ``from_host`` /
+``to_host``. Ops call :func:`allocator`'s (through ``fastdl.ops._util.empty``): while
+an op's forward or backward runs, :func:`allocating` makes that the op's own backend,
+so one op body serves host and device arrays.
 """
 
 from __future__ import annotations
@@ -15,24 +22,41 @@ import os
 import threading
 from types import SimpleNamespace
 
+import numpy as np
+
 from fastdl.backends import spec
 
 _CPU_BACKENDS = ("numba", "reference")
+_MODULES = {
+    "numba": "fastdl.backends.cpu",
+    "reference": "fastdl.backends.reference",
+    "cuda": "fastdl.backends.cuda",
+}
 _loaded: dict[str, SimpleNamespace] = {}
 _lock = threading.Lock()
 _state = SimpleNamespace(cpu=None)
+_active = threading.local()
+
+
+def _host_memory() -> dict:
+    return {
+        "device": "cpu",
+        "empty": np.empty,
+        "full": np.full,
+        "from_host": lambda array: array,
+        "to_host": lambda array: array,
+    }
 
 
 def _build(name: str) -> SimpleNamespace:
-    module = importlib.import_module(
-        "fastdl.backends.reference" if name == "reference" else "fastdl.backends.cpu"
-    )
+    module = importlib.import_module(_MODULES[name])
     kernels = module.kernels()
     # A kernel a backend lacks fails the conformance test; here it fails when called,
     # so the rest of the backend stays usable while the kernel is being written.
     for missing in set(spec.NAMES) - set(kernels):
         kernels[missing] = _missing(name, missing)
-    return SimpleNamespace(name=name, **kernels)
+    memory = module.memory() if name == "cuda" else _host_memory()
+    return SimpleNamespace(name=name, **kernels, **memory)
 
 
 def _missing(backend: str, kernel: str):
@@ -43,9 +67,10 @@ def _missing(backend: str, kernel: str):
 
 
 def get(name: str) -> SimpleNamespace:
-    """Return the backend called ``name`` ("numba" or "reference"), loading it once."""
-    if name not in _CPU_BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {_CPU_BACKENDS}")
+    """Return the backend called ``name`` ("numba", "reference" or "cuda"), loading it
+    once."""
+    if name not in _MODULES:
+        raise ValueError(f"unknown backend {name!r}; expected one of {tuple(_MODULES)}")
     with _lock:
         if name not in _loaded:
             _loaded[name] = _build(name)
@@ -65,15 +90,44 @@ def current() -> str:
 
 
 def for_device(device: str = "cpu") -> SimpleNamespace:
-    """The backend serving tensors on ``device``."""
-    if device != "cpu":
-        raise ValueError(f"device {device!r} is not supported yet; expected 'cpu'")
-    return get(current())
+    """The backend serving tensors on ``device`` ("cpu", or "cuda"/"cuda:N")."""
+    if device == "cpu":
+        return get(current())
+    if str(device).startswith("cuda"):
+        return get("cuda")
+    raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
 
 
 def available() -> list[str]:
-    """Names of the backends that can run here."""
-    return list(_CPU_BACKENDS)
+    """Names of the backends that can run here ("cuda" on a GPU or the simulator)."""
+    from fastdl import cuda
+
+    return [*_CPU_BACKENDS, *(["cuda"] if cuda.device_count() else [])]
+
+
+def allocator() -> SimpleNamespace:
+    """The backend whose memory ops allocate from now: the running op's (see
+    :func:`allocating`), else the CPU backend."""
+    backend = getattr(_active, "backend", None)
+    return backend if backend is not None else get(current())
+
+
+class allocating:
+    """Make ``backend`` the one :func:`allocator` returns inside the block (what an op's
+    forward and backward run under)."""
+
+    __slots__ = ("backend", "previous")
+
+    def __init__(self, backend: SimpleNamespace) -> None:
+        self.backend = backend
+
+    def __enter__(self) -> SimpleNamespace:
+        self.previous = getattr(_active, "backend", None)
+        _active.backend = self.backend
+        return self.backend
+
+    def __exit__(self, *exc) -> None:
+        _active.backend = self.previous
 
 
 class use_backend:

@@ -18,7 +18,8 @@ dtype, so float32 buffers are updated in float32 arithmetic, as PyTorch does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +50,32 @@ class Kernel:
 
 # Sizes the samplers draw from: batch 1, odd sizes and a few larger ones.
 _SIZES = (1, 2, 3, 7, 17, 64, 130)
+_size_cap: list[int | None] = [None]  # set by capped_sizes
+
+
+@contextlib.contextmanager
+def capped_sizes(limit: int | None) -> Iterator[None]:
+    """Samplers called inside draw only the sizes of ``_SIZES`` up to ``limit`` (None:
+    all of them): for the CUDA simulator (a Python thread per CUDA thread), which the
+    conformance test runs on smaller shapes than a GPU or the CPU backends.
+
+    Example::
+
+        >>> with capped_sizes(17):
+        ...     args = BY_NAME["add"].sample(np.random.default_rng(0), np.dtype(np.float32))
+        >>> max(args["out"].shape) <= 17
+        True
+    """
+    saved, _size_cap[0] = _size_cap[0], limit
+    try:
+        yield
+    finally:
+        _size_cap[0] = saved
 
 
 def _size(rng: np.random.Generator) -> int:
-    return int(rng.choice(_SIZES))
+    cap = _size_cap[0]
+    return int(rng.choice(_SIZES if cap is None else [s for s in _SIZES if s <= cap]))
 
 
 def _randn(rng, shape, dtype):

@@ -369,18 +369,31 @@ class Module:
     # -- dtype and device ------------------------------------------------------------
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(dtype)`` or ``to(device)``: converts parameters and floating buffers in
-        place. Build optimizers after this call: it re-lays parameter storage."""
-        dtype = parse_to_args(args, kwargs)
-        if dtype is not None:
-            if not dtypes.is_floating(dtype):
-                raise TypeError(f"Module.to() only accepts floating dtypes, got {dtype}")
-            for t in list(self.parameters()) + list(self.buffers()):
-                if dtypes.is_floating(t.dtype) and t.dtype != dtype:
-                    t._data = t._data.astype(dtype)
-                    if t._grad is not None:
-                        t.grad = Tensor._wrap(t.grad._data.astype(dtype))
+        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``: moves and converts
+        parameters and buffers in place (the dtype applies to floating ones only), their
+        gradients too. Build optimizers after this call: it re-lays parameter storage.
+
+        Example::
+
+            model = fastdl.models.mlp().to("cuda")
+        """
+        device, dtype = parse_to_args(args, kwargs)
+        if dtype is not None and not dtypes.is_floating(dtype):
+            raise TypeError(f"Module.to() only accepts floating dtypes, got {dtype}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            target = dtype if dtype is not None and dtypes.is_floating(t.dtype) else None
+            t._data = _converted(t, device, target)._data
+            if t._grad is not None:
+                t._grad = _converted(t._grad, device, target)
         return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Move every parameter and buffer to the GPU."""
+        return self.to("cuda" if device is None else device)
+
+    def cpu(self) -> Module:
+        """Move every parameter and buffer to the host."""
+        return self.to("cpu")
 
     def double(self) -> Module:
         return self.to(dtypes.float64)
@@ -406,7 +419,10 @@ class Module:
         """Every parameter and buffer by dotted name, as NumPy array copies, in
         PyTorch's order (each module's parameters, then its buffers, then its children).
         """
-        return OrderedDict((name, t._data.copy()) for name, t in self._state_tensors().items())
+        return OrderedDict(
+            (name, np.array(t.detach()._host(), copy=True))
+            for name, t in self._state_tensors().items()
+        )
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
@@ -428,7 +444,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            array = value.detach()._host() if isinstance(value, Tensor) else np.asarray(value)
             if array.shape != target.shape:
                 mismatched.append(f"{name}: expected shape {target.shape}, got {array.shape}")
             elif array.dtype.kind not in "fiub":
@@ -447,7 +463,7 @@ class Module:
             )
         with no_grad():
             for name, array in arrays.items():
-                np.copyto(targets[name]._data, array, casting="unsafe")
+                targets[name].copy_(array)
         return IncompatibleKeys(missing, unexpected)
 
     # -- repr ----------------------------------------------------------------------------
@@ -619,3 +635,14 @@ class _BackwardHook:
                 )
             replaced[i] = value
         return tuple(replaced)
+
+
+def _converted(t: Tensor, device: Any, dtype: Any) -> Tensor:
+    """``t`` on ``device`` with ``dtype`` (each None: unchanged), outside the graph."""
+    with no_grad():
+        out = t.detach()
+        if device is not None and device != out.device:
+            out = out.to(device)
+        if dtype is not None and dtype != out.dtype:
+            out = out.to(dtype)
+    return out

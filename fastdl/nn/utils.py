@@ -78,28 +78,64 @@ def _norm_type(norm_type: Any) -> float:
     return p
 
 
-def _runs(grads: list[Tensor]) -> list[np.ndarray]:
+def _runs(grads: list[Tensor]) -> list[Any]:
     """The arrays to reduce and scale: each flat gradient buffer that ``grads`` cover
     exactly once (all its views, no others), and every other gradient on its own."""
-    flats = {id(f.grads): f for f in list(_REGISTRY.values())}
-    views_by_buffer: dict[int, list[np.ndarray]] = {}
+    owner = {id(v): f for f in list(_REGISTRY.values()) for v in f.grad_views}
+    views_by_flat: dict[int, tuple[Any, list[Any]]] = {}
     runs = []
     for g in grads:
         array = g._data
-        if array.base is not None and id(array.base) in flats:
-            views_by_buffer.setdefault(id(array.base), []).append(array)
+        flat = owner.get(id(array))
+        if flat is not None:
+            views_by_flat.setdefault(id(flat), (flat, []))[1].append(array)
         else:
             runs.append(array)
-    for key, views in views_by_buffer.items():
-        flat = flats[key]
-        given = {id(v) for v in views}
-        if len(given) == len(views) == len(flat.grad_views) and given == {
-            id(v) for v in flat.grad_views
-        }:
+    for flat, views in views_by_flat.values():
+        if len({id(v) for v in views}) == len(views) == len(flat.grad_views):
             runs.append(flat.grads)
         else:
             runs.extend(views)
     return runs
+
+
+def _device_total_norm(backend: Any, runs: list[Any], norm_type: float) -> Any:
+    """The total norm as a (1,) float64 device array: computed where the gradients are,
+    so clipping needs no copy to the host."""
+    norms = backend.empty((len(runs),), np.float64)
+    for i, run in enumerate(runs):
+        flat = run if run.is_c_contiguous() else _dense(backend, run)
+        backend.grad_norm(flat.reshape(flat.size), norm_type, norms[i : i + 1])
+    if len(runs) == 1:
+        return norms
+    total = backend.empty((1,), np.float64)
+    if norm_type == math.inf:
+        backend.max(norms.reshape(1, len(runs)), 1, total, backend.empty((1,), np.int64))
+        return total
+    powered = backend.empty((len(runs),), np.float64)
+    backend.pow(norms, np.asarray(norm_type), powered)
+    backend.sum(powered, (0,), False, total.reshape(()))
+    backend.pow(total, np.asarray(1.0 / norm_type), total)
+    return total
+
+
+def _dense(backend: Any, array: Any) -> Any:
+    out = backend.empty(array.shape, array.dtype)
+    backend.copy(array, out)
+    return out
+
+
+def _device_scale(backend: Any, runs: list[Any], max_norm: float, total: Any) -> None:
+    """grads *= min(max_norm / (total + 1e-6), 1), the coefficient never leaving the GPU
+    (rounded to each gradient's dtype first, as the host path does)."""
+    coef = backend.empty((1,), np.float64)
+    backend.add(total, np.asarray(_EPS), coef)
+    backend.div(np.asarray(float(max_norm)), coef, coef)
+    backend.clamp(coef, None, 1.0, coef)
+    for run in runs:
+        rounded = backend.empty((1,), run.dtype)
+        backend.copy(coef, rounded)
+        backend.mul(run, rounded, run)
 
 
 def _total_norm(backend: Any, runs: list[np.ndarray], norm_type: float) -> float:
@@ -209,6 +245,15 @@ def clip_grad_norm_(
         return Tensor._wrap(np.asarray(0.0, np.float32))
     backend = backends.for_device(grads[0].device)
     runs = _runs(grads)
+    if grads[0].is_cuda:
+        total_dev = _device_total_norm(backend, runs, norm_type)
+        if error_if_nonfinite:  # reading the norm waits for the GPU, as in PyTorch
+            _check_finite(float(backend.to_host(total_dev)[0]), norm_type)
+        _device_scale(backend, runs, max_norm, total_dev)
+        dtype = np.result_type(*(g.dtype for g in grads))
+        out = backend.empty((), dtype)
+        backend.copy(total_dev.reshape(()), out)
+        return Tensor._wrap(out)
     total = _total_norm(backend, runs, norm_type)
     if error_if_nonfinite:
         _check_finite(total, norm_type)

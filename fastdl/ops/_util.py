@@ -1,4 +1,8 @@
-"""Helpers shared by the op families: output allocation, kernel calls, broadcast reduction."""
+"""Helpers shared by the op families: output allocation, kernel calls, broadcast reduction.
+
+Allocation goes to the running op's backend (``backends.allocator()``), so the same op
+body allocates host arrays for CPU tensors and device arrays for CUDA tensors.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,75 @@ from typing import Any
 
 import numpy as np
 
-
-def empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
-    return np.empty(shape, dtype=dtype)
+from fastdl import backends
 
 
-def contiguous(a: np.ndarray) -> np.ndarray:
+def empty(shape: tuple, dtype: np.dtype) -> Any:
+    """An uninitialised array where the running op's tensors live."""
+    return backends.allocator().empty(shape, dtype)
+
+
+def full(shape: tuple, value: Any, dtype: np.dtype) -> Any:
+    """An array of ``value`` where the running op's tensors live."""
+    return backends.allocator().full(shape, value, dtype)
+
+
+def zeros(shape: tuple, dtype: np.dtype) -> Any:
+    return full(shape, 0, dtype)
+
+
+def is_contiguous(a: Any) -> bool:
+    return a.flags.c_contiguous if isinstance(a, np.ndarray) else a.is_c_contiguous()
+
+
+def contiguous(a: Any) -> Any:
     """Kernels take C-contiguous arrays: copy only when needed."""
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    if isinstance(a, np.ndarray):
+        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    if a.is_c_contiguous():
+        return a
+    out = backends.allocator().empty(a.shape, a.dtype)
+    backends.allocator().copy(a, out)
+    return out
+
+
+def reshape_array(a: Any, shape: tuple) -> Any:
+    """``a.reshape(shape)``: a view when the layout allows (NumPy's rule), else a copy;
+    device arrays reshape only contiguous, so a strided one is copied first."""
+    if isinstance(a, np.ndarray):
+        return a.reshape(shape)
+    return contiguous(a).reshape(tuple(shape))
+
+
+def transpose_array(a: Any, dims: tuple) -> Any:
+    """``a.transpose(dims)`` as a view, for host and device arrays."""
+    if isinstance(a, np.ndarray):
+        return a.transpose(dims)
+    from fastdl.backends.cuda import views
+
+    return views.permute(a, tuple(int(d) for d in dims))
+
+
+def broadcast_view(a: Any, shape: tuple) -> Any:
+    """``np.broadcast_to(a, shape)``: a read-only view, for host and device arrays."""
+    if isinstance(a, np.ndarray):
+        return np.broadcast_to(a, shape)
+    from fastdl.backends.cuda import views
+
+    return views.broadcast_to(a, tuple(shape))
+
+
+def expand_dims(a: Any, axis: int) -> Any:
+    if isinstance(a, np.ndarray):
+        return np.expand_dims(a, axis)
+    shape = list(a.shape)
+    shape.insert(axis, 1)
+    return reshape_array(a, tuple(shape))
+
+
+def constant(value: Any, dtype: np.dtype) -> np.ndarray:
+    """A 0-d host array: kernels of every backend take it as a scalar operand."""
+    return np.asarray(value, dtype=dtype)
 
 
 def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
@@ -43,7 +108,7 @@ def unbroadcast(backend: Any, grad: np.ndarray, shape: tuple) -> np.ndarray:
     kept = tuple(1 if i in axes else n for i, n in enumerate(grad.shape))
     out = empty(kept, grad.dtype)
     backend.sum(grad, axes, True, out)
-    return out.reshape(shape)
+    return reshape_array(out, shape)
 
 
 def normalize_dim(dim: Any, ndim: int, argument: str = "dim") -> int:

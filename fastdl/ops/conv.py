@@ -17,7 +17,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import contiguous, empty
+from fastdl.ops._util import broadcast_view, contiguous, empty, is_contiguous, zeros
 from fastdl.tensor import Tensor
 
 # (stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups): the kernels' geometry
@@ -25,15 +25,15 @@ from fastdl.tensor import Tensor
 Geometry = tuple[int, int, int, int, int, int, int]
 
 
-def _stand_in(shape: tuple, dtype: np.dtype) -> np.ndarray:
+def _stand_in(shape: tuple, dtype: np.dtype) -> Any:
     """A zero array of ``shape`` that costs nothing: for a kernel argument whose values
     are not read (conv2d_backward reads x only for grad_weight, weight only for grad_x)."""
-    return np.broadcast_to(np.zeros((), dtype), shape)
+    return broadcast_view(zeros((), dtype), shape)
 
 
-def _grad_into(buffer: np.ndarray | None, shape: tuple, dtype: np.dtype) -> np.ndarray:
+def _grad_into(buffer: Any, shape: tuple, dtype: np.dtype) -> Any:
     """A stale leaf-gradient buffer to compute into, or a new array."""
-    if buffer is not None and buffer.flags.c_contiguous:
+    if buffer is not None and is_contiguous(buffer):
         return buffer
     return empty(shape, dtype)
 

@@ -39,7 +39,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
     if p == 1.0:
         return x * 0.0
     gen = generator or _random.default_generator
-    keep = gen.bernoulli(x.shape, 1.0 - p, dtype=x.dtype)
+    keep = gen.bernoulli(x.shape, 1.0 - p, dtype=x.dtype, device=x.device)
     # The mask carries the 1/(1-p) scaling, so forward and backward are one Mul.
     backends.for_device(x.device).mul(keep, np.asarray(1.0 / (1.0 - p), x.dtype), keep)
     return x * Tensor._wrap(keep)

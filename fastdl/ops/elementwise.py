@@ -11,7 +11,7 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import empty, run, unbroadcast
+from fastdl.ops._util import empty, full, run, unbroadcast
 from fastdl.tensor import Tensor
 
 # -- double backward helpers ----------------------------------------------------------
@@ -256,7 +256,7 @@ class Clamp(Function):
     @staticmethod
     def inside(be: Any, x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
         """Where lo <= x <= hi: there the gradient passes, as in PyTorch."""
-        inside = np.ones(x.shape, dtype=bool)
+        inside = full(x.shape, True, dtypes.bool_)
         for bound, op in ((lo, "ge"), (hi, "le")):
             if bound is not None:
                 mask = empty(x.shape, dtypes.bool_)
@@ -413,7 +413,12 @@ def compare(a: Any, b: Any, op: str) -> Tensor:
     a, b = _operands(a, b, op)
     a_raw = a._data if isinstance(a, Tensor) else a
     b_raw = b._data if isinstance(b, Tensor) else b
-    device = a.device if isinstance(a, Tensor) else b.device
-    out = empty(np.broadcast_shapes(a_raw.shape, b_raw.shape), dtypes.bool_)
-    backends.for_device(device).compare(a_raw, b_raw, op, out)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
+        raise RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, "
+            f"{a.device} and {b.device}! ({op})"
+        )
+    backend = backends.for_device(a.device if isinstance(a, Tensor) else b.device)
+    out = backend.empty(np.broadcast_shapes(a_raw.shape, b_raw.shape), dtypes.bool_)
+    backend.compare(a_raw, b_raw, op, out)
     return Tensor._wrap(out)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
+from fastdl import backends, dtypes
 from fastdl.autograd import Function
 from fastdl.ops._util import contiguous, empty
 from fastdl.tensor import Tensor
@@ -19,22 +19,27 @@ from fastdl.tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+def _reduce(losses: Any, reduction: str) -> Any:
+    """The per-element losses reduced: summed in float64, averaged for "mean"."""
     if reduction == "none":
         return losses
-    total = np.asarray(losses.sum(dtype=np.float64))
-    if reduction == "mean":
-        total = total / max(losses.size, 1)
-    return total.astype(losses.dtype)
+    be = backends.allocator()
+    total, out = be.empty((), np.float64), be.empty((), losses.dtype)
+    be.sum(losses, tuple(range(losses.ndim)), False, total)
+    count = max(losses.size, 1) if reduction == "mean" else 1
+    be.div(total, np.asarray(count, np.float64), out)
+    return out
 
 
-def _spread(grad: np.ndarray, shape: tuple, reduction: str) -> np.ndarray:
+def _spread(grad: Any, shape: tuple, reduction: str) -> Any:
     """The gradient of the reduction w.r.t. each per-element loss."""
     if reduction == "none":
         return contiguous(grad)
     size = int(np.prod(shape, dtype=np.int64))
-    scale = grad / size if reduction == "mean" else grad
-    return np.full(shape, scale, dtype=grad.dtype)
+    be = backends.allocator()
+    out = be.empty(shape, grad.dtype)
+    be.div(grad, np.asarray(size if reduction == "mean" else 1, grad.dtype), out)
+    return out
 
 
 def _spread_graph(grad: Tensor, shape: tuple, reduction: str) -> Tensor:
@@ -188,16 +193,27 @@ def _same_shape_target(inp: Tensor, target: Any, fn: str, differentiable: bool) 
     return target.to(inp.dtype)
 
 
+def _same_device(input: Tensor, target: Tensor, fn: str) -> None:  # noqa: A002
+    if input.device != target.device:
+        raise RuntimeError(
+            f"{fn}: Expected all tensors to be on the same device, but found at least two "
+            f"devices, {input.device} (input) and {target.device} (target)!"
+        )
+
+
 def _class_targets(logits: Tensor, target: Any, fn: str) -> np.ndarray:
     """Validate int64 class indices of shape (N,) against logits (N, C)."""
     n, c = logits.shape
+    _same_device(logits, target, fn)
     raw = target._data
     if raw.shape != (n,):
         raise ValueError(
             f"{fn}: class-index target must have shape ({n},) for input of shape "
             f"{logits.shape}, got {raw.shape}"
         )
-    if raw.size and (raw.min() < 0 or raw.max() >= c):
+    # On a GPU the kernels give a NaN loss for a target outside [0, C): checking here
+    # would copy the targets to the host every step.
+    if isinstance(raw, np.ndarray) and raw.size and (raw.min() < 0 or raw.max() >= c):
         bad = raw[(raw < 0) | (raw >= c)][0]
         raise ValueError(f"{fn}: target {bad} is out of bounds for {c} classes")
     return contiguous(raw)
@@ -236,8 +252,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean")
     _check_reduction(reduction)
     _check_input(input, "input", "binary_cross_entropy")
     target = _same_shape_target(input, target, "binary_cross_entropy", False)
-    raw = input._data
-    if raw.size and (np.nanmin(raw) < 0 or np.nanmax(raw) > 1):
+    raw = input._data  # checked on the host only: on a GPU it would cost a copy per step
+    if isinstance(raw, np.ndarray) and raw.size and (np.nanmin(raw) < 0 or np.nanmax(raw) > 1):
         raise ValueError("binary_cross_entropy: input values must be between 0 and 1")
     return BCE.apply(input.contiguous(), target.contiguous(), reduction)
 
@@ -283,7 +299,8 @@ def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Ten
                 f"cross_entropy: a float target must hold class probabilities of shape "
                 f"{input.shape}; got shape {target.shape} (class indices must be int64)"
             )
-        raw = contiguous(target._data.astype(input.dtype, copy=False))
+        _same_device(input, target, "cross_entropy")
+        raw = target.detach().to(input.dtype).contiguous()._data
     else:
         raise TypeError(f"cross_entropy: target must be int64 or floating, got {target.dtype}")
     return CrossEntropy.apply(input.contiguous(), raw, reduction)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import contiguous, empty, unbroadcast
+from fastdl.ops._util import (
+    contiguous,
+    empty,
+    expand_dims,
+    reshape_array,
+    transpose_array,
+    unbroadcast,
+)
 from fastdl.tensor import Tensor
 
 
-def _swap_last(a: np.ndarray) -> np.ndarray:
-    return np.swapaxes(a, -1, -2)
+def _swap_last(a: Any) -> Any:
+    dims = list(range(a.ndim))
+    dims[-1], dims[-2] = dims[-2], dims[-1]
+    return transpose_array(a, tuple(dims))
 
 
 def _product_shape(a: tuple, b: tuple) -> tuple:
@@ -39,20 +50,20 @@ class Matmul(Function):
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = expand_dims(g, g.ndim - 1)
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = expand_dims(g, g.ndim)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             b_t = _swap_last(b2)
             ga = empty(_product_shape(g.shape, b_t.shape), g.dtype)
             be.matmul(g, b_t, ga)
-            grad_a = unbroadcast(be, ga, a2.shape).reshape(a.shape)
+            grad_a = reshape_array(unbroadcast(be, ga, a2.shape), a.shape)
         if ctx.needs_input_grad[1]:
             a_t = _swap_last(a2)
             gb = empty(_product_shape(a_t.shape, g.shape), g.dtype)
             be.matmul(a_t, g, gb)
-            grad_b = unbroadcast(be, gb, b2.shape).reshape(b.shape)
+            grad_b = reshape_array(unbroadcast(be, gb, b2.shape), b.shape)
         return grad_a, grad_b
 
     @classmethod

@@ -9,7 +9,15 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import broadcast_axes, empty, normalize_dim, normalize_dims
+from fastdl.ops._util import (
+    broadcast_axes,
+    empty,
+    expand_dims,
+    normalize_dim,
+    normalize_dims,
+    reshape_array,
+    zeros,
+)
 from fastdl.tensor import Tensor
 
 
@@ -23,7 +31,7 @@ def _expand_back(backend: Any, grad: np.ndarray, shape: tuple, dims: tuple) -> n
     """Broadcast a reduced gradient back over the reduced axes."""
     kept = _reduced_shape(shape, dims, keepdim=True)
     out = empty(shape, grad.dtype)
-    backend.copy(grad.reshape(kept), out)
+    backend.copy(reshape_array(grad, kept), out)
     return out
 
 
@@ -111,15 +119,15 @@ class MaxDim(Function):
         ctx.backend.max(x, dim, values, indices)
         ctx.shape, ctx.dim, ctx.indices = x.shape, dim, indices
         if keepdim:
-            values = np.expand_dims(values, dim)
-            indices = np.expand_dims(indices, dim)
+            values = expand_dims(values, dim)
+            indices = expand_dims(indices, dim)
         return values, indices
 
     @staticmethod
     def backward(ctx, grad):
         be, dim, indices = ctx.backend, ctx.dim, ctx.indices
-        grad = grad.reshape(indices.shape)
-        out = np.zeros(ctx.shape, grad.dtype)
+        grad = reshape_array(grad, indices.shape)
+        out = zeros(ctx.shape, grad.dtype)
         be.index_add(out, _positions(indices, dim), grad)
         return out, None, None
 
@@ -197,11 +205,12 @@ def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     when ``dim`` is None."""
     data = x._data
     if dim is None:
-        data, axis = data.reshape(-1), 0
+        data, axis = reshape_array(data, (data.size,)), 0
     else:
         axis = normalize_dim(dim, x.ndim)
-    out = empty(data.shape[:axis] + data.shape[axis + 1 :], dtypes.int64)
-    backends.for_device(x.device).argmax(data, axis, out)
+    backend = backends.for_device(x.device)
+    out = backend.empty(data.shape[:axis] + data.shape[axis + 1 :], dtypes.int64)
+    backend.argmax(data, axis, out)
     if keepdim and dim is not None:
-        out = np.expand_dims(out, axis)
+        out = expand_dims(out, axis)
     return Tensor._wrap(out)

@@ -11,9 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
+from fastdl import backends, dtypes
+from fastdl import device as _device
 from fastdl.autograd import Function
-from fastdl.ops._util import empty, normalize_dim
+from fastdl.ops._util import (
+    empty,
+    is_contiguous,  # noqa: F401 - Tensor.contiguous() reads it from here
+    normalize_dim,
+    reshape_array,
+    transpose_array,
+    zeros,
+)
 from fastdl.tensor import Tensor
 
 
@@ -21,11 +29,11 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return x.reshape(shape)
+        return reshape_array(x, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        return reshape_array(grad, ctx.shape), None
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
@@ -35,12 +43,12 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
-        return x.transpose(dims)
+        ctx.inverse = tuple(int(d) for d in np.argsort(dims))
+        return transpose_array(x, dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(ctx.inverse), None
+        return transpose_array(grad, ctx.inverse), None
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
@@ -59,7 +67,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = np.zeros(ctx.shape, grad.dtype)
+        out = zeros(ctx.shape, grad.dtype)
         ctx.backend.index_add(out, ctx.index, grad)
         return out, None
 
@@ -74,7 +82,7 @@ class Scatter(Function):
     @staticmethod
     def forward(ctx, values, shape, index):
         ctx.index = index
-        out = np.zeros(shape, values.dtype)
+        out = zeros(shape, values.dtype)
         ctx.backend.index_add(out, index, values)
         return out
 
@@ -148,6 +156,44 @@ class Cast(Function):
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
         return grad, None
+
+
+class ToDevice(Function):
+    """A copy on another device; the gradient is copied back to the source device."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.source = _device.of(x)
+        return _move(x, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _move(grad, ctx.source), None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        return ToDevice.apply(grad, ctx.source), None
+
+
+def _move(array: Any, device: Any) -> Any:
+    """``array`` copied to ``device`` (host <-> GPU; the one counted copy)."""
+    if str(device) == "cpu":
+        return backends.get("cuda").to_host(array)
+    return backends.for_device(device).from_host(np.ascontiguousarray(array))
+
+
+def to_device(x: Tensor, device: Any) -> Tensor:
+    return ToDevice.apply(x, device)
+
+
+def device_view(array: Any, index: tuple) -> Any:
+    """``array[index]`` as a view of a device array (ints, slices and Ellipsis only)."""
+    for part in index:
+        if not isinstance(part, int | np.integer | slice) and part is not Ellipsis:
+            raise TypeError(
+                f"indexing a CUDA tensor in place takes ints, slices and ... only, got {part!r}"
+            )
+    return array[index]
 
 
 class Clone(Function):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
@@ -63,7 +62,7 @@ class Adagrad(Optimizer):
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat = chunk.flat
-        backends.for_device("cpu").adagrad_step(
+        flat.backend().adagrad_step(
             flat.values[where],
             flat.grads[where],
             chunk.state["sum"][where],

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
@@ -55,8 +52,8 @@ class Adam(Optimizer):
         flat, state = chunk.flat, chunk.state
         beta1, beta2 = group["betas"]
         amsgrad = group["amsgrad"]
-        max_sq = state["max_exp_avg_sq"][where] if amsgrad else _EMPTY[flat.values.dtype]
-        backends.for_device("cpu").adam_step(
+        max_sq = state["max_exp_avg_sq"][where] if amsgrad else flat.empty
+        flat.backend().adam_step(
             flat.values[where],
             flat.grads[where],
             state["exp_avg"][where],
@@ -71,9 +68,6 @@ class Adam(Optimizer):
             amsgrad,
             self.decoupled,
         )
-
-
-_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 class AdamW(Adam):

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
+from fastdl import backends, dtypes
+from fastdl.device import is_host
 from fastdl.flat import FlatBuffer, flatten
 from fastdl.tensor import Tensor
 
@@ -25,13 +26,19 @@ class _Chunk:
 
     def __init__(self, flat: FlatBuffer, initial: dict[str, float]) -> None:
         self.flat = flat
-        self.state = {name: _filled(len(flat), flat.values.dtype, v) for name, v in initial.items()}
+        self.state = {name: _filled(flat, v) for name, v in initial.items()}
         # Steps taken per parameter; the fused path runs while they agree.
         self.steps = np.zeros(len(flat.params), np.int64)
 
 
-def _filled(size: int, dtype: np.dtype, value: float) -> np.ndarray:
-    return np.zeros(size, dtype) if value == 0 else np.full(size, value, dtype)
+def _filled(flat: FlatBuffer, value: float) -> Any:
+    """A state array laid out as ``flat``, on its device, holding ``value``."""
+    return flat.backend().full((len(flat),), value, flat.values.dtype)
+
+
+def _host_copy(array: Any) -> np.ndarray:
+    """A NumPy copy of a host or device array (state dicts hold host arrays)."""
+    return array.copy() if is_host(array) else backends.get("cuda").to_host(array)
 
 
 class Optimizer:
@@ -171,9 +178,8 @@ class Optimizer:
         initial = self._initial_state(group)
         if initial.keys() == chunk.state.keys():
             return
-        size, dtype = len(chunk.flat), chunk.flat.values.dtype
         chunk.state = {
-            name: chunk.state[name] if name in chunk.state else _filled(size, dtype, value)
+            name: chunk.state[name] if name in chunk.state else _filled(chunk.flat, value)
             for name, value in initial.items()
         }
 
@@ -197,7 +203,7 @@ class Optimizer:
             entry: dict[str, Any] = {"step": int(chunk.steps[pos])}
             shape = chunk.flat.params[pos].shape
             for name, buf in chunk.state.items():
-                entry[name] = buf[chunk.flat.slice(pos)].reshape(shape).copy()
+                entry[name] = _host_copy(buf[chunk.flat.slice(pos)].reshape(shape))
             state[index] = entry
         groups, start = [], 0
         for group in self.param_groups:
@@ -263,10 +269,12 @@ class Optimizer:
         for chunk, pos, step, arrays in writes:
             chunk.steps[pos] = step
             where = chunk.flat.slice(pos)
+            be = chunk.flat.backend()
             for name, buf in chunk.state.items():
                 if arrays is None:
-                    buf[where] = initial[id(chunk)][name]
+                    be.fill(buf[where], initial[id(chunk)][name])
                 else:
-                    buf[where] = arrays[name].reshape(-1)
+                    source = np.ascontiguousarray(arrays[name], dtype=buf.dtype).reshape(-1)
+                    be.copy(be.from_host(source), buf[where])
         for merged, group in zip(loaded, self.param_groups):
             group.update(merged)

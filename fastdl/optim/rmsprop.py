@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
@@ -73,9 +70,9 @@ class RMSprop(Optimizer):
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat, state = chunk.flat, chunk.state
-        empty = _EMPTY[flat.values.dtype]
+        empty = flat.empty
         buf, grad_avg = state.get("momentum_buffer"), state.get("grad_avg")
-        backends.for_device("cpu").rmsprop_step(
+        flat.backend().rmsprop_step(
             flat.values[where],
             flat.grads[where],
             state["square_avg"][where],
@@ -89,6 +86,3 @@ class RMSprop(Optimizer):
             group["centered"],
             group["maximize"],
         )
-
-
-_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from fastdl import backends
 from fastdl.optim.optimizer import Optimizer, _Chunk
 
 
@@ -62,10 +59,10 @@ class SGD(Optimizer):
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat = chunk.flat
         buf = chunk.state.get("momentum_buffer")
-        backends.for_device("cpu").sgd_step(
+        flat.backend().sgd_step(
             flat.values[where],
             flat.grads[where],
-            buf[where] if buf is not None else _EMPTY[flat.values.dtype],
+            buf[where] if buf is not None else flat.empty,
             group["lr"],
             group["momentum"],
             group["dampening"],
@@ -74,6 +71,3 @@ class SGD(Optimizer):
             step == 1,
             group.get("maximize", False),
         )
-
-
-_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}

@@ -1,12 +1,10 @@
-"""The CUDA backend (numba-cuda): in progress, issue 5.
+"""The CUDA backend (numba-cuda): the kernels behind tensors on ``device="cuda"``.
 
 Kernels here take the spec's arguments (:mod:`fastdl.backends.spec`) as device arrays
 (numba ``DeviceNDArray`` or anything with ``__cuda_array_interface__``), outputs
-preallocated on the device, and launch without synchronising. The backend is not
-registered with :mod:`fastdl.backends` yet: it will be once it implements every
-kernel of the spec (the conformance test fails a backend that lacks one), together
-with device tensors. Until then each family here is held to the NumPy reference by
-its own tests, under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by
+preallocated on the device, and launch without synchronising. :mod:`fastdl.backends`
+serves this backend for CUDA tensors; the conformance test holds every kernel to the
+NumPy reference, under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by
 ``tests/conftest.py`` when no GPU is present) or on a GPU.
 
 Importing a family module imports numba-cuda (the ``cuda`` or ``dev`` extra); nothing
@@ -22,3 +20,23 @@ from fastdl.backends import spec
 def kernels() -> dict:
     """Every kernel this backend implements, by name (imports numba-cuda)."""
     return spec.family_kernels(__name__)
+
+
+def memory() -> dict:
+    """The backend's memory functions (see :mod:`fastdl.backends`): arrays from the
+    caching allocator, and the counted host <-> device copies."""
+    from fastdl import cuda
+    from fastdl.backends.cuda import generic
+
+    def full(shape, value, dtype):
+        out = cuda.empty(shape, dtype)
+        generic.fill(out, value)
+        return out
+
+    return {
+        "device": "cuda:0",
+        "empty": cuda.empty,
+        "full": full,
+        "from_host": cuda.to_device,
+        "to_host": cuda.to_host,
+    }

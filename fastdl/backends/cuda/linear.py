@@ -45,7 +45,7 @@ import numba
 import numpy as np
 from numba import config, cuda
 
-from fastdl.backends.cuda import _launch
+from fastdl.backends.cuda import _launch, views
 
 
 class Tile(NamedTuple):
@@ -476,7 +476,7 @@ def _operand(array):
         array = cuda.as_cuda_array(array)
     if array.is_c_contiguous():
         return array, False
-    base = array.T
+    base = views.permute(array, (1, 0))  # a view: DeviceNDArray.T would copy
     if base.is_c_contiguous():
         return base, True
     raise ValueError(

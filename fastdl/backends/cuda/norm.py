@@ -141,7 +141,8 @@ def _forward_kernel(dtype, layout, block):
         s = 0.0
         for e in range(tid, count, block):
             n = e // inner
-            s += get(x, n, c, e - n * inner)
+            # float64 spelled out: the simulator (NumPy rules) would keep float32 x's sum.
+            s += numba.float64(get(x, n, c, e - n * inner))
         s, _ = tree_sum(buf, s, 0.0)
         mu = s / count
         q = 0.0
