@@ -11,6 +11,11 @@ the GPU's work, not the launch queue:
   ``torch.optim.Adam(fused=True)`` stepping the same way, and a device-to-device copy of
   the 7 float32 streams Adam moves (28 bytes per parameter): ``extra_info["gb_per_s"]``.
   Targets: at least 80% of the copy's bandwidth, and at most 1.0x torch.
+* ``mlp-step-bN``  one Adam training step of the 784-512-256-10 ReLU MLP on device
+  tensors (zero_grad, forward, cross-entropy, backward, step), batch 1024 and 8192,
+  synchronised at the end of each step, against the same step in torch CUDA eager;
+  ``extra_info["launches"]`` counts fastdl's kernel launches per step. Target: at most
+  1.0x torch.
 
 Without a GPU every test skips. ``FASTDL_BENCH_CUDA_SMOKE=1`` runs the fastdl side on
 tiny sizes under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), to check the code
@@ -33,6 +38,8 @@ import fastdl.cuda
 SMOKE = os.environ.get("FASTDL_BENCH_CUDA_SMOKE") == "1"
 N_GEMM = 32 if SMOKE else 4096
 N_PARAMS = 1000 if SMOKE else 10_000_000
+MLP_SIZES = (16, 12, 8, 4) if SMOKE else (784, 512, 256, 10)
+MLP_BATCHES = (8,) if SMOKE else (1024, 8192)
 STEPS = 3 if SMOKE else 100
 ADAM = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
 
@@ -130,3 +137,70 @@ def test_adam_steps(benchmark, impl, request):
     seconds_per_step = benchmark.stats.stats.median / STEPS
     benchmark.extra_info["us_per_step"] = seconds_per_step * 1e6
     benchmark.extra_info["gb_per_s"] = 28 * N_PARAMS / seconds_per_step / 1e9
+
+
+def _fastdl_mlp_step(batch: int):
+    import fastdl
+    from fastdl import nn, optim
+
+    fastdl.manual_seed(0)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(MLP_SIZES, MLP_SIZES[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(MLP_SIZES) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers).to("cuda")
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x = fastdl.randn(batch, MLP_SIZES[0], device="cuda")
+    y = fastdl.tensor(np.arange(batch) % MLP_SIZES[-1], device="cuda")
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        fastdl.cuda.synchronize()
+
+    return run
+
+
+def _torch_mlp_step(torch, batch: int):
+    torch.manual_seed(0)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(MLP_SIZES, MLP_SIZES[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if i < len(MLP_SIZES) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers).cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    x = torch.randn(batch, MLP_SIZES[0], device="cuda")
+    y = torch.arange(batch, device="cuda") % MLP_SIZES[-1]
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        torch.cuda.synchronize()
+
+    return run
+
+
+@pytest.mark.parametrize("batch", MLP_BATCHES)
+@pytest.mark.parametrize("impl", ["fastdl-cuda", "torch-cuda"])
+def test_mlp_step(benchmark, impl, batch, request):
+    benchmark.group = f"mlp-step-b{batch}"
+    if impl == "fastdl-cuda":
+        run = _fastdl_mlp_step(batch)
+    else:
+        run = _torch_mlp_step(request.getfixturevalue("torch_cuda"), batch)
+    run()
+    run()
+    if impl == "fastdl-cuda":
+        with fastdl.cuda.profile() as counted:
+            run()
+        benchmark.extra_info["launches"] = counted.launches
+        benchmark.extra_info["host_device_copies"] = counted.host_to_device + counted.device_to_host
+    benchmark(run)

@@ -222,8 +222,11 @@ class Function:
         needs = []
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a._data)
+                data = a._data
+                raw.append(data)
                 needs.append(a.requires_grad)
+                if data.ndim == 0 and not a.requires_grad and is_host(data):
+                    continue  # a host scalar goes with tensors on any device, as in PyTorch
                 if device is None:
                     device = a.device
                 elif a.device != device:

@@ -275,9 +275,13 @@ def _square_side(args: argparse.Namespace, features: int, minimum: int, verb: st
     return side
 
 
-def _check_device(device: str) -> None:
-    """--device cuda[:N]: a UsageError naming why it cannot train there (all cases, for
-    now: the CUDA training path of issue 5 is not built yet)."""
+CUDA_MODELS = ("mlp", "cnn")
+
+
+def _check_device(args: argparse.Namespace) -> None:
+    """--device cuda[:N]: a UsageError naming why it cannot train there (no GPU, no such
+    GPU, or a model or mode the GPU path does not serve)."""
+    device = args.device
     if device == "cpu":
         return
     from fastdl import cuda
@@ -289,7 +293,16 @@ def _check_device(device: str) -> None:
     index, count = int(device[5:] or 0), cuda.device_count()
     if index >= count:
         raise UsageError(f"{where}: no such GPU ({count} found)")
-    raise UsageError(f"{where}: training on the GPU is not built yet (issue 5); use --device cpu")
+    if index != cuda.current_device():
+        raise UsageError(
+            f"{where}: fastdl trains on the current GPU (cuda:{cuda.current_device()})"
+        )
+    if args.model not in CUDA_MODELS:
+        raise UsageError(
+            f"{where}: trains --model {' or '.join(CUDA_MODELS)} on the GPU, not {args.model}"
+        )
+    if getattr(args, "distributed", False):
+        raise UsageError(f"{where}: --distributed runs on the CPU only")
 
 
 def _build_model(
@@ -328,7 +341,7 @@ def train(args: argparse.Namespace) -> int:
     from fastdl.data import DataLoader, TensorDataset
     from fastdl.train import EarlyStopping, evaluate, fit
 
-    _check_device(args.device)
+    _check_device(args)
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
@@ -354,6 +367,7 @@ def train(args: argparse.Namespace) -> int:
     X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     model, X_train, X_test = _build_model(args, X_train, X_test, n_classes)
+    model.to(args.device)  # before the optimizer: it lays the parameters out where they are
     net = model if dist is None else dist.DistributedDataParallel(model)
     optimizer = _build_optimizer(args, net.parameters())
     clip = args.clip_grad_norm
@@ -416,10 +430,16 @@ def train(args: argparse.Namespace) -> int:
         f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)}{stopped} "
         f"optimizer={args.optimizer} final_lr={optimizer.param_groups[0]['lr']:.3g} "
         f"scheduler={args.scheduler} batch_size={args.batch_size} "
-        f"backend={fastdl.backends.current()} seconds={time.perf_counter() - start:.1f} "
+        f"backend={_backend_name(args.device)} seconds={time.perf_counter() - start:.1f} "
         f"out={out}" + _throughput(dist, train_loader, len(history), fit_seconds)
     )
     return 0
+
+
+def _backend_name(device: str) -> str:
+    import fastdl
+
+    return fastdl.backends.current() if device == "cpu" else "cuda"
 
 
 def _distributed(args: argparse.Namespace) -> Any:

@@ -268,6 +268,8 @@ class _SimulatedMemory:
     def __init__(self) -> None:
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
+        import fastdl.backends.cuda  # noqa: F401 - its import gives the arrays GPU-like shapes
+
         self._array = FakeCUDAArray
 
     def device(self) -> int:

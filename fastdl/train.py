@@ -50,41 +50,90 @@ class History:
         return len(self.epochs)
 
 
-def _correct(output: Tensor, target: Tensor) -> int | None:
-    """Correct predictions in a batch, or None when accuracy does not apply."""
-    out, tgt = output._data, target._data
-    if tgt.dtype == dtypes.int64 and out.ndim == 2 and tgt.shape == out.shape[:1]:
-        return int(np.count_nonzero(out.argmax(axis=1) == tgt))
-    if (
-        out.ndim == 2
-        and tgt.shape == out.shape
-        and dtypes.is_floating(tgt.dtype)
-        and out.shape[1] > 1
+def _correct(output: Tensor, target: Tensor) -> int | Tensor | None:
+    """Correct predictions in a batch, or None when accuracy does not apply (on a GPU a
+    0-d int64 device tensor, so reading it waits until the epoch's end)."""
+    classes = target.dtype == dtypes.int64 and output.ndim == 2
+    if classes and target.shape == output.shape[:1]:
+        labels = target
+    elif (
+        output.ndim == 2
+        and target.shape == output.shape
+        and dtypes.is_floating(target.dtype)
+        and output.shape[1] > 1
     ):
-        return int(np.count_nonzero(out.argmax(axis=1) == tgt.argmax(axis=1)))
-    return None
+        labels = target.argmax(1)
+    else:
+        return None
+    if output.is_cuda:
+        with no_grad():
+            return (output.detach().argmax(1) == labels).to(dtypes.int64).sum()
+    return int(np.count_nonzero(output._data.argmax(axis=1) == labels._data))
 
 
 class _Meter:
-    """Sample-weighted running loss and accuracy over an epoch."""
+    """Sample-weighted running loss and accuracy over an epoch.
+
+    Losses and counts of a model on a GPU arrive as device tensors and are summed there:
+    the meter reads them once, in ``settle()`` (a host copy costs a synchronisation)."""
 
     def __init__(self) -> None:
         self.loss = 0.0
         self.samples = 0
         self.correct: int | None = 0
+        self._device_loss: Tensor | None = None
+        self._device_correct: Tensor | None = None
 
-    def add(self, loss: float, output: Tensor, target: Tensor) -> None:
+    def add(self, loss: float | Tensor, output: Tensor, target: Tensor) -> None:
         n = target.shape[0] if target.ndim else 1
-        self.loss += loss * n
+        if isinstance(loss, Tensor):
+            with no_grad():
+                weighted = loss.detach().to(dtypes.float64) * n
+                self._device_loss = _plus(self._device_loss, weighted)
+        else:
+            self.loss += loss * n
         self.samples += n
         correct = _correct(output, target)
-        self.correct = None if correct is None or self.correct is None else self.correct + correct
+        if correct is None or self.correct is None:
+            self.correct = None
+        elif isinstance(correct, Tensor):
+            with no_grad():
+                self._device_correct = _plus(self._device_correct, correct)
+        else:
+            self.correct += correct
+
+    def settle(self) -> None:
+        """Fold the device sums into ``loss`` and ``correct`` (one read each)."""
+        if self._device_loss is not None:
+            self.loss += float(self._device_loss.item())
+            self._device_loss = None
+        if self._device_correct is not None:
+            if self.correct is not None:
+                self.correct += int(self._device_correct.item())
+            self._device_correct = None
 
     def result(self) -> dict[str, float | None]:
+        self.settle()
         if self.samples == 0:
             return {"loss": math.nan, "accuracy": None}
         accuracy = None if self.correct is None else self.correct / self.samples
         return {"loss": self.loss / self.samples, "accuracy": accuracy}
+
+
+def _plus(total: Tensor | None, value: Tensor) -> Tensor:
+    return value if total is None else total + value
+
+
+def _on_device_of(model: Module, batch: Any) -> Any:
+    """``batch`` (a Tensor, or a tuple/list of them) moved to the model's device."""
+    device = next((p.device for p in model.parameters()), None)
+    if device is None or device == "cpu":
+        return batch
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, tuple | list):
+        return type(batch)(_on_device_of(model, b) for b in batch)
+    return batch
 
 
 def evaluate(model: Module, loader: Iterable, loss_fn: Callable) -> dict[str, float | None]:
@@ -100,8 +149,10 @@ def evaluate(model: Module, loader: Iterable, loss_fn: Callable) -> dict[str, fl
     meter = _Meter()
     with no_grad():
         for inputs, target in loader:
+            inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
             output = model(inputs)
-            meter.add(float(loss_fn(output, target).item()), output, target)
+            loss = loss_fn(output, target)
+            meter.add(loss if loss.is_cuda else float(loss.item()), output, target)
     model.train(was_training)
     return meter.result()
 
@@ -181,8 +232,9 @@ def _forward_backward(
     clip: Callable[[], Any] | None,
     detect_anomaly: bool,
     where: str,
-) -> tuple[float, Tensor]:
-    """One step up to (not including) ``optimizer.step()``: the loss value and output.
+) -> tuple[float | Tensor, Tensor]:
+    """One step up to (not including) ``optimizer.step()``: the loss value (a 0-d device
+    tensor for a model on a GPU, unless anomalies are checked) and the output.
 
     With ``detect_anomaly`` a NaN/Inf in an op, the loss or a gradient raises
     FloatingPointError here, so the step that would use it never runs."""
@@ -191,7 +243,8 @@ def _forward_backward(
         with anomaly_mode() if detect_anomaly else contextlib.nullcontext():
             output = model(inputs)
             loss = loss_fn(output, target)
-            loss_value = float(loss.item())
+            # On a GPU the loss stays there (the meter sums it) unless it must be checked.
+            loss_value = loss.detach() if loss.is_cuda and not detect_anomaly else loss.item()
             if detect_anomaly and not math.isfinite(loss_value):
                 op = loss.grad_fn.name if loss.grad_fn is not None else "loss_fn"
                 raise FloatingPointError(f"Function '{op}' returned a {loss_value} loss")
@@ -227,7 +280,9 @@ def fit(
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
-    Each step is ``zero_grad``, forward, loss, backward, then (with
+    Batches are moved to the model's device (a model on a GPU trains there; its losses
+    and accuracy counts are summed on the GPU and read once per epoch). Each step is
+    ``zero_grad``, forward, loss, backward, then (with
     ``clip_grad_norm``) :func:`fastdl.nn.utils.clip_grad_norm_` over the
     optimizer's parameters, then ``optimizer.step()``. After each epoch the model is
     evaluated on ``val_loader`` (if given) and each callback is called as
@@ -353,6 +408,7 @@ def fit(
                 )
                 lr = saved["lr"]
             for batch, (inputs, target) in enumerate(train_loader, start=first):
+                inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
                 where = f"epoch {epoch}, batch {batch}"
                 loss_value, output = _forward_backward(
                     model, loss_fn, optimizer, inputs, target, clip, detect_anomaly, where
@@ -425,6 +481,7 @@ class TrainingState:
 
 
 def _meter_state(meter: _Meter, lr: float) -> dict[str, Any]:
+    meter.settle()
     return {"loss": meter.loss, "samples": meter.samples, "correct": meter.correct, "lr": lr}
 
 

@@ -19,7 +19,6 @@ _FORWARDED = frozenset({"strides", "dtype", "ndim", "size", "squeeze"})
 def install() -> None:
     from numba.cuda.simulator.cudadrv.devicearray import (
         FakeCUDAArray,
-        FakeShape,
         FakeWithinKernelCUDAArray,
     )
 
@@ -74,17 +73,6 @@ def install() -> None:
         item = getitem(self._item, index)
         return FakeWithinKernelCUDAArray(item) if isinstance(item, FakeCUDAArray) else item
 
-    # A DeviceNDArray's shape is a tuple (negative indices work); device code sees the
-    # simulator's FakeShape, which refuses them as compiled kernels do.
-    kernel_getattr = FakeWithinKernelCUDAArray.__getattr__
-
-    def kernel_shape_getattr(self, name):
-        if name == "shape":
-            return FakeShape(self._item._ary.shape)
-        return kernel_getattr(self, name)
-
-    FakeCUDAArray.shape = property(lambda self: tuple(self._ary.shape))
-    FakeWithinKernelCUDAArray.__getattr__ = kernel_shape_getattr
     FakeWithinKernelCUDAArray.__setitem__ = kernel_setitem
     FakeWithinKernelCUDAArray.__getitem__ = kernel_getitem
     FakeCUDAArray.__getattr__ = strict_getattr

@@ -85,6 +85,13 @@ OPS = {
     "pools": (lambda x: F.max_pool2d(x, 2).sum() + F.avg_pool2d(x, 3, stride=2).sum()
               + F.adaptive_avg_pool2d(x, 1).sum(), IMG),
     "layer_norm": (lambda a, w, b: F.layer_norm(a, (5,), w, b), A, ROW, rng.standard_normal(5)),
+    "batch_norm": (lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+                   A, ROW, rng.standard_normal(5)),
+    "nll_bce": (lambda a, b: F.nll_loss(a.log_softmax(1), fastdl.tensor(LABELS, device=a.device))
+                + F.binary_cross_entropy(a.sigmoid(), b.sigmoid().detach()), A, B),
+    "embedding": (lambda w: F.embedding(fastdl.tensor([[0, 2], [2, 3]], device=w.device), w), A),
+    "adaptive_max_pool": (lambda x: F.adaptive_max_pool2d(x, (2, 3)), IMG),
+    "soft_cross_entropy": (lambda a, b: F.cross_entropy(a, b.softmax(1).detach()), A, B),
 }  # fmt: skip
 
 
@@ -138,6 +145,9 @@ def test_device_errors_are_clear():
         fastdl.zeros(2, device="cuda:7")
     with pytest.raises(RuntimeError, match="same device"):
         F.cross_entropy(fastdl.zeros(2, 3, device=CUDA), fastdl.tensor([0, 1]))
+    with pytest.raises(ValueError, match="Newton: parameters on cuda:0"):
+        optim.Newton(nn.Linear(2, 1).cuda().parameters())
+    assert (x + fastdl.tensor(2.0)).tolist() == [3.0, 3.0]  # a host scalar goes anywhere
     assert "device='cuda:0'" in repr(x)
 
 
@@ -281,3 +291,65 @@ def test_dropout_mask_is_the_same_on_both_devices():
     fastdl.manual_seed(11)
     dev = F.dropout(fastdl.tensor(x, device=CUDA), 0.5)
     np.testing.assert_array_equal(dev.cpu().numpy(), host.numpy())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_recurrent_layers_match_cpu(kind):
+    def run(device):
+        fastdl.manual_seed(0)
+        layer = (nn.LSTM if kind == "lstm" else nn.RNN)(3, 4, batch_first=True).double()
+        layer.to(device)
+        x = fastdl.tensor(rng_fixed.standard_normal((2, 5, 3)), device=device, requires_grad=True)
+        out, _ = layer(x)
+        (out * out).sum().backward()
+        return out, x.grad, [p.grad for p in layer.parameters()]
+
+    rng_fixed = np.random.default_rng(5)
+    cpu = run("cpu")
+    rng_fixed = np.random.default_rng(5)
+    gpu = run(CUDA)
+    _close(gpu[0].detach(), cpu[0], "output")
+    _close(gpu[1], cpu[1], "grad x")
+    for g, c in zip(gpu[2], cpu[2], strict=True):
+        assert_close(g.cpu().numpy(), c.numpy(), np.float64, "grad", where="parameter grad")
+
+
+def test_fit_trains_a_gpu_model_like_the_cpu():
+    """fit() moves each batch to the model's device, sums losses and accuracy there and
+    reads them once per epoch: the same history as on the CPU."""
+    from fastdl.data import DataLoader, TensorDataset
+    from fastdl.train import evaluate, fit
+
+    x = rng.standard_normal((8, 6))
+    y = np.array([0, 1, 2, 1, 0, 2, 1, 0])
+
+    def run(device):
+        model = _mlp().double().to(device)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loader = DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, seed=0)
+        history = fit(model, nn.CrossEntropyLoss(), opt, loader, 2, val_loader=loader,
+                      progress=False, clip_grad_norm=1.0)  # fmt: skip
+        return history, evaluate(model, loader, nn.CrossEntropyLoss())
+
+    (cpu_history, cpu_eval), (gpu_history, gpu_eval) = run("cpu"), run(CUDA)
+    for c, g in zip(cpu_history.epochs, gpu_history.epochs, strict=True):
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+            assert g[key] == pytest.approx(c[key], rel=1e-9), key
+    assert gpu_eval == pytest.approx(cpu_eval, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["poly", "loss"])
+def test_double_backward_matches_cpu(name):
+    def f(x):
+        if name == "poly":
+            return (x**3 * x.sigmoid()).sum()
+        labels = fastdl.tensor([0, 2, 1, 1], device=x.device)
+        return F.cross_entropy(F.linear(x, x * 0.5 + 1.0).tanh(), labels)
+
+    def hessian_row_sums(device):
+        x = fastdl.tensor(A[:, :4], device=device, requires_grad=True)
+        (g,) = fastdl.autograd.grad(f(x), x, create_graph=True)
+        (h,) = fastdl.autograd.grad(g.sum(), x)
+        return h
+
+    _close(hessian_row_sums(CUDA), hessian_row_sums("cpu"), "second derivative")

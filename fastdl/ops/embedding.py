@@ -10,7 +10,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
-from fastdl.ops._util import contiguous, empty
+from fastdl.ops._util import contiguous, empty, zeros
 from fastdl.ops.shape import scatter
 from fastdl.tensor import Tensor
 
@@ -25,7 +25,7 @@ class _Embedding(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_weight = np.zeros(ctx.shape, grad.dtype)
+        grad_weight = zeros(ctx.shape, grad.dtype)
         ctx.backend.index_add(grad_weight, (ctx.indices,), contiguous(grad))
         if ctx.padding_idx is not None:
             ctx.backend.fill(grad_weight[ctx.padding_idx], 0.0)
@@ -55,7 +55,15 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     if raw.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (int64), got dtype {raw.dtype}")
     num = weight.shape[0]
-    if raw.size and (raw.min() < 0 or raw.max() >= num):
+    if isinstance(indices, Tensor) and indices.device != weight.device:
+        raise RuntimeError(
+            f"embedding: Expected all tensors to be on the same device, but found at least "
+            f"two devices, {indices.device} (indices) and {weight.device} (weight)!"
+        )
+    # On a GPU an index outside the table gives NaN rows: checking here would copy the
+    # indices to the host on every call.
+    on_host = isinstance(raw, np.ndarray)
+    if on_host and raw.size and (raw.min() < 0 or raw.max() >= num):
         raise ValueError(
             f"embedding: indices must lie in [0, {num}) for a weight of shape "
             f"{tuple(weight.shape)}, got values from {raw.min()} to {raw.max()}"
@@ -64,4 +72,6 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
         if not -num <= padding_idx < num:
             raise ValueError(f"embedding: padding_idx {padding_idx} must lie in [-{num}, {num})")
         padding_idx = int(padding_idx) % num
-    return _Embedding.apply(weight, raw.astype(dtypes.int64, copy=False), padding_idx)
+    if raw.dtype != dtypes.int64:
+        raw = raw.astype(dtypes.int64) if on_host else indices.to(dtypes.int64)._data
+    return _Embedding.apply(weight, raw, padding_idx)

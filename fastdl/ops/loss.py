@@ -52,10 +52,13 @@ def _spread_graph(grad: Tensor, shape: tuple, reduction: str) -> Tensor:
     return broadcast_to(grad * (1.0 / size) if reduction == "mean" else grad, shape)
 
 
-def _one_hot(target: np.ndarray, shape: tuple, dtype: np.dtype) -> Tensor:
+def _one_hot(target: Any, shape: tuple, dtype: np.dtype) -> Tensor:
+    """One-hot rows of class indices, where the indices live (double backward only: on a
+    GPU the indices make a round trip through the host)."""
+    on_host = isinstance(target, np.ndarray)
     hot = np.zeros(shape, dtype)
-    hot[np.arange(shape[0]), target] = 1
-    return Tensor._wrap(hot)
+    hot[np.arange(shape[0]), target if on_host else Tensor._wrap(target).cpu()._data] = 1
+    return Tensor._wrap(hot) if on_host else Tensor._wrap(hot).to(Tensor._wrap(target).device)
 
 
 class _PairLoss(Function):

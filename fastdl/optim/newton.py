@@ -44,6 +44,12 @@ class Newton(Optimizer):
             )
         if damping < 0:
             raise ValueError(f"Invalid damping value: {damping}")
+        on_gpu = [p.device for g in groups for p in g["params"] if p.device != "cpu"]
+        if on_gpu:
+            raise ValueError(
+                f"Newton: parameters on {on_gpu[0]}; the dense Hessian solve runs on the CPU "
+                "(it is for models of at most a few thousand parameters): model.cpu() first"
+            )
         self.max_params = max_params
         super().__init__(params, dict(lr=lr, damping=damping))
 

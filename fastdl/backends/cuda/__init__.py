@@ -14,7 +14,37 @@ whole spec: every name, with the reference's parameter names.
 
 from __future__ import annotations
 
+from numba import config
+
 from fastdl.backends import spec
+
+
+def _simulator_shapes_as_on_a_gpu() -> None:
+    """Under the CUDA simulator, give host code a DeviceNDArray's shape: a tuple, which
+    takes negative indices (``x.shape[-1]``); device code keeps the simulator's
+    FakeShape, which refuses them as compiled kernels do."""
+    from numba.cuda.simulator.cudadrv.devicearray import (
+        FakeCUDAArray,
+        FakeShape,
+        FakeWithinKernelCUDAArray,
+    )
+
+    if getattr(FakeCUDAArray, "_fastdl_shapes", False):
+        return
+    kernel_getattr = FakeWithinKernelCUDAArray.__getattr__
+
+    def kernel_shape(self, name):
+        if name == "shape":
+            return FakeShape(self._item._ary.shape)
+        return kernel_getattr(self, name)
+
+    FakeCUDAArray.shape = property(lambda self: tuple(self._ary.shape))
+    FakeWithinKernelCUDAArray.__getattr__ = kernel_shape
+    FakeCUDAArray._fastdl_shapes = True
+
+
+if config.ENABLE_CUDASIM:
+    _simulator_shapes_as_on_a_gpu()
 
 
 def kernels() -> dict:

@@ -589,8 +589,10 @@ def _batch_item(x, index):
 
 
 @cuda.jit
-def _gather_rows_kernel(x, rows, out):
-    """out[i, j] = x[rows[i], j], negative rows counted from the end."""
+def _gather_rows_kernel(x, rows, out, fill):
+    """out[i, j] = x[rows[i], j], negative rows counted from the end; a row outside the
+    table gives ``fill`` (NaN for floats) instead of a read out of bounds (device indices
+    are not checked on the host: that would cost a copy)."""
     t = cuda.grid(1)
     if t >= out.size:
         return
@@ -600,7 +602,10 @@ def _gather_rows_kernel(x, rows, out):
     row = rows[i]
     if row < 0:
         row += x.shape[0]
-    out[i, j] = x[row, j]
+    if row < 0 or row >= x.shape[0]:
+        out[i, j] = fill
+    else:
+        out[i, j] = x[row, j]
 
 
 @cuda.jit
@@ -693,7 +698,9 @@ def gather(x, index, out):
     if rows is not None and x.shape[0] > 0:
         rows = _rows_on_device(rows, x.shape[0])
         wide = _as_rows(_flat(out), rows.size)
-        _launch.launch(_gather_rows_kernel, out.size, _as_rows(x, x.shape[0]), rows, wide)
+        dtype = np.dtype(out.dtype)
+        fill = dtype.type(np.nan if dtype.kind == "f" else 0)
+        _launch.launch(_gather_rows_kernel, out.size, _as_rows(x, x.shape[0]), rows, wide, fill)
         return
     sources = np.arange(x.size).reshape(x.shape)[_host_index(index)]
     sources = _copies.to_device(np.ascontiguousarray(sources, dtype=np.int64).reshape(-1))
