@@ -139,51 +139,26 @@ def test_adam_steps(benchmark, impl, request):
     benchmark.extra_info["gb_per_s"] = 28 * N_PARAMS / seconds_per_step / 1e9
 
 
-def _fastdl_mlp_step(batch: int):
-    import fastdl
-    from fastdl import nn, optim
-
-    fastdl.manual_seed(0)
+def _mlp_step(lib, batch: int, synchronize, **adam_options):
+    """One MLP Adam step on device tensors, in ``lib`` (fastdl or torch: the same API)."""
+    lib.manual_seed(0)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(MLP_SIZES, MLP_SIZES[1:])):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(lib.nn.Linear(n_in, n_out))
         if i < len(MLP_SIZES) - 2:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers).to("cuda")
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    x = fastdl.randn(batch, MLP_SIZES[0], device="cuda")
-    y = fastdl.tensor(np.arange(batch) % MLP_SIZES[-1], device="cuda")
-    loss_fn = nn.CrossEntropyLoss()
+            layers.append(lib.nn.ReLU())
+    model = lib.nn.Sequential(*layers).cuda()
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3, **adam_options)
+    x = lib.randn(batch, MLP_SIZES[0], device="cuda")
+    y = lib.tensor(np.arange(batch) % MLP_SIZES[-1], device="cuda")
+    loss_fn = lib.nn.CrossEntropyLoss()
 
     def run():
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-        fastdl.cuda.synchronize()
-
-    return run
-
-
-def _torch_mlp_step(torch, batch: int):
-    torch.manual_seed(0)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(MLP_SIZES, MLP_SIZES[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out))
-        if i < len(MLP_SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers).cuda()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    x = torch.randn(batch, MLP_SIZES[0], device="cuda")
-    y = torch.arange(batch, device="cuda") % MLP_SIZES[-1]
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def run():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        torch.cuda.synchronize()
+        synchronize()
 
     return run
 
@@ -193,9 +168,12 @@ def _torch_mlp_step(torch, batch: int):
 def test_mlp_step(benchmark, impl, batch, request):
     benchmark.group = f"mlp-step-b{batch}"
     if impl == "fastdl-cuda":
-        run = _fastdl_mlp_step(batch)
+        import fastdl
+
+        run = _mlp_step(fastdl, batch, fastdl.cuda.synchronize)
     else:
-        run = _torch_mlp_step(request.getfixturevalue("torch_cuda"), batch)
+        torch = request.getfixturevalue("torch_cuda")
+        run = _mlp_step(torch, batch, torch.cuda.synchronize, fused=True)
     run()
     run()
     if impl == "fastdl-cuda":

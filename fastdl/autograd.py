@@ -217,29 +217,33 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         from fastdl.tensor import Tensor
 
-        device = None
         raw = []
         needs = []
+        on_host = on_device = False
         for a in args:
             if isinstance(a, Tensor):
                 data = a._data
                 raw.append(data)
                 needs.append(a.requires_grad)
-                if data.ndim == 0 and not a.requires_grad and is_host(data):
-                    continue  # a host scalar goes with tensors on any device, as in PyTorch
-                if device is None:
-                    device = a.device
-                elif a.device != device:
-                    raise RuntimeError(
-                        "Expected all tensors to be on the same device, but found at least "
-                        f"two devices, {device} and {a.device}! ({cls.__name__})"
-                    )
+                if not isinstance(data, np.ndarray | np.generic):
+                    on_device = True
+                elif data.ndim or a.requires_grad:
+                    on_host = True  # (a host scalar goes with tensors on any device, as in torch)
             else:
                 raw.append(a)
                 needs.append(False)
+        if on_device and on_host:
+            _mixed_devices(cls.__name__, args)
         record = is_grad_enabled() and any(needs)
-        ctx = Context(backends.for_device(device or "cpu"), tuple(needs))
-        with backends.allocating(ctx.backend):
+        backend = backends.get("cuda") if on_device else backends.for_device("cpu")
+        ctx = Context(backend, tuple(needs))
+        if on_device or backends.active() is not None:
+            previous = backends.activate(backend if on_device else None)
+            try:
+                result = cls.forward(ctx, *raw)
+            finally:
+                backends.activate(previous)
+        else:
             result = cls.forward(ctx, *raw)
         if _anomaly_mode():
             _check_finite_output(cls.__name__, result)
@@ -252,6 +256,30 @@ class Function:
             out.requires_grad = True
             out._node = Node(cls, ctx, tuple(args))
         return (out, *extras) if extras else out
+
+
+def _mixed_devices(name: str, args: tuple) -> None:
+    from fastdl.tensor import Tensor
+
+    found = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    raise RuntimeError(
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        f"{' and '.join(found)}! ({name})"
+    )
+
+
+def _backward_on_device(node: Node, grad: Any) -> Any:
+    """``node``'s backward, with its backend active for allocations when it is a device's
+    (and none active for a CPU op's, which allocates with NumPy)."""
+    backend = node.ctx.backend
+    wanted = backend if backend.device != "cpu" else None
+    if backends.active() is wanted:
+        return node.function.backward(node.ctx, grad)
+    previous = backends.activate(wanted)
+    try:
+        return node.function.backward(node.ctx, grad)
+    finally:
+        backends.activate(previous)
 
 
 def _topological_order(roots: list[Node]) -> list[Node]:
@@ -443,8 +471,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             else:
                 if node.function.writes_leaf_grads and wanted is None:
                     node.ctx.grad_buffers = _stale_leaf_buffers(node)
-                with backends.allocating(node.ctx.backend):
-                    input_grads = node.function.backward(node.ctx, g)
+                input_grads = _backward_on_device(node, g)
                 node.ctx.grad_buffers = ()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)

@@ -10,9 +10,10 @@ device always use the ``"cuda"`` backend (numba-cuda; its GPU or the simulator).
 
 Besides its kernels, every backend carries the memory functions ops allocate with:
 ``device``, ``empty(shape, dtype)``, ``full(shape, value, dtype)`` and ``from_host`` /
-``to_host``. Ops call :func:`allocator`'s (through ``fastdl.ops._util.empty``): while
-an op's forward or backward runs, :func:`allocating` makes that the op's own backend,
-so one op body serves host and device arrays.
+``to_host``. Ops allocate through ``fastdl.ops._util.empty``, which asks
+:func:`allocator`: while an op's forward or backward runs on device arrays, the
+autograd engine makes the op's backend the active one (:func:`activate`), so one op
+body serves host and device arrays; CPU ops leave it unset and allocate with NumPy.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ _MODULES = {
 _loaded: dict[str, SimpleNamespace] = {}
 _lock = threading.Lock()
 _state = SimpleNamespace(cpu=None)
-_active = threading.local()
+
+
+class _Active(threading.local):
+    backend: SimpleNamespace | None = None  # None: the CPU (NumPy allocations)
+
+
+_active = _Active()
 
 
 def _host_memory() -> dict:
@@ -69,6 +76,9 @@ def _missing(backend: str, kernel: str):
 def get(name: str) -> SimpleNamespace:
     """Return the backend called ``name`` ("numba", "reference" or "cuda"), loading it
     once."""
+    loaded = _loaded.get(name)
+    if loaded is not None:
+        return loaded
     if name not in _MODULES:
         raise ValueError(f"unknown backend {name!r}; expected one of {tuple(_MODULES)}")
     with _lock:
@@ -106,28 +116,24 @@ def available() -> list[str]:
 
 
 def allocator() -> SimpleNamespace:
-    """The backend whose memory ops allocate from now: the running op's (see
-    :func:`allocating`), else the CPU backend."""
-    backend = getattr(_active, "backend", None)
+    """The backend whose memory ops allocate from now: the running device op's (see
+    :func:`activate`), else the CPU backend."""
+    backend = _active.backend
     return backend if backend is not None else get(current())
 
 
-class allocating:
-    """Make ``backend`` the one :func:`allocator` returns inside the block (what an op's
-    forward and backward run under)."""
+def active() -> SimpleNamespace | None:
+    """The device backend activated for the running op, or None (the CPU)."""
+    return _active.backend
 
-    __slots__ = ("backend", "previous")
 
-    def __init__(self, backend: SimpleNamespace) -> None:
-        self.backend = backend
-
-    def __enter__(self) -> SimpleNamespace:
-        self.previous = getattr(_active, "backend", None)
-        _active.backend = self.backend
-        return self.backend
-
-    def __exit__(self, *exc) -> None:
-        _active.backend = self.previous
+def activate(backend: SimpleNamespace | None) -> SimpleNamespace | None:
+    """Make ``backend`` (None: the CPU) the one ops allocate from; returns the previous
+    one, for the caller to restore. The engine brackets each op's forward and backward
+    with it."""
+    previous = _active.backend
+    _active.backend = backend
+    return previous
 
 
 class use_backend:

@@ -1,7 +1,8 @@
 """Helpers shared by the op families: output allocation, kernel calls, broadcast reduction.
 
-Allocation goes to the running op's backend (``backends.allocator()``), so the same op
-body allocates host arrays for CPU tensors and device arrays for CUDA tensors.
+Allocation goes to the running op's device (``backends.active()``; NumPy when none is),
+so the same op body allocates host arrays for CPU tensors and device arrays for CUDA
+tensors.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fastdl import backends
 
 def empty(shape: tuple, dtype: np.dtype) -> Any:
     """An uninitialised array where the running op's tensors live."""
-    return backends.allocator().empty(shape, dtype)
+    device = backends.active()
+    return np.empty(shape, dtype) if device is None else device.empty(shape, dtype)
 
 
 def full(shape: tuple, value: Any, dtype: np.dtype) -> Any:
