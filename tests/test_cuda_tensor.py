@@ -353,3 +353,31 @@ def test_double_backward_matches_cpu(name):
         return h
 
     _close(hessian_row_sums(CUDA), hessian_row_sums("cpu"), "second derivative")
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 3.0, float("inf")])
+def test_clip_grad_norm_of_separate_gradients_matches_cpu(norm_type):
+    """Gradients outside a flat buffer: one norm per gradient, combined on the GPU."""
+
+    def clipped(device):
+        params = [fastdl.tensor(a, device=device, requires_grad=True) for a in (A, ROW)]
+        (params[0] * 3.0).sum().backward()
+        (params[1] ** 2).sum().backward()
+        total = nn.utils.clip_grad_norm_(params, 0.5, norm_type=norm_type)
+        return total, [p.grad for p in params]
+
+    cpu_total, cpu_grads = clipped("cpu")
+    gpu_total, gpu_grads = clipped(CUDA)
+    assert gpu_total.device == "cuda:0" and gpu_total.shape == ()
+    _close(gpu_total, cpu_total, "total norm")
+    for g, c in zip(gpu_grads, cpu_grads, strict=True):
+        _close(g, c, "clipped gradient")
+
+
+def test_clip_grad_norm_refuses_a_nonfinite_norm_on_the_gpu_before_scaling():
+    p = fastdl.tensor(A, device=CUDA, requires_grad=True)
+    (p * fastdl.tensor(np.where(A > 0, np.inf, 1.0), device=CUDA)).sum().backward()
+    before = p.grad.cpu().numpy().copy()
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), before)
