@@ -381,3 +381,21 @@ def test_clip_grad_norm_refuses_a_nonfinite_norm_on_the_gpu_before_scaling():
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
     np.testing.assert_array_equal(p.grad.cpu().numpy(), before)
+
+
+def test_total_norm_then_clip_with_it_stays_on_the_gpu():
+    def run(device):
+        p = fastdl.tensor(A, device=device, requires_grad=True)
+        (p * 3.0).sum().backward()
+        total = nn.utils.get_total_norm([p.grad])
+        nn.utils.clip_grads_with_norm_([p], 1.0, total)
+        nn.utils.clip_grad_value_([p], 0.1)
+        return total, p.grad
+
+    cpu_total, cpu_grad = run("cpu")
+    run(CUDA)  # compiles the kernels
+    with fastdl.cuda.profile() as counted:
+        gpu_total, gpu_grad = run(CUDA)
+    assert counted.host_to_device == 1 and counted.device_to_host == 0  # the tensor() call
+    _close(gpu_total, cpu_total, "total norm")
+    _close(gpu_grad, cpu_grad, "clipped gradient")

@@ -119,6 +119,13 @@ def _device_total_norm(backend: Any, runs: list[Any], norm_type: float) -> Any:
     return total
 
 
+def _device_norm_tensor(backend: Any, total: Any, tensors: list[Tensor]) -> Tensor:
+    """The (1,) float64 device norm as a 0-d tensor of the tensors' dtype, on the GPU."""
+    out = backend.empty((), np.result_type(*(t.dtype for t in tensors)))
+    backend.copy(total.reshape(()), out)
+    return Tensor._wrap(out)
+
+
 def _dense(backend: Any, array: Any) -> Any:
     out = backend.empty(array.shape, array.dtype)
     backend.copy(array, out)
@@ -191,7 +198,13 @@ def get_total_norm(
     tensors = _tensors(tensors, "tensors")
     if not tensors:
         return Tensor._wrap(np.asarray(0.0, np.float32))
-    total = _total_norm(backends.for_device(tensors[0].device), _runs(tensors), norm_type)
+    backend = backends.for_device(tensors[0].device)
+    if tensors[0].is_cuda:
+        total_dev = _device_total_norm(backend, _runs(tensors), norm_type)
+        if error_if_nonfinite:
+            _check_finite(float(backend.to_host(total_dev)[0]), norm_type)
+        return _device_norm_tensor(backend, total_dev, tensors)
+    total = _total_norm(backend, _runs(tensors), norm_type)
     if error_if_nonfinite:
         _check_finite(total, norm_type)
     return _norm_tensor(total, tensors)
@@ -206,8 +219,14 @@ def clip_grads_with_norm_(
     """Scale the gradients of ``parameters`` by ``min(max_norm / (total_norm + 1e-6), 1)``
     in place, with a ``total_norm`` computed beforehand (``get_total_norm``)."""
     max_norm = _number(max_norm, "max_norm")
-    total = _number(total_norm, "total_norm")
     grads = _grads(parameters)
+    if isinstance(total_norm, Tensor) and total_norm.is_cuda and grads and grads[0].is_cuda:
+        backend = backends.for_device(grads[0].device)
+        total = backend.empty((1,), np.float64)  # stays on the GPU: no host read
+        backend.copy(total_norm._data.reshape(1), total)
+        _device_scale(backend, _runs(grads), max_norm, total)
+        return
+    total = _number(total_norm, "total_norm")
     if grads:
         _scale(backends.for_device(grads[0].device), _runs(grads), max_norm, total)
 
@@ -250,10 +269,7 @@ def clip_grad_norm_(
         if error_if_nonfinite:  # reading the norm waits for the GPU, as in PyTorch
             _check_finite(float(backend.to_host(total_dev)[0]), norm_type)
         _device_scale(backend, runs, max_norm, total_dev)
-        dtype = np.result_type(*(g.dtype for g in grads))
-        out = backend.empty((), dtype)
-        backend.copy(total_dev.reshape(()), out)
-        return Tensor._wrap(out)
+        return _device_norm_tensor(backend, total_dev, grads)
     total = _total_norm(backend, runs, norm_type)
     if error_if_nonfinite:
         _check_finite(total, norm_type)
