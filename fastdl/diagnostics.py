@@ -121,8 +121,8 @@ class GradientMonitor:
             used = [(p, g) for p, g in zip(params, grads) if g is not None]
             if not used:
                 continue
-            grad_norm = math.sqrt(_sum_of_squares(g._data for _, g in used))
-            param_norm = math.sqrt(_sum_of_squares(p._data for p, _ in used))
+            grad_norm = math.sqrt(_sum_of_squares(g._host() for _, g in used))
+            param_norm = math.sqrt(_sum_of_squares(p._host() for p, _ in used))
             ratio = grad_norm / param_norm if param_norm > 0 else None
             record[name] = {"grad_norm": grad_norm, "param_norm": param_norm, "ratio": ratio}
             self._check(step, name, module, grad_norm, param_norm, ratio)
@@ -305,7 +305,7 @@ class ActivationMonitor:
     def _hook_for(self, name: str, kind: str):
         def hook(module: Module, args: tuple, output: Any) -> None:
             if self.enabled and isinstance(output, Tensor):
-                self._record(name, kind, output._data)
+                self._record(name, kind, output._host())  # a copy from a GPU
 
         return hook
 

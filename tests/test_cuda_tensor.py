@@ -399,3 +399,23 @@ def test_total_norm_then_clip_with_it_stays_on_the_gpu():
     assert counted.host_to_device == 1 and counted.device_to_host == 0  # the tensor() call
     _close(gpu_total, cpu_total, "total norm")
     _close(gpu_grad, cpu_grad, "clipped gradient")
+
+
+def test_diagnostics_read_gpu_models_like_cpu_ones():
+    from fastdl import diagnostics
+
+    def report(device):
+        model = _mlp().double().to(device)
+        model.eval()  # no dropout: the same activations on both devices
+        x = fastdl.tensor(rng_diag.standard_normal((6, 6)), device=device)
+        monitor = diagnostics.GradientMonitor(model)
+        model(x).sum().backward()
+        return monitor.step(), diagnostics.dead_units(model, x)
+
+    rng_diag = np.random.default_rng(9)
+    cpu = report("cpu")
+    rng_diag = np.random.default_rng(9)
+    gpu = report(CUDA)
+    assert gpu[1] == pytest.approx(cpu[1])
+    for layer, stats in cpu[0].items():
+        assert gpu[0][layer] == pytest.approx(stats, rel=1e-9), layer
