@@ -419,3 +419,31 @@ def test_diagnostics_read_gpu_models_like_cpu_ones():
     assert gpu[1] == pytest.approx(cpu[1])
     for layer, stats in cpu[0].items():
         assert gpu[0][layer] == pytest.approx(stats, rel=1e-9), layer
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_generative_models_train_on_the_gpu_like_on_the_cpu(kind):
+    from fastdl import models
+
+    x = np.random.default_rng(4).random((6, 8))
+
+    def run(device):
+        fastdl.manual_seed(0)
+        if kind == "vae":
+            model = models.VAE(8, latent_dim=2, hidden=(6,)).double().to(device)
+            opt = optim.Adam(model.parameters(), lr=0.01)
+            losses = []
+            for _ in range(2):
+                opt.zero_grad()
+                loss = model.loss(fastdl.tensor(x, device=device))
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            return losses + list(model.sample(2).cpu().numpy().ravel())
+        model = models.gan_mlp(8, latent_dim=2, hidden=(6,)).double().to(device)
+        opt_g = optim.Adam(model.generator.parameters(), lr=0.01)
+        opt_d = optim.Adam(model.discriminator.parameters(), lr=0.01)
+        stats = [model.train_step(fastdl.tensor(x, device=device), opt_g, opt_d) for _ in range(2)]
+        return [v for s in stats for v in s.values()]
+
+    np.testing.assert_allclose(run(CUDA), run("cpu"), rtol=1e-8, atol=1e-10)

@@ -51,8 +51,10 @@ def _optimizer_params(optimizer: Any, name: str) -> set[int]:
 
 
 def _d_loss(real_logits: Tensor, fake_logits: Tensor, label_smoothing: float) -> Tensor:
-    real_target = full(real_logits.shape, 1.0 - label_smoothing, dtype=real_logits.dtype)
-    fake_target = full(fake_logits.shape, 0.0, dtype=fake_logits.dtype)
+    real_target = full(
+        real_logits.shape, 1.0 - label_smoothing, dtype=real_logits.dtype, device=real_logits.device
+    )
+    fake_target = full(fake_logits.shape, 0.0, dtype=fake_logits.dtype, device=fake_logits.device)
     real_loss = F.binary_cross_entropy_with_logits(real_logits, real_target)
     return real_loss + F.binary_cross_entropy_with_logits(fake_logits, fake_target)
 
@@ -103,7 +105,10 @@ class GAN(nn.Module):
     def noise(self, n: int, rng: Generator | None = None) -> Tensor:
         """``n`` latent vectors ``z ~ N(0, I)``: ``(n, latent_dim)``."""
         positive_int("GAN", "n", n)
-        return randn(n, self.latent_dim, dtype=self._dtype(), generator=rng or self.rng)
+        weight = next(iter(self.generator.parameters()))
+        return randn(
+            n, self.latent_dim, dtype=weight.dtype, device=weight.device, generator=rng or self.rng
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         """``G(z)``."""
@@ -155,7 +160,7 @@ class GAN(nn.Module):
         """The non-saturating loss ``mean(-log D(fake))``: BCE with logits against 1."""
         logits = self._logits(fake)
         return F.binary_cross_entropy_with_logits(
-            logits, full(logits.shape, 1.0, dtype=logits.dtype)
+            logits, full(logits.shape, 1.0, dtype=logits.dtype, device=logits.device)
         )
 
     def train_step(

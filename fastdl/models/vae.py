@@ -61,8 +61,9 @@ def reconstruction_loss(recon: Tensor, x: Tensor, likelihood: str = "bernoulli")
             f"reconstruction_loss: recon and x must both be (N, D), got {recon.shape} and {x.shape}"
         )
     if likelihood == "bernoulli":
-        raw = x.detach().numpy()
-        if raw.size and not (raw.min() >= 0 and raw.max() <= 1):
+        # Checked on the host only: on a GPU the check would copy every batch back.
+        raw = x.detach()._data
+        if x.device == "cpu" and raw.size and not (raw.min() >= 0 and raw.max() <= 1):
             raise ValueError(
                 "reconstruction_loss: the bernoulli likelihood needs x in [0, 1], got values "
                 f"in [{raw.min():g}, {raw.max():g}]; scale the data or use likelihood='gaussian'"
@@ -180,7 +181,7 @@ class VAE(nn.Module):
     def reparameterize(self, mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
         """``mu + exp(logvar / 2) * eps``; ``eps`` is drawn from N(0, I) when not given."""
         if eps is None:
-            eps = randn(*mu.shape, dtype=mu.dtype, generator=self.generator)
+            eps = randn(*mu.shape, dtype=mu.dtype, device=mu.device, generator=self.generator)
         elif eps.shape != mu.shape:
             raise ValueError(f"VAE: eps must have shape {mu.shape} like mu, got {eps.shape}")
         return mu + (logvar * 0.5).exp() * eps
@@ -215,8 +216,14 @@ class VAE(nn.Module):
         """``n`` draws of the data mean ``E[x | z]`` with ``z ~ N(0, I)``: ``(n, D)``,
         pixel probabilities in [0, 1] for the bernoulli likelihood. No gradients."""
         positive_int("VAE.sample", "n", n)
-        dtype = self.fc_mu.weight.dtype
-        z = randn(n, self.latent_dim, dtype=dtype, generator=generator or self.generator)
+        weight = self.fc_mu.weight
+        z = randn(
+            n,
+            self.latent_dim,
+            dtype=weight.dtype,
+            device=weight.device,
+            generator=generator or self.generator,
+        )
         return self._eval(lambda: self._mean(self.decode(z)))
 
     def reconstruct(self, x: Tensor) -> Tensor:
@@ -229,8 +236,10 @@ class VAE(nn.Module):
 
         def per_sample() -> Tensor:
             mu, logvar = self.encode(x)
-            eps = randn(*mu.shape, dtype=mu.dtype, generator=generator or self.generator)
+            eps = randn(
+                *mu.shape, dtype=mu.dtype, device=mu.device, generator=generator or self.generator
+            )
             recon = self.decode(self.reparameterize(mu, logvar, eps))
             return reconstruction_loss(recon, x, self.likelihood) + kl_divergence(mu, logvar)
 
-        return -self._eval(per_sample).numpy().astype(np.float64)
+        return -self._eval(per_sample).cpu().numpy().astype(np.float64)
