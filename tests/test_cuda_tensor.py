@@ -447,3 +447,26 @@ def test_generative_models_train_on_the_gpu_like_on_the_cpu(kind):
         return [v for s in stats for v in s.values()]
 
     np.testing.assert_allclose(run(CUDA), run("cpu"), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["resnet", "lstm"])
+def test_resnet_and_lstm_classifier_train_on_the_gpu_like_on_the_cpu(kind):
+    from fastdl import models
+
+    shape = (2, 1, 4, 4) if kind == "resnet" else (2, 5, 4)
+    x = np.random.default_rng(6).standard_normal(shape)
+    y = np.array([0, 2])
+
+    def run(device):
+        fastdl.manual_seed(0)
+        if kind == "resnet":
+            model = models.resnet((1, 4, 4), num_classes=3, widths=(2, 2), blocks=(1, 1))
+        else:
+            model = models.lstm_classifier(input_size=4, hidden_size=3, num_classes=3)
+        model = model.double().to(device)
+        steps = 1 if kind == "resnet" else 2  # the simulator runs a thread per CUDA thread
+        _, _, losses = _train(model, OPTIMIZERS["adam"], fastdl.tensor(x), fastdl.tensor(y), steps,
+                              device)  # fmt: skip
+        return losses + [float(p.detach().sum().item()) for p in model.parameters()]
+
+    np.testing.assert_allclose(run(CUDA), run("cpu"), rtol=1e-9, atol=1e-12)
