@@ -571,9 +571,9 @@ def _accumulate_device_leaf(leaf: Tensor, grad: Any, owned: bool) -> None:
 
 def _raw_add(a: Any, b: Any) -> Any:
     """a + b for two gradients (raw arrays, or Tensors under create_graph)."""
-    if is_host(a) and is_host(b):
-        return a + b
-    if not hasattr(a, "is_c_contiguous"):  # Tensors
+    from fastdl.tensor import Tensor
+
+    if isinstance(a, Tensor) or (is_host(a) and is_host(b)):
         return a + b
     be = backends.get("cuda")
     out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))

@@ -611,7 +611,7 @@ class Tensor:
             ) from None
         backend = _backend_of(self)
         if _device.of(raw) != self.device:
-            raw = backend.from_host(raw) if self.is_cuda else _host_array(raw)
+            raw = backend.from_host(raw) if self.is_cuda else Tensor._wrap(raw)._host()
         backend.copy(raw, self._data)
         return self
 
@@ -634,15 +634,7 @@ class Tensor:
 
 
 def _backend_of(t: Tensor) -> Any:
-    from fastdl import backends
-
-    return backends.for_device(t.device)
-
-
-def _host_array(raw: Any) -> np.ndarray:
-    from fastdl import backends
-
-    return backends.get("cuda").to_host(raw)
+    return _backend_of_device(t.device)
 
 
 def _same_device(a: Tensor, b: Tensor, what: str) -> None:

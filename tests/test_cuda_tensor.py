@@ -470,3 +470,12 @@ def test_resnet_and_lstm_classifier_train_on_the_gpu_like_on_the_cpu(kind):
         return losses + [float(p.detach().sum().item()) for p in model.parameters()]
 
     np.testing.assert_allclose(run(CUDA), run("cpu"), rtol=1e-9, atol=1e-12)
+
+
+def test_clip_grad_norm_of_a_strided_gradient_copies_it_on_the_gpu():
+    def total(device):
+        p = fastdl.zeros(5, 4, dtype=fastdl.float64, device=device, requires_grad=True)
+        p.grad = fastdl.tensor(A, device=device).T  # a strided view, outside any op
+        return nn.utils.clip_grad_norm_([p], 0.5)
+
+    _close(total(CUDA), total("cpu"), "total norm")

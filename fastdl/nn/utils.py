@@ -26,6 +26,7 @@ import numpy as np
 
 from fastdl import backends
 from fastdl.flat import _REGISTRY
+from fastdl.ops._util import contiguous
 from fastdl.tensor import Tensor
 
 __all__ = [
@@ -104,7 +105,7 @@ def _device_total_norm(backend: Any, runs: list[Any], norm_type: float) -> Any:
     so clipping needs no copy to the host."""
     norms = backend.empty((len(runs),), np.float64)
     for i, run in enumerate(runs):
-        flat = run if run.is_c_contiguous() else _dense(backend, run)
+        flat = contiguous(run)
         backend.grad_norm(flat.reshape(flat.size), norm_type, norms[i : i + 1])
     if len(runs) == 1:
         return norms
@@ -124,12 +125,6 @@ def _device_norm_tensor(backend: Any, total: Any, tensors: list[Tensor]) -> Tens
     out = backend.empty((), np.result_type(*(t.dtype for t in tensors)))
     backend.copy(total.reshape(()), out)
     return Tensor._wrap(out)
-
-
-def _dense(backend: Any, array: Any) -> Any:
-    out = backend.empty(array.shape, array.dtype)
-    backend.copy(array, out)
-    return out
 
 
 def _device_scale(backend: Any, runs: list[Any], max_norm: float, total: Any) -> None:

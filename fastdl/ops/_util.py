@@ -35,13 +35,15 @@ def is_contiguous(a: Any) -> bool:
 
 
 def contiguous(a: Any) -> Any:
-    """Kernels take C-contiguous arrays: copy only when needed."""
+    """Kernels take C-contiguous arrays: copy only when needed, on the array's own device
+    (so it serves outside an op's forward and backward too)."""
     if isinstance(a, np.ndarray):
         return a if a.flags.c_contiguous else np.ascontiguousarray(a)
     if a.is_c_contiguous():
         return a
-    out = backends.allocator().empty(a.shape, a.dtype)
-    backends.allocator().copy(a, out)
+    backend = backends.get("cuda")
+    out = backend.empty(a.shape, a.dtype)
+    backend.copy(a, out)
     return out
 
 
