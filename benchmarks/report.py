@@ -293,6 +293,7 @@ def render(info: dict, suites: dict[str, Suite], files: list[Path], quick: bool)
     lines += [
         f"**Machine.** {info['cpu']}, {info['cores']} cores ({info['isa']}), "
         f"{info['memory_gib']:.1f} GiB. {info['versions']}. fastdl at commit {info['commit']}.",
+        "",
         f"**BLAS** (NumPy's, as fastdl uses it): {info['blas']}.",
         "",
         "| machine limit | measured |",
