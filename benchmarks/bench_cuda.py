@@ -1,4 +1,4 @@
-"""CUDA kernels against PyTorch CUDA, for a machine with an NVIDIA GPU (issue 5).
+"""CUDA kernels against PyTorch CUDA, for a machine with an NVIDIA GPU.
 
 Groups, each timed with a ``cuda.synchronize()`` inside the timed call, so they measure
 the GPU's work, not the launch queue:
@@ -7,7 +7,7 @@ the GPU's work, not the launch queue:
   matrices against ``torch.matmul`` (cuBLAS); ``extra_info["tflops"]``. Target: at least
   40% of cuBLAS's throughput.
 * ``adam-10M-x100``  100 back-to-back fused Adam steps over 10M float32 parameters with
-  one synchronisation at the end (the issue's method), against
+  one synchronisation at the end, against
   ``torch.optim.Adam(fused=True)`` stepping the same way, and a device-to-device copy of
   the 7 float32 streams Adam moves (28 bytes per parameter): ``extra_info["gb_per_s"]``.
   Targets: at least 80% of the copy's bandwidth, and at most 1.0x torch.

@@ -4,8 +4,7 @@ all-reduce bandwidth (mpich on loopback).
 A script, not a pytest benchmark: it launches itself under ``mpiexec -n 1`` and
 ``mpiexec -n 2`` and prints one table::
 
-    flock /tmp/lead/bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        python benchmarks/bench_distributed.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_distributed.py
 
 Each model trains with SGD (lr 0.01) on fixed random float32 data at the same
 *global* batch (``--batch``, default 128; each of ``N`` ranks takes ``batch / N``),

