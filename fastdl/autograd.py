@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastdl import backends
-from fastdl.device import is_host
+from fastdl.backends.host import ARRAY_TYPES as _HOST_TYPES
 
 if TYPE_CHECKING:
     from fastdl.tensor import Tensor
@@ -219,26 +219,30 @@ class Function:
 
         raw = []
         needs = []
-        on_host = on_device = False
+        on_host = False
+        device = None  # the backend of the first device array, if any
         for a in args:
             if isinstance(a, Tensor):
                 data = a._data
                 raw.append(data)
                 needs.append(a.requires_grad)
-                if not isinstance(data, np.ndarray | np.generic):
-                    on_device = True
+                if not isinstance(data, _HOST_TYPES):
+                    if device is None:
+                        device = backends.of(data)
+                    elif not device.owns(data):
+                        _mixed_devices(cls.__name__, args)
                 elif data.ndim or a.requires_grad:
                     on_host = True  # (a host scalar goes with tensors on any device, as in torch)
             else:
                 raw.append(a)
                 needs.append(False)
-        if on_device and on_host:
+        if device is not None and on_host:
             _mixed_devices(cls.__name__, args)
         record = is_grad_enabled() and any(needs)
-        backend = backends.get("cuda") if on_device else backends.for_device("cpu")
+        backend = device if device is not None else backends.for_device("cpu")
         ctx = Context(backend, tuple(needs))
-        if on_device or backends.active() is not None:
-            previous = backends.activate(backend if on_device else None)
+        if device is not None or backends.active() is not None:
+            previous = backends.activate(device)
             try:
                 result = cls.forward(ctx, *raw)
             finally:
@@ -529,65 +533,38 @@ def _accumulate_leaf(leaf: Tensor, grad: Any, owned: bool = False) -> None:
         leaf._grad = grad if current is None else current + grad
         leaf._grad_stale = False
         return
-    if not is_host(grad):
-        _accumulate_device_leaf(leaf, grad, owned)
-        return
+    be = backends.of(grad)
     if grad.shape != leaf.shape:
-        grad = np.broadcast_to(grad, leaf.shape)
+        grad = be.broadcast_to(grad, leaf.shape)
     if leaf._grad is None:
-        if owned and grad.flags.c_contiguous:  # a fresh array nobody else holds: adopt it
-            leaf._grad = Tensor._wrap(grad)
-        else:
-            leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.dtype, copy=True))
-    elif leaf._grad_stale:  # logically zero: overwrite instead of adding
-        np.copyto(leaf._grad._data, grad)
-        leaf._grad_stale = False
-    else:
-        # In place, so a gradient that is a view into a flat buffer stays one.
-        leaf._grad._data += grad
-
-
-def _accumulate_device_leaf(leaf: Tensor, grad: Any, owned: bool) -> None:
-    """``_accumulate_leaf`` for device arrays, through the CUDA backend's kernels."""
-    from fastdl.backends.cuda import views
-    from fastdl.tensor import Tensor
-
-    be = backends.get("cuda")
-    if grad.shape != leaf.shape:
-        grad = views.broadcast_to(grad, leaf.shape)
-    if leaf._grad is None:
-        if owned and grad.is_c_contiguous():
+        if owned and be.is_contiguous(grad):  # a fresh array nobody else holds: adopt it
             leaf._grad = Tensor._wrap(grad)
         else:
             copy = be.empty(leaf.shape, leaf.dtype)
             be.copy(grad, copy)
             leaf._grad = Tensor._wrap(copy)
-    elif leaf._grad_stale:
+    elif leaf._grad_stale:  # logically zero: overwrite instead of adding
         be.copy(grad, leaf._grad._data)
         leaf._grad_stale = False
     else:
-        be.add(leaf._grad._data, grad, leaf._grad._data)
+        # In place, so a gradient that is a view into a flat buffer stays one.
+        be.add_into(leaf._grad._data, grad)
 
 
 def _raw_add(a: Any, b: Any) -> Any:
     """a + b for two gradients (raw arrays, or Tensors under create_graph)."""
     from fastdl.tensor import Tensor
 
-    if isinstance(a, Tensor) or (is_host(a) and is_host(b)):
+    if isinstance(a, Tensor):
         return a + b
-    be = backends.get("cuda")
+    be = backends.of(a)
     out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
     be.add(a, b, out)
     return out
 
 
 def _raw_cast(a: Any, dtype: np.dtype) -> Any:
-    if is_host(a):
-        return a.astype(dtype)
-    be = backends.get("cuda")
-    out = be.empty(a.shape, dtype)
-    be.copy(a, out)
-    return out
+    return backends.of(a).cast(a, dtype)
 
 
 def gradcheck(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fastdl import backends as _backends
 from fastdl import device as _device
 from fastdl import dtypes
 from fastdl.autograd import backward as _backward
@@ -610,8 +611,9 @@ class Tensor:
                 f"copy_: src of shape {raw.shape} cannot be broadcast to {self.shape}"
             ) from None
         backend = _backend_of(self)
-        if _device.of(raw) != self.device:
-            raw = backend.from_host(raw) if self.is_cuda else Tensor._wrap(raw)._host()
+        source = _backends.of(raw)
+        if source is not backend and source.device != backend.device:
+            raw = backend.from_host(source.to_host(raw))  # across devices, through the host
         backend.copy(raw, self._data)
         return self
 
