@@ -308,14 +308,14 @@ def _require_device_array(raw: Any, what: str) -> None:
 
 
 def _fastdl_cuda():
-    from fastdl import cuda
+    from fastdl.backends.cuda import runtime
 
-    return cuda
+    return runtime
 
 
 def _numba_cuda():
     """numba.cuda, or a RuntimeError naming why CUDA data cannot be handled here."""
-    return _fastdl_cuda()._cuda("from_dlpack")
+    return _fastdl_cuda().require("from_dlpack")
 
 
 def _default_stream() -> int:

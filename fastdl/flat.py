@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends
-from fastdl.device import is_host
 from fastdl.tensor import Tensor
 
 # id(values buffer) -> FlatBuffer, so a second flatten() finds the first one.
 _REGISTRY: weakref.WeakValueDictionary[int, FlatBuffer] = weakref.WeakValueDictionary()
-# Device arrays have no ``.base``: their buffers are found from the first parameter's id
+# Arrays without a NumPy ``.base`` (device arrays) are found by the first parameter's id
 # (checked for identity on lookup; Tensor's elementwise == rules out weak-keyed dicts).
 _BY_FIRST_PARAM: weakref.WeakValueDictionary[int, FlatBuffer] = weakref.WeakValueDictionary()
 
@@ -108,10 +107,9 @@ class FlatBuffer:
 
 def _existing(params: Sequence[Tensor]) -> FlatBuffer | None:
     """The FlatBuffer these parameters already form, in this order, if any."""
-    if is_host(params[0]._data):
-        base = params[0]._data.base
-        found = _REGISTRY.get(id(base)) if base is not None else None
-    else:
+    base = getattr(params[0]._data, "base", None)  # a NumPy view's buffer
+    found = _REGISTRY.get(id(base)) if base is not None else None
+    if found is None:
         found = _BY_FIRST_PARAM.get(id(params[0]))
         if found is not None and found.value_views[0] is not params[0]._data:
             found = None

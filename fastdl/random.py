@@ -206,8 +206,6 @@ class Generator:
 
     def _out(self, n: int, dtype: np.dtype, device: Any) -> tuple[Any, Any]:
         """(backend, an uninitialised 1-D array of n values where the samples go)."""
-        if device is None or str(device) == "cpu":
-            return self._backend(), np.empty(n, dtype=dtype)
         backend = self._backend(device)
         return backend, backend.empty((n,), dtype)
 

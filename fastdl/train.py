@@ -65,7 +65,7 @@ def _correct(output: Tensor, target: Tensor) -> int | Tensor | None:
         labels = target.argmax(1)
     else:
         return None
-    if output.is_cuda:
+    if output.device != "cpu":  # count where the output is: no host copy per batch
         with no_grad():
             return (output.detach().argmax(1) == labels).to(dtypes.int64).sum()
     return int(np.count_nonzero(output._data.argmax(axis=1) == labels._data))
@@ -152,7 +152,7 @@ def evaluate(model: Module, loader: Iterable, loss_fn: Callable) -> dict[str, fl
             inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
             output = model(inputs)
             loss = loss_fn(output, target)
-            meter.add(loss if loss.is_cuda else float(loss.item()), output, target)
+            meter.add(loss if loss.device != "cpu" else float(loss.item()), output, target)
     model.train(was_training)
     return meter.result()
 
@@ -243,8 +243,9 @@ def _forward_backward(
         with anomaly_mode() if detect_anomaly else contextlib.nullcontext():
             output = model(inputs)
             loss = loss_fn(output, target)
-            # On a GPU the loss stays there (the meter sums it) unless it must be checked.
-            loss_value = loss.detach() if loss.is_cuda and not detect_anomaly else loss.item()
+            # On a device the loss stays there (the meter sums it) unless it must be checked.
+            on_device = loss.device != "cpu"
+            loss_value = loss.detach() if on_device and not detect_anomaly else loss.item()
             if detect_anomaly and not math.isfinite(loss_value):
                 op = loss.grad_fn.name if loss.grad_fn is not None else "loss_fn"
                 raise FloatingPointError(f"Function '{op}' returned a {loss_value} loss")

@@ -149,8 +149,9 @@ def test_flat_buffer_is_one_kernel_call(counting):
     params = _flat(_params(np.float32))
     utils.clip_grad_norm_(params, 0.1)
     assert counting("grad_norm") == 1 and counting("mul") == 1
+    clamps = counting("clamp")  # clip_grad_norm_ clamps its (1,) coefficient
     utils.clip_grad_value_(params, 0.01)
-    assert counting("clamp") == 1
+    assert counting("clamp") == clamps + 1
 
 
 def test_per_grad_path_without_flat_buffer(counting):

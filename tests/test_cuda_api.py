@@ -178,6 +178,7 @@ _FAKE_DRIVER = """
 import contextlib, itertools, numpy as np
 from numba.cuda.cudadrv import devices, driver
 from fastdl import cuda
+from fastdl.backends.cuda import memory as pool, runtime
 
 devices._runtime.ensure_context = contextlib.nullcontext  # slicing needs no context here
 addresses, freed = itertools.count(1 << 20, 1 << 22), []
@@ -198,10 +199,10 @@ class Context:
 
 
 context = Context()
-memory = cuda._GpuMemory()
+memory = pool._GpuMemory()
 memory._cuda = type("Cuda", (), {"current_context": staticmethod(lambda: context)})
-cuda._state = lambda: ("gpu", "")
-cuda._allocator._memory = memory
+runtime._state = lambda: ("gpu", "")
+pool._allocator._memory = memory
 a = cuda.empty((10, 3), np.float32)
 view = a[2:]
 start = a.__cuda_array_interface__["data"][0]

@@ -26,7 +26,6 @@ import numpy as np
 
 from fastdl import backends
 from fastdl.flat import _REGISTRY
-from fastdl.ops._util import contiguous
 from fastdl.tensor import Tensor
 
 __all__ = [
@@ -100,36 +99,41 @@ def _runs(grads: list[Tensor]) -> list[Any]:
     return runs
 
 
-def _device_total_norm(backend: Any, runs: list[Any], norm_type: float) -> Any:
-    """The total norm as a (1,) float64 device array: computed where the gradients are,
-    so clipping needs no copy to the host."""
+def _total_norm(backend: Any, runs: list[Any], norm_type: float) -> Any:
+    """The norm of all ``runs`` together as a (1,) float64 array where they live, from
+    one ``grad_norm`` per run and, for several runs, the p-norm of those norms."""
     norms = backend.empty((len(runs),), np.float64)
     for i, run in enumerate(runs):
-        flat = contiguous(run)
-        backend.grad_norm(flat.reshape(flat.size), norm_type, norms[i : i + 1])
+        flat = backend.contiguous(run)
+        backend.grad_norm(backend.reshape(flat, (flat.size,)), norm_type, norms[i : i + 1])
     if len(runs) == 1:
         return norms
     total = backend.empty((1,), np.float64)
-    if norm_type == math.inf:
-        backend.max(norms.reshape(1, len(runs)), 1, total, backend.empty((1,), np.int64))
+    if norm_type == math.inf:  # the largest norm (NaN if any is NaN)
+        backend.max(backend.reshape(norms, (1, len(runs))), 1, total, backend.empty((1,), np.int64))
         return total
     powered = backend.empty((len(runs),), np.float64)
-    backend.pow(norms, np.asarray(norm_type), powered)
-    backend.sum(powered, (0,), False, total.reshape(()))
-    backend.pow(total, np.asarray(1.0 / norm_type), total)
+    with np.errstate(over="ignore"):
+        backend.pow(norms, np.asarray(norm_type), powered)
+        backend.sum(powered, (0,), False, backend.reshape(total, ()))
+        backend.pow(total, np.asarray(1.0 / norm_type), total)
     return total
 
 
-def _device_norm_tensor(backend: Any, total: Any, tensors: list[Tensor]) -> Tensor:
-    """The (1,) float64 device norm as a 0-d tensor of the tensors' dtype, on the GPU."""
-    out = backend.empty((), np.result_type(*(t.dtype for t in tensors)))
-    backend.copy(total.reshape(()), out)
-    return Tensor._wrap(out)
+def _check_finite(backend: Any, total: Any, norm_type: float) -> None:
+    """Raise when the (1,) ``total`` is NaN or infinite: the one host read of clipping,
+    made only for ``error_if_nonfinite`` (it waits for a device, as in PyTorch)."""
+    if not math.isfinite(float(backend.to_host(total)[0])):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+        )
 
 
-def _device_scale(backend: Any, runs: list[Any], max_norm: float, total: Any) -> None:
-    """grads *= min(max_norm / (total + 1e-6), 1), the coefficient never leaving the GPU
-    (rounded to each gradient's dtype first, as the host path does)."""
+def _scale(backend: Any, runs: list[Any], max_norm: float, total: Any) -> None:
+    """runs *= min(max_norm / (total + 1e-6), 1): the coefficient is computed in float64
+    where the gradients are and rounded to each run's dtype."""
     coef = backend.empty((1,), np.float64)
     backend.add(total, np.asarray(_EPS), coef)
     backend.div(np.asarray(float(max_norm)), coef, coef)
@@ -140,40 +144,11 @@ def _device_scale(backend: Any, runs: list[Any], max_norm: float, total: Any) ->
         backend.mul(run, rounded, run)
 
 
-def _total_norm(backend: Any, runs: list[np.ndarray], norm_type: float) -> float:
-    out = np.zeros(1)
-    norms = np.empty(len(runs))
-    for i, run in enumerate(runs):
-        backend.grad_norm(np.ascontiguousarray(run).reshape(-1), norm_type, out)
-        norms[i] = out[0]
-    if len(runs) == 1:
-        return float(norms[0])
-    if norm_type == math.inf:
-        return float(np.max(norms))  # NaN if any is NaN
-    with np.errstate(over="ignore"):
-        return float(np.sum(norms**norm_type) ** (1.0 / norm_type))
-
-
-def _check_finite(total: float, norm_type: float) -> None:
-    if not math.isfinite(total):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is "
-            "non-finite, so it cannot be clipped. To disable this error and scale the "
-            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
-        )
-
-
-def _scale(backend: Any, runs: list[np.ndarray], max_norm: float, total: float) -> None:
-    coef = max_norm / (total + _EPS)
-    if coef >= 1.0:  # clamped to 1, as PyTorch does: scaling by 1 changes nothing, so skip
-        return  # the pass (a NaN coefficient fails the test and still scales)
-    for run in runs:
-        backend.mul(run, np.asarray(coef, run.dtype), run)
-
-
-def _norm_tensor(total: float, grads: list[Tensor]) -> Tensor:
-    dtype = np.result_type(*(g.dtype for g in grads)) if grads else np.float32
-    return Tensor._wrap(np.asarray(total, dtype))
+def _norm_tensor(backend: Any, total: Any, tensors: list[Tensor]) -> Tensor:
+    """The (1,) float64 norm as a 0-d tensor of the tensors' dtype, where they live."""
+    out = backend.empty((), np.result_type(*(t.dtype for t in tensors)))
+    backend.copy(backend.reshape(total, ()), out)
+    return Tensor._wrap(out)
 
 
 def get_total_norm(
@@ -194,15 +169,10 @@ def get_total_norm(
     if not tensors:
         return Tensor._wrap(np.asarray(0.0, np.float32))
     backend = backends.for_device(tensors[0].device)
-    if tensors[0].is_cuda:
-        total_dev = _device_total_norm(backend, _runs(tensors), norm_type)
-        if error_if_nonfinite:
-            _check_finite(float(backend.to_host(total_dev)[0]), norm_type)
-        return _device_norm_tensor(backend, total_dev, tensors)
     total = _total_norm(backend, _runs(tensors), norm_type)
     if error_if_nonfinite:
-        _check_finite(total, norm_type)
-    return _norm_tensor(total, tensors)
+        _check_finite(backend, total, norm_type)
+    return _norm_tensor(backend, total, tensors)
 
 
 def clip_grads_with_norm_(
@@ -215,15 +185,16 @@ def clip_grads_with_norm_(
     in place, with a ``total_norm`` computed beforehand (``get_total_norm``)."""
     max_norm = _number(max_norm, "max_norm")
     grads = _grads(parameters)
-    if isinstance(total_norm, Tensor) and total_norm.is_cuda and grads and grads[0].is_cuda:
-        backend = backends.for_device(grads[0].device)
-        total = backend.empty((1,), np.float64)  # stays on the GPU: no host read
-        backend.copy(total_norm._data.reshape(1), total)
-        _device_scale(backend, _runs(grads), max_norm, total)
+    if not grads:
+        _number(total_norm, "total_norm")
         return
-    total = _number(total_norm, "total_norm")
-    if grads:
-        _scale(backends.for_device(grads[0].device), _runs(grads), max_norm, total)
+    backend = backends.for_device(grads[0].device)
+    total = backend.empty((1,), np.float64)
+    if isinstance(total_norm, Tensor) and total_norm.device == grads[0].device:
+        backend.copy(backend.reshape(total_norm._data, (1,)), total)  # no host read
+    else:
+        backend.fill(total, _number(total_norm, "total_norm"))
+    _scale(backend, _runs(grads), max_norm, total)
 
 
 def clip_grad_norm_(
@@ -259,17 +230,11 @@ def clip_grad_norm_(
         return Tensor._wrap(np.asarray(0.0, np.float32))
     backend = backends.for_device(grads[0].device)
     runs = _runs(grads)
-    if grads[0].is_cuda:
-        total_dev = _device_total_norm(backend, runs, norm_type)
-        if error_if_nonfinite:  # reading the norm waits for the GPU, as in PyTorch
-            _check_finite(float(backend.to_host(total_dev)[0]), norm_type)
-        _device_scale(backend, runs, max_norm, total_dev)
-        return _device_norm_tensor(backend, total_dev, grads)
     total = _total_norm(backend, runs, norm_type)
     if error_if_nonfinite:
-        _check_finite(total, norm_type)
+        _check_finite(backend, total, norm_type)
     _scale(backend, runs, max_norm, total)
-    return _norm_tensor(total, grads)
+    return _norm_tensor(backend, total, grads)
 
 
 def clip_grad_value_(

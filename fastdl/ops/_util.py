@@ -31,54 +31,32 @@ def zeros(shape: tuple, dtype: np.dtype) -> Any:
 
 
 def is_contiguous(a: Any) -> bool:
-    return a.flags.c_contiguous if isinstance(a, np.ndarray) else a.is_c_contiguous()
+    return backends.of(a).is_contiguous(a)
 
 
 def contiguous(a: Any) -> Any:
     """Kernels take C-contiguous arrays: copy only when needed, on the array's own device
     (so it serves outside an op's forward and backward too)."""
-    if isinstance(a, np.ndarray):
-        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    if a.is_c_contiguous():
-        return a
-    backend = backends.get("cuda")
-    out = backend.empty(a.shape, a.dtype)
-    backend.copy(a, out)
-    return out
+    return backends.of(a).contiguous(a)
 
 
 def reshape_array(a: Any, shape: tuple) -> Any:
-    """``a.reshape(shape)``: a view when the layout allows (NumPy's rule), else a copy;
-    device arrays reshape only contiguous, so a strided one is copied first."""
-    if isinstance(a, np.ndarray):
-        return a.reshape(shape)
-    return contiguous(a).reshape(tuple(shape))
+    """``a.reshape(shape)``: a view when the layout allows, else a copy."""
+    return backends.of(a).reshape(a, shape)
 
 
 def transpose_array(a: Any, dims: tuple) -> Any:
-    """``a.transpose(dims)`` as a view, for host and device arrays."""
-    if isinstance(a, np.ndarray):
-        return a.transpose(dims)
-    from fastdl.backends.cuda import views
-
-    return views.permute(a, tuple(int(d) for d in dims))
+    """``a.transpose(dims)`` as a view."""
+    return backends.of(a).permute(a, dims)
 
 
 def broadcast_view(a: Any, shape: tuple) -> Any:
-    """``np.broadcast_to(a, shape)``: a read-only view, for host and device arrays."""
-    if isinstance(a, np.ndarray):
-        return np.broadcast_to(a, shape)
-    from fastdl.backends.cuda import views
-
-    return views.broadcast_to(a, tuple(shape))
+    """``np.broadcast_to(a, shape)``: a read-only view."""
+    return backends.of(a).broadcast_to(a, tuple(shape))
 
 
 def expand_dims(a: Any, axis: int) -> Any:
-    if isinstance(a, np.ndarray):
-        return np.expand_dims(a, axis)
-    shape = list(a.shape)
-    shape.insert(axis, 1)
-    return reshape_array(a, tuple(shape))
+    return backends.of(a).expand_dims(a, axis)
 
 
 def constant(value: Any, dtype: np.dtype) -> np.ndarray:

@@ -12,7 +12,8 @@ import numpy as np
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
 from fastdl.ops._util import empty, full, run, unbroadcast
-from fastdl.tensor import Tensor
+from fastdl.ops.reduce import sum_to
+from fastdl.tensor import Tensor, tensor
 
 # -- double backward helpers ----------------------------------------------------------
 
@@ -23,8 +24,6 @@ def _t(x: Any) -> Tensor:
 
 
 def _sum_to(x: Tensor, like: Any) -> Tensor:
-    from fastdl.ops.reduce import sum_to
-
     return sum_to(x, np.shape(like._data if isinstance(like, Tensor) else like))
 
 
@@ -401,8 +400,6 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        from fastdl.tensor import tensor
-
         a = tensor(_scalar(a, "where"))
     a, b = _operands(a, b, "where")
     return Where.apply(cond, a, b)

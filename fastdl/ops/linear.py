@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastdl import dtypes
 from fastdl.autograd import Function
 from fastdl.ops._util import contiguous, empty
+from fastdl.ops.activation import activation_grad_graph, leaky_relu
 from fastdl.tensor import Tensor
 
 
@@ -52,8 +53,6 @@ class Linear(Function):
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        from fastdl.ops.activation import activation_grad_graph
-
         x, weight, bias, act, negative_slope = inputs
         x2 = x.reshape(-1, x.shape[-1])
         g = grad.reshape(-1, weight.shape[0])
@@ -106,7 +105,5 @@ def linear(
             f"{bias.shape} {bias.dtype}"
         )
     if activation == "leaky_relu" and negative_slope <= 0:
-        from fastdl.ops.activation import leaky_relu
-
         return leaky_relu(Linear.apply(x, weight, bias, None, 0.0), negative_slope)
     return Linear.apply(x, weight, bias, activation, float(negative_slope))

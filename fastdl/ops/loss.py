@@ -14,6 +14,8 @@ import numpy as np
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
 from fastdl.ops._util import contiguous, empty
+from fastdl.ops.activation import softmax
+from fastdl.ops.reduce import broadcast_to
 from fastdl.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -44,8 +46,6 @@ def _spread(grad: Any, shape: tuple, reduction: str) -> Any:
 
 def _spread_graph(grad: Tensor, shape: tuple, reduction: str) -> Tensor:
     """``_spread`` from differentiable ops (double backward)."""
-    from fastdl.ops.reduce import broadcast_to
-
     if reduction == "none":
         return grad
     size = int(np.prod(shape, dtype=np.int64))
@@ -131,8 +131,6 @@ class CrossEntropy(Function):
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        from fastdl.ops.activation import softmax
-
         logits, target, reduction = inputs
         g = _spread_graph(grad, logits.shape[:1], reduction).reshape(-1, 1)
         probs = softmax(logits, dim=1)

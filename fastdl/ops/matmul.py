@@ -16,6 +16,7 @@ from fastdl.ops._util import (
     transpose_array,
     unbroadcast,
 )
+from fastdl.ops.reduce import sum_to
 from fastdl.tensor import Tensor
 
 
@@ -68,8 +69,6 @@ class Matmul(Function):
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        from fastdl.ops.reduce import sum_to
-
         a, b = inputs
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b

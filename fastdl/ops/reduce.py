@@ -16,8 +16,10 @@ from fastdl.ops._util import (
     normalize_dim,
     normalize_dims,
     reshape_array,
+    unbroadcast,
     zeros,
 )
+from fastdl.ops.shape import scatter
 from fastdl.tensor import Tensor
 
 
@@ -47,8 +49,6 @@ class BroadcastTo(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from fastdl.ops._util import unbroadcast
-
         return unbroadcast(ctx.backend, grad, ctx.shape), None
 
     @classmethod
@@ -133,8 +133,6 @@ class MaxDim(Function):
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        from fastdl.ops.shape import scatter
-
         grad = grad.reshape(ctx.indices.shape)
         return scatter(grad, ctx.shape, _positions(ctx.indices, ctx.dim)), None, None
 

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl import device as _device
 from fastdl.autograd import Function
 from fastdl.ops._util import (
     empty,
@@ -163,7 +162,7 @@ class ToDevice(Function):
 
     @staticmethod
     def forward(ctx, x, device):
-        ctx.source = _device.of(x)
+        ctx.source = backends.of(x).device
         return _move(x, device)
 
     @staticmethod
@@ -177,9 +176,8 @@ class ToDevice(Function):
 
 def _move(array: Any, device: Any) -> Any:
     """``array`` copied to ``device`` (host <-> GPU; the one counted copy)."""
-    if str(device) == "cpu":
-        return backends.get("cuda").to_host(array)
-    return backends.for_device(device).from_host(np.ascontiguousarray(array))
+    host = backends.of(array).to_host(array)
+    return backends.for_device(device).from_host(np.ascontiguousarray(host))
 
 
 def to_device(x: Tensor, device: Any) -> Tensor:

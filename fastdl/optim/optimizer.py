@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.device import is_host
 from fastdl.flat import FlatBuffer, flatten
 from fastdl.tensor import Tensor
 
@@ -38,7 +37,7 @@ def _filled(flat: FlatBuffer, value: float) -> Any:
 
 def _host_copy(array: Any) -> np.ndarray:
     """A NumPy copy of a host or device array (state dicts hold host arrays)."""
-    return array.copy() if is_host(array) else backends.get("cuda").to_host(array)
+    return backends.of(array).to_host(array, copy=True)
 
 
 class Optimizer:

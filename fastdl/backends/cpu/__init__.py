@@ -20,7 +20,7 @@ module here.
 
 from __future__ import annotations
 
-from fastdl.backends import reference, spec
+from fastdl.backends import host, reference, spec
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
 
@@ -34,3 +34,8 @@ def kernels() -> dict:
 
     found.update(cext.kernels())
     return found
+
+
+def arrays() -> dict:
+    """The backend's array functions: NumPy's (see :mod:`fastdl.backends.host`)."""
+    return host.arrays()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from numba import config
 
 from fastdl.backends import spec
+from fastdl.backends.cuda import runtime
 
 
 def _simulator_shapes_as_on_a_gpu() -> None:
@@ -52,21 +53,13 @@ def kernels() -> dict:
     return spec.family_kernels(__name__)
 
 
-def memory() -> dict:
-    """The backend's memory functions (see :mod:`fastdl.backends`): arrays from the
-    caching allocator, and the counted host <-> device copies."""
-    from fastdl import cuda
-    from fastdl.backends.cuda import generic
+def available() -> bool:
+    """Whether kernels can run here: a GPU, or the CUDA simulator."""
+    return runtime.device_count() > 0
 
-    def full(shape, value, dtype):
-        out = cuda.empty(shape, dtype)
-        generic.fill(out, value)
-        return out
 
-    return {
-        "device": "cuda:0",
-        "empty": cuda.empty,
-        "full": full,
-        "from_host": cuda.to_device,
-        "to_host": cuda.to_host,
-    }
+def arrays() -> dict:
+    """The backend's array functions (see :mod:`fastdl.backends`; imports numba-cuda)."""
+    from fastdl.backends.cuda import array_functions
+
+    return array_functions.arrays()

@@ -41,8 +41,8 @@ from functools import cache
 import numpy as np
 from numba import config, cuda
 
-from fastdl import cuda as _copies  # the counted host <-> device copies
 from fastdl.backends.cuda import _launch
+from fastdl.backends.cuda import memory as _memory
 from fastdl.backends.cuda.linear import _gemm
 
 # Threads per block. The simulator runs a Python thread per CUDA thread: small blocks.
@@ -551,7 +551,7 @@ def _contiguous(x):
     """x itself when C-contiguous, else a C-contiguous device copy (one launch)."""
     if x.is_c_contiguous():
         return x
-    dense = _copies.empty(x.shape, x.dtype)
+    dense = _memory.empty(x.shape, x.dtype)
     copy(x, dense)
     return dense
 
@@ -662,7 +662,7 @@ def _host_index(index):
 
 
 def _host(array):
-    return array if isinstance(array, np.ndarray) else _copies.to_host(array)
+    return array if isinstance(array, np.ndarray) else _memory.to_host(array)
 
 
 def _rows_on_device(rows, n):
@@ -671,7 +671,7 @@ def _rows_on_device(rows, n):
         rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < -n or rows.max() >= n):
             raise IndexError(f"index out of range for an axis of size {n}")
-        return _copies.to_device(rows)
+        return _memory.to_device(rows)
     return rows.reshape(rows.size)
 
 
@@ -703,7 +703,7 @@ def gather(x, index, out):
         _launch.launch(_gather_rows_kernel, out.size, _as_rows(x, x.shape[0]), rows, wide, fill)
         return
     sources = np.arange(x.size).reshape(x.shape)[_host_index(index)]
-    sources = _copies.to_device(np.ascontiguousarray(sources, dtype=np.int64).reshape(-1))
+    sources = _memory.to_device(np.ascontiguousarray(sources, dtype=np.int64).reshape(-1))
     _launch.launch(_gather_flat_kernel, out.size, _flat(x), sources, _flat(out))
 
 
@@ -738,4 +738,4 @@ def index_add(out, index, values):
     starts = np.append(starts, order.size).astype(np.int64)
     args = (unique.astype(np.int64), starts, value_rows[order].astype(np.int64))
     n = unique.size * target.shape[1]
-    _launch.launch(_index_add_kernel, n, target, source, *(_copies.to_device(a) for a in args))
+    _launch.launch(_index_add_kernel, n, target, source, *(_memory.to_device(a) for a in args))

@@ -1,0 +1,49 @@
+"""Reverse-mode automatic differentiation.
+
+Read it in this order:
+
+* :mod:`~fastdl.autograd.function` — ``Function`` (a ``forward`` on raw arrays and its
+  ``backward``), ``Context`` and the ``Node`` that ``Function.apply`` records;
+* :mod:`~fastdl.autograd.engine` — ``backward``/``grad``: the iterative walk of the
+  graph, plain path first, then ``create_graph``;
+* :mod:`~fastdl.autograd.leaf_grads` — accumulation into ``.grad`` and its two
+  shortcuts: stale buffers and ``ctx.give`` ownership, each with its invariant;
+* :mod:`~fastdl.autograd.grad_mode` — ``no_grad``, ``enable_grad``,
+  ``set_grad_enabled``, ``detect_anomaly``;
+* :mod:`~fastdl.autograd.gradient_check` — ``gradcheck``;
+* :mod:`~fastdl.autograd.second_order` — ``hessian``, ``hvp``.
+
+Example::
+
+    x = fastdl.tensor([1.0, 2.0], dtype=fastdl.float64, requires_grad=True)
+    (g,) = fastdl.autograd.grad((x**3).sum(), x, create_graph=True)   # 3x^2
+"""
+
+from fastdl.autograd.engine import backward, grad, queue_callback
+from fastdl.autograd.function import Context, Function, Node
+from fastdl.autograd.grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from fastdl.autograd.gradient_check import gradcheck
+from fastdl.autograd.second_order import hessian, hvp
+
+__all__ = [
+    "Context",
+    "Function",
+    "Node",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "hessian",
+    "hvp",
+    "is_grad_enabled",
+    "no_grad",
+    "queue_callback",
+    "set_grad_enabled",
+]

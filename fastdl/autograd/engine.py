@@ -1,0 +1,288 @@
+"""The backward engine: walk the recorded graph in reverse and deliver gradients.
+
+``backward`` (and ``grad``) sort the nodes behind the outputs topologically with an
+explicit stack (no recursion limit on deep or unrolled graphs), then visit them in
+reverse: each node's ``backward`` maps the gradient of its output to one gradient per
+input; gradients that meet at a node are summed; a leaf's are accumulated into its
+``.grad`` (``grad += g``, as PyTorch does: call ``zero_grad`` between steps). A graph's
+saved arrays are freed after one pass unless ``retain_graph=True``; a second pass
+through a freed graph raises.
+
+That is the plain path. Under ``create_graph=True`` each node's ``backward_graph``
+runs instead: the same gradient built from differentiable ops on Tensors, so it can
+be differentiated again (``grad``, and ``hessian``/``hvp``). Delivery into ``.grad``,
+with its two copy-saving shortcuts, is :mod:`fastdl.autograd.leaf_grads`.
+
+Example::
+
+    x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()      # x.grad == [2., 4.]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fastdl import backends
+from fastdl.autograd import leaf_grads
+from fastdl.autograd.function import Node
+from fastdl.autograd.grad_mode import anomaly_enabled, enable_grad, no_grad
+from fastdl.tensor import Tensor
+
+
+def backward(
+    tensor: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``.
+
+    Then runs, once, the callbacks queued with ``queue_callback`` (in queue order)."""
+    try:
+        _run(
+            [tensor],
+            [_seed(tensor, gradient, create_graph)],
+            create_graph if retain_graph is None else retain_graph,
+            create_graph,
+            capture=None,
+        )
+    except BaseException:
+        _post_backward.clear()  # the gradients are incomplete: don't act on them
+        raise
+    while _post_backward:
+        _post_backward.pop(0)()
+
+
+_post_backward: list[Callable[[], None]] = []
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once, at the end of the next ``backward()`` (not
+    ``autograd.grad``), after every gradient has been accumulated; PyTorch's engine
+    ``queue_callback``. ``DistributedDataParallel`` averages gradients this way."""
+    _post_backward.append(callback)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than
+    accumulated into ``.grad`` (``torch.autograd.grad``).
+
+    With ``create_graph=True`` the gradients are themselves differentiable, which is
+    how Hessians and Hessian-vector products are built.
+
+    Example::
+
+        x = fastdl.tensor([1.0, 2.0], dtype=fastdl.float64, requires_grad=True)
+        (g,) = fastdl.autograd.grad((x**3).sum(), x, create_graph=True)   # 3x^2
+        (h,) = fastdl.autograd.grad(g.sum(), x)                           # 6x
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"inputs[{i}] does not require grad")
+    seeds = [_seed(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
+    captured = _run(
+        outputs,
+        seeds,
+        create_graph if retain_graph is None else retain_graph,
+        create_graph,
+        capture=inputs,
+    )
+    result = []
+    for i, g in enumerate(captured):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"inputs[{i}] was not used in the graph of the outputs; pass allow_unused=True"
+            )
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor._wrap(g)
+        result.append(g)
+    return tuple(result)
+
+
+def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, capture: Any) -> Any:
+    """Walk the nodes behind ``roots`` in reverse topological order, summing the
+    gradients that meet at each node.
+
+    Without ``capture`` gradients accumulate into leaves' ``.grad`` (and retained
+    non-leaves'); with it (a list of tensors) they are collected for those tensors
+    and returned, and no ``.grad`` changes.
+    """
+    wanted = None if capture is None else {id(t): i for i, t in enumerate(capture)}
+    found: list = [None] * (len(capture) if capture is not None else 0)
+
+    def deliver(t: Tensor, g: Any, is_leaf: bool, owned: bool = False) -> None:
+        if wanted is not None:
+            index = wanted.get(id(t))
+            if index is not None:
+                found[index] = g if found[index] is None else _raw_add(found[index], g)
+        elif is_leaf or t._retains_grad:
+            leaf_grads.accumulate(t, g, owned and is_leaf)
+
+    grads: dict[int, Any] = {}  # id(node) -> the gradient of its output, summed so far
+    roots_with_nodes = []
+    for root, seed in zip(roots, seeds):
+        deliver(root, seed, root._node is None)
+        if root._node is not None:
+            key = id(root._node)
+            grads[key] = seed if key not in grads else _raw_add(grads[key], seed)
+            roots_with_nodes.append(root._node)
+    if not roots_with_nodes:
+        return found
+
+    with enable_grad() if create_graph else no_grad():
+        for node in _topological_order(roots_with_nodes):
+            if node.freed:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time; its saved "
+                    "arrays were freed. Pass retain_graph=True to the first backward."
+                )
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            input_grads = _input_grads(node, g, create_graph, offer_buffers=wanted is None)
+            given, node.ctx.fresh = node.ctx.fresh, set()
+            for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
+                if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
+                    continue
+                if not create_graph and leaf_grads.wrote_in_place(inp, ig):
+                    continue
+                if ig.dtype != inp.dtype:
+                    ig = ig.to(inp.dtype) if create_graph else _raw_cast(ig, inp.dtype)
+                deliver(inp, ig, parent is None, leaf_grads.owned(ig, given, input_grads))
+                if parent is not None:
+                    key = id(parent)
+                    grads[key] = ig if key not in grads else _raw_add(grads[key], ig)
+            if not retain_graph:
+                node.ctx.saved = ()
+                node.freed = True
+    return found
+
+
+def _input_grads(node: Node, grad: Any, create_graph: bool, offer_buffers: bool) -> tuple:
+    """One gradient (or None) per input of ``node``, from the gradient of its output:
+    its ``backward`` on raw arrays, or under ``create_graph`` its ``backward_graph``."""
+    if not create_graph:
+        ctx = node.ctx
+        if offer_buffers and node.function.writes_leaf_grads:
+            ctx.grad_buffers = leaf_grads.stale_buffers(node)
+        result = _backward_on_device(node, grad)
+        ctx.grad_buffers = ()
+    else:
+        result = node.function.backward_graph(node.ctx, grad, node.inputs)
+    result = result if isinstance(result, tuple) else (result,)
+    if anomaly_enabled():
+        _check_finite(node, result)
+    return result
+
+
+def _backward_on_device(node: Node, grad: Any) -> Any:
+    """``node``'s backward, with its backend active for allocations when it is a device's
+    (and none active for a CPU op's, which allocates with NumPy)."""
+    backend = node.ctx.backend
+    wanted = backend if backend.device != "cpu" else None
+    if backends.active() is wanted:
+        return node.function.backward(node.ctx, grad)
+    previous = backends.activate(wanted)
+    try:
+        return node.function.backward(node.ctx, grad)
+    finally:
+        backends.activate(previous)
+
+
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from the roots, each after every node that consumes its output."""
+    order: list[Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.parents:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
+    """The gradient that starts the walk at ``tensor`` (an array, or a Tensor when
+    building a graph of the gradient)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if tensor._data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs; got shape "
+                f"{tensor.shape}: pass `gradient`"
+            )
+        grad = backends.for_device(tensor.device).full(tensor.shape, 1, tensor.dtype)
+    else:
+        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if grad.shape != tensor.shape:
+            raise ValueError(
+                f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
+            )
+        if isinstance(gradient, Tensor) and gradient.device != tensor.device:
+            raise RuntimeError(
+                f"gradient is on {gradient.device}, but the tensor is on {tensor.device}"
+            )
+        if create_graph and isinstance(gradient, Tensor) and gradient.dtype == tensor.dtype:
+            return gradient
+        if grad.dtype != tensor.dtype:
+            grad = _raw_cast(grad, tensor.dtype)
+    return Tensor._wrap(grad) if create_graph else grad
+
+
+def _raw_add(a: Any, b: Any) -> Any:
+    """a + b for two gradients (raw arrays, or Tensors under create_graph)."""
+    if isinstance(a, Tensor):
+        return a + b
+    be = backends.of(a)
+    out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
+    be.add(a, b, out)
+    return out
+
+
+def _raw_cast(a: Any, dtype: np.dtype) -> Any:
+    return backends.of(a).cast(a, dtype)
+
+
+def _bad_values(array: Any) -> str | None:
+    data = getattr(array, "_data", array)
+    if not isinstance(data, np.ndarray) or data.dtype.kind != "f" or np.isfinite(data).all():
+        return None
+    return "nan" if np.isnan(data).any() else "inf"
+
+
+def _check_finite(node: Node, input_grads: tuple) -> None:
+    for i, g in enumerate(input_grads):
+        bad = _bad_values(g) if g is not None else None
+        if bad:
+            raise FloatingPointError(
+                f"Function '{node.name}Backward' returned {bad} values in its {i}th output"
+            )

@@ -1,0 +1,180 @@
+"""The public face of autograd: :class:`Function` (a forward on raw arrays and its
+backward), its per-call :class:`Context`, and the :class:`Node` that ``apply`` records
+on an output for the engine (:mod:`fastdl.autograd.engine`) to walk.
+
+``apply`` unwraps Tensors to their arrays, finds the backend serving where they live
+(one type check for host arrays; ``backends.of`` for a device's), runs ``forward`` with
+that backend active for allocations when it is a device's, and wraps the result.
+
+Example::
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved
+            return 2 * x * grad
+
+    y = Square.apply(fastdl.tensor([3.0], requires_grad=True))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastdl import backends
+from fastdl.autograd.grad_mode import anomaly_enabled, is_grad_enabled
+from fastdl.backends.host import ARRAY_TYPES as _HOST_TYPES
+from fastdl.tensor import Tensor
+
+
+class Context:
+    """Per-call scratch space shared by a Function's forward and backward.
+
+    ``backend`` serves the call's arrays; ``saved`` holds what ``save_for_backward``
+    kept; ``grad_buffers`` (during ``backward`` of a Function with
+    ``writes_leaf_grads``) and ``give`` are the two leaf-gradient shortcuts of
+    :mod:`fastdl.autograd.leaf_grads`.
+    """
+
+    def __init__(self, backend: Any, needs_input_grad: tuple[bool, ...]) -> None:
+        self.backend = backend
+        self.needs_input_grad = needs_input_grad
+        self.saved: tuple = ()
+        self.grad_buffers: tuple = ()
+        self.fresh: set[int] = set()  # ids of the arrays handed over with ``give``
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved = arrays
+
+    def give(self, array: Any) -> Any:
+        """Hand over a gradient ``backward`` allocated and keeps no other reference to;
+        the engine may then adopt it as a leaf's ``.grad`` instead of copying it (see
+        :func:`fastdl.autograd.leaf_grads.owned`). Returns ``array``."""
+        self.fresh.add(id(array))
+        return array
+
+
+class Node:
+    """One recorded call: the Function, its context and its input tensors."""
+
+    __slots__ = ("function", "ctx", "inputs", "parents", "freed")
+
+    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+        # The producing node of each input as it was when recorded: an in-place op
+        # that later rebinds an input tensor must not rewire this graph.
+        self.parents = tuple(getattr(t, "_node", None) for t in inputs)
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+class Function:
+    """Base of every differentiable op.
+
+    Subclasses define ``forward(ctx, *args)`` on raw arrays (Tensors in ``args`` are
+    replaced by their arrays; other arguments pass through) returning one array, or
+    a tuple whose first array is the differentiable output and whose others are
+    returned as tensors without gradient (e.g. indices). ``backward(ctx, grad)``
+    returns one gradient array (or None) per positional argument of ``forward``.
+    """
+
+    # True: backward may compute an input's gradient straight into ctx.grad_buffers[i]
+    # (see fastdl.autograd.leaf_grads.stale_buffers).
+    writes_leaf_grads = False
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def backward_graph(cls, ctx: Context, grad: Tensor, inputs: tuple) -> tuple:
+        """The backward pass composed of differentiable ops on Tensors, used under
+        ``create_graph=True``; ``inputs`` are the arguments ``apply`` received."""
+        raise NotImplementedError(f"double backward is not implemented for {cls.__name__}")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        raw = []
+        needs = []
+        on_host = False
+        device = None  # the backend of the first device array, if any
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a._data
+                raw.append(data)
+                needs.append(a.requires_grad)
+                if not isinstance(data, _HOST_TYPES):
+                    if device is None:
+                        device = backends.of(data)
+                    elif not device.owns(data):
+                        _mixed_devices(cls.__name__, args)
+                elif data.ndim or a.requires_grad:
+                    on_host = True  # (a host scalar goes with tensors on any device, as in torch)
+            else:
+                raw.append(a)
+                needs.append(False)
+        if device is not None and on_host:
+            _mixed_devices(cls.__name__, args)
+        record = is_grad_enabled() and any(needs)
+        backend = device if device is not None else backends.for_device("cpu")
+        ctx = Context(backend, tuple(needs))
+        if device is not None or backends.active() is not None:
+            previous = backends.activate(device)
+            try:
+                result = cls.forward(ctx, *raw)
+            finally:
+                backends.activate(previous)
+        else:
+            result = cls.forward(ctx, *raw)
+        if anomaly_enabled():
+            _check_finite_output(cls.__name__, result)
+        extras: tuple = ()
+        if isinstance(result, tuple):
+            result, *rest = result
+            extras = tuple(Tensor._wrap(r) for r in rest)
+        out = Tensor._wrap(result)
+        if record:
+            out.requires_grad = True
+            out._node = Node(cls, ctx, tuple(args))
+        return (out, *extras) if extras else out
+
+
+def _mixed_devices(name: str, args: tuple) -> None:
+    found = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    raise RuntimeError(
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        f"{' and '.join(found)}! ({name})"
+    )
+
+
+def _bad_values(array: Any) -> str | None:
+    data = getattr(array, "_data", array)
+    if not isinstance(data, np.ndarray) or data.dtype.kind != "f" or np.isfinite(data).all():
+        return None
+    return "nan" if np.isnan(data).any() else "inf"
+
+
+def _check_finite_output(name: str, result: Any) -> None:
+    first = result[0] if isinstance(result, tuple) else result
+    bad = _bad_values(first)
+    if bad:
+        raise FloatingPointError(f"Function '{name}' returned {bad} values in its output")
