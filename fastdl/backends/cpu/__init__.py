@@ -16,13 +16,30 @@ arithmetic, reductions, matmul through OpenBLAS) are shared with the reference
 backend by name, listed in ``SHARED_WITH_REFERENCE``; a Numba version would add
 compile time and nothing else. Every other kernel in the spec must come from a
 module here.
+
+The C extension: each family module with a C path (linear, conv, optim, random)
+names the kernels it serves through ``cpu/cext/<family>.py`` in its own
+``cext_kernels()``; they replace the Numba versions unless ``FASTDL_CEXT=0``.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from fastdl.backends import reference, spec
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
+# The families with a C path: their module here has ``cext_kernels()``.
+CEXT_FAMILIES: tuple[str, ...] = ("linear", "conv", "optim", "random")
+
+
+def cext_kernels() -> dict:
+    """The kernels this backend takes from the C extension, by name ({} when it is
+    unbuilt or ``FASTDL_CEXT=0``)."""
+    found = {}
+    for family in CEXT_FAMILIES:
+        found.update(importlib.import_module(f"{__name__}.{family}").cext_kernels())
+    return found
 
 
 def kernels() -> dict:
@@ -30,7 +47,5 @@ def kernels() -> dict:
     shared = reference.kernels()
     found = {name: shared[name] for name in SHARED_WITH_REFERENCE if name in shared}
     found.update(spec.family_kernels(__name__, tuple(f for f in spec.FAMILIES if f != "generic")))
-    from fastdl.backends.cpu import cext
-
-    found.update(cext.kernels())
+    found.update(cext_kernels())
     return found
