@@ -12,18 +12,18 @@ from fastdl.backends.spec.base import Kernel, each, empty, randn
 CONV_GEOMETRY = ("stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups")
 
 
-def _conv_problem(rng, dtype, groups="one", strided=False, dilated=False, extended=False):
+def _conv_problem(rng, dtype, grouping="one", strided=False, dilated=False, extended=False):
     """A small random conv2d: x, weight and the geometry, with its output shape.
 
-    ``groups``: "one", "grouped" (2 or 3 groups) or "depthwise" (as many output as
+    ``grouping``: "one", "grouped" (2 or 3 groups) or "depthwise" (as many output as
     input channels per group); ``strided``/``dilated``: stride/dilation > 1 on some axis;
     ``extended``: an output one row (and maybe column) taller than symmetric padding
     gives (the extra bottom/right zero padding of PyTorch's padding="same" for even
     kernels). Kernels 1x1 and non-square, padding and batch 1 are drawn at random.
     """
-    n_groups = 1 if groups == "one" else int(rng.choice((2, 3)))
+    n_groups = 1 if grouping == "one" else int(rng.choice((2, 3)))
     cg = int(rng.integers(1, 4))
-    og = cg if groups == "depthwise" else int(rng.integers(1, 4))
+    og = cg if grouping == "depthwise" else int(rng.integers(1, 4))
     kh, kw = int(rng.choice((1, 2, 3))), int(rng.choice((1, 3, 4)))
     sh, sw = (int(rng.choice((1, 2))), int(rng.choice((2, 3)))) if strided else (1, 1)
     dh, dw = (int(rng.choice((1, 2))), 2) if dilated else (1, 1)
@@ -78,7 +78,7 @@ def _conv2d_backward_sample(rng, dtype, grads=_CONV_GRADS[0], **problem):
 
 
 _GEOMETRIES = {
-    "groups": ("one", "grouped", "depthwise"),
+    "grouping": ("one", "grouped", "depthwise"),
     "strided": (False, True),
     "dilated": (False, True),
     "extended": (False, True),
