@@ -54,12 +54,10 @@ class Kernel:
             >>> args["act"], args["out"].dtype
             ('tanh', dtype('float32'))
         """
-        if options is None:
-            options = (
-                self.options[int(rng.integers(len(self.options)))]
-                if len(self.options) > 1
-                else self.options[0]
-            )
+        if options is None and len(self.options) > 1:
+            options = self.options[int(rng.integers(len(self.options)))]
+        elif options is None:
+            options = self.options[0]  # nothing drawn from rng for a single option set
         return self.sampler(rng, dtype, **options)
 
 
