@@ -31,7 +31,9 @@ import pytest
 from _benchutil import warm_then_time
 
 from fastdl.backends import cpu as cpu_backend
-from fastdl.backends.cpu import cext, cext_gemm
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu import linear as cpu_linear
+from fastdl.backends.cpu.cext import linear as c_linear
 
 pytestmark = pytest.mark.skipif(not cext.status()["loaded"], reason="C extension not built")
 
@@ -72,7 +74,7 @@ def test_gemm_bias_act(benchmark, impl):
     x, w, b = _layer()
     out = np.empty((x.shape[0], w.shape[0]), F32)
     if impl == "fastdl-c":
-        fn = lambda: cext_gemm.gemm_bias_act(x, w.T, b, "relu", 0.0, out)  # noqa: E731
+        fn = lambda: c_linear.gemm_bias_act(x, w.T, b, "relu", 0.0, out)  # noqa: E731
     elif impl == "numpy-matmul-only":
         fn = lambda: np.matmul(x, w.T, out=out)  # noqa: E731
     elif impl == "numpy-unfused":
@@ -91,7 +93,7 @@ def test_sgemm_1024(benchmark, impl):
     a, b = (rng.standard_normal((1024, 1024)).astype(F32) for _ in range(2))
     out = np.empty((1024, 1024), F32)
     if impl == "fastdl-c":
-        fn = lambda: cext_gemm.gemm_bias_act(a, b, None, None, 0.0, out)  # noqa: E731
+        fn = lambda: c_linear.gemm_bias_act(a, b, None, None, 0.0, out)  # noqa: E731
     else:
         fn = lambda: np.matmul(a, b, out=out)  # noqa: E731
     warm_then_time(benchmark, fn)
@@ -105,7 +107,8 @@ def test_linear_relu_backward(benchmark, impl):
     y = np.maximum(x @ w.T + b, 0)
     g = _rng(7).standard_normal(y.shape).astype(F32)
     grads = np.empty_like(x), np.empty_like(w), np.empty_like(b)
-    kernel = (cext_gemm.KERNELS if impl == "fastdl-c" else _numba_kernels())["linear_act_backward"]
+    kernels = cpu_linear.cext_kernels() if impl == "fastdl-c" else _numba_kernels()
+    kernel = kernels["linear_act_backward"]
     warm_then_time(benchmark, lambda: kernel(x, w, y, g, "relu", 0.0, *grads))
 
 
@@ -151,7 +154,7 @@ def test_mixed_sequence(benchmark, impl):
     if gemm_name == "openblas":
         gemm = lambda: np.matmul(x, w.T, out=out)  # noqa: E731
     else:
-        gemm = lambda: cext_gemm.gemm_bias_act(x, w.T, b, "relu", 0.0, out)  # noqa: E731
+        gemm = lambda: c_linear.gemm_bias_act(x, w.T, b, "relu", 0.0, out)  # noqa: E731
     if small_name == "numba_prange":
         kernel, buf = _numba_prange_kernel(), np.ones(2 * SMALL, F32)
         small = lambda: kernel(buf, F32(1.0))  # noqa: E731

@@ -1,6 +1,6 @@
 /* fastdl C extension: kernels called through cffi (API mode).
  *
- * The contract of every kernel is fastdl/backends/spec.py; build_cext.py reads
+ * The contract of every kernel is in fastdl/backends/spec/; build_cext.py reads
  * the declarations here for cffi's cdef (so keep them free of macros).  Arrays are flat,
  * C-contiguous and do not alias one another.  A buffer the options leave unused
  * (momentum_buffer without momentum, max_exp_avg_sq without amsgrad, grad_avg
@@ -50,7 +50,7 @@ void fastdl_rmsprop_step_f64(double *param, const double *grad, double *square_a
                              double eps, double weight_decay, double momentum, int centered,
                              int maximize, int nthreads);
 
-/* Philox 4x32-10 (spec.py: philox_*): out[k] for k < n from the stream keyed by seed,
+/* Philox 4x32-10 (spec/random.py: philox_*): out[k] for k < n from the stream keyed by seed,
  * starting at word offset (block offset / 4 + (offset % 4 + k) / 4, as in the
  * reference, even past word 2^64).  uint32: the raw words;
  * uniform: [0, 1) from one word (f32) or two (f64); normal: Box-Muller from four
@@ -106,7 +106,7 @@ int fastdl_gemm_level(void);
  * first split step, and in a fork()ed child until its first). */
 int fastdl_parallel_workers(void);
 
-/* im2col / col2im of Conv2d (spec.py: im2col, col2im).  x (n, c, h, w); cols
+/* im2col / col2im of Conv2d (spec/conv.py: im2col, col2im).  x (n, c, h, w); cols
  * (c*kh*kw, n, oh*rw), row (ci, i, j), column (image, y*rw + z): x's pixel
  * (y*sh - ph + i*dh, z*sw - pw + j*dw) for z < ow, zero outside x.  rw >= ow: the
  * wider output rows of conv.py's flat GEMM (the spec's kernels have rw = ow); columns

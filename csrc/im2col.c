@@ -1,4 +1,4 @@
-/* im2col / col2im for Conv2d (spec.py: im2col, col2im; see fastdl_cext.h), the C twin
+/* im2col / col2im for Conv2d (spec/conv.py: im2col, col2im; see fastdl_cext.h), the C twin
  * of fastdl/backends/reference/conv.py and fastdl/backends/cpu/conv.py.
  *
  * Column row r = (c, i, j) of image b holds, at y * rw + z, the input pixel

@@ -1,4 +1,4 @@
-/* Optimizer steps over flat parameter buffers (spec.py: sgd_step, adam_step,
+/* Optimizer steps over flat parameter buffers (spec/optim.py: sgd_step, adam_step,
  * adagrad_step, rmsprop_step), as torch.optim's single-tensor paths.
  *
  * Per element:

@@ -1,4 +1,4 @@
-/* Counter-based random numbers: the Philox 4x32-10 stream (spec.py: philox_uint32,
+/* Counter-based random numbers: the Philox 4x32-10 stream (spec/random.py: philox_uint32,
  * philox_uniform, philox_normal, philox_bernoulli), the C twin of
  * fastdl/backends/reference/random.py and fastdl/backends/cpu/random.py.
  *

@@ -18,6 +18,7 @@ import pytest
 
 from fastdl.backends import spec
 from fastdl.backends.cpu import cext
+from fastdl.backends.cpu.cext import optim as c_optim
 
 EXPECT_NO_CEXT = os.environ.get("FASTDL_EXPECT_NO_CEXT") == "1"
 
@@ -147,7 +148,7 @@ def test_adam_matches_reference_one_step(adam, dtype, n):
 
 @pytest.mark.parametrize("name", ["sgd_step", "adam_step", "adagrad_step", "rmsprop_step"])
 def test_signatures_are_the_spec(name):
-    assert tuple(inspect.signature(getattr(cext, name)).parameters) == spec.BY_NAME[name].args
+    assert tuple(inspect.signature(getattr(c_optim, name)).parameters) == spec.BY_NAME[name].args
 
 
 def _adam_args(dtype=np.float32, n=5, amsgrad=True):
@@ -227,9 +228,9 @@ def test_status_when_built(adam):
         "gemm_bias_act",
         "gemm_bias_act_backward",
     }
-    from fastdl.backends.cpu import cext_im2col
+    conv = {"im2col", "col2im", "conv2d", "conv2d_backward"}
 
-    assert set(cext.kernels()) == optim | philox | gemm | set(cext_im2col.KERNELS)
+    assert set(cext.kernels()) == optim | philox | gemm | conv
     assert set(cext.kernels()) <= set(spec.NAMES)
     assert status["philox_isa"] in ("portable C", "SSE2", "AVX2", "AVX-512F")
     assert status["gemm_isa"] in ("portable C", "AVX2+FMA", "AVX-512F")
@@ -248,9 +249,9 @@ def test_fastdl_cext_0_disables(adam, monkeypatch):
 def test_cpu_backend_serves_the_c_kernel(adam, monkeypatch):
     from fastdl.backends import cpu
 
-    assert cpu.kernels()["adam_step"] is cext.adam_step
+    assert cpu.kernels()["adam_step"] is c_optim.adam_step
     monkeypatch.setenv("FASTDL_CEXT", "0")
-    assert cpu.kernels()["adam_step"] is not cext.adam_step
+    assert cpu.kernels()["adam_step"] is not c_optim.adam_step
 
 
 @pytest.fixture

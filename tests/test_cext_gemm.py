@@ -11,7 +11,9 @@ import pytest
 
 import fastdl
 from fastdl.backends import reference, spec
-from fastdl.backends.cpu import cext, cext_gemm
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu import linear as cpu_linear
+from fastdl.backends.cpu.cext import linear as c_linear
 
 pytestmark = pytest.mark.skipif(not cext.status()["loaded"], reason="C extension not built")
 
@@ -41,7 +43,7 @@ def _bound(a, b, dtype):
 
 
 def _act(x, act):
-    return spec._activated(x, act)
+    return spec.base.activated(x, act)
 
 
 SHAPES = [
@@ -67,7 +69,7 @@ def test_gemm_bias_act_matches_float64(level, dtype, m, k, n, trans_a, trans_b):
     bias = rng.standard_normal(n).astype(dtype)
     for act in (None, *spec.ACTIVATIONS):
         out = np.full((m, n), np.nan, dtype)
-        cext_gemm.gemm_bias_act(a, b, bias if act != "tanh" else None, act, 0.01, out)
+        c_linear.gemm_bias_act(a, b, bias if act != "tanh" else None, act, 0.01, out)
         pre = a.astype(np.float64) @ b + (bias if act != "tanh" else 0)
         bound = _bound(a, b, dtype) + EPS[dtype] * np.abs(pre)
         # every activation here has slope at most 1, so it does not grow the error
@@ -82,7 +84,7 @@ def test_large_a_is_packed_a_slab_at_a_time():
     a = rng.standard_normal((3000, 3000)).astype(np.float32)
     b = rng.standard_normal((3000, 40)).astype(np.float32)
     out = np.empty((3000, 40), np.float32)
-    cext_gemm.gemm_bias_act(a, b, None, None, 0.0, out)
+    c_linear.gemm_bias_act(a, b, None, None, 0.0, out)
     err = np.abs(out - a.astype(np.float64) @ b)
     assert np.all(err <= _bound(a, b, np.float32))
 
@@ -122,7 +124,7 @@ def test_linear_act_backward_matches_float64(level, dtype, batch, k, m_out):
     for act in spec.ACTIVATIONS:
         y = _act(x.astype(np.float64) @ weight.T, act).astype(dtype)
         gx, gw, gb = (np.full(s, np.nan, dtype) for s in ((batch, k), (m_out, k), (m_out,)))
-        cext_gemm.linear_act_backward(x, weight, y, grad_out, act, 0.01, gx, gw, gb)
+        c_linear.linear_act_backward(x, weight, y, grad_out, act, 0.01, gx, gw, gb)
         g, scale = _masked_grad(y, grad_out, act), _mask_scale(y, grad_out)
         _assert_product(gx, g, weight.astype(np.float64), dtype, f"{act} grad_x", scale)
         _assert_product(gw, g.T, x.astype(np.float64), dtype, f"{act} grad_weight", scale.T)
@@ -148,7 +150,7 @@ def test_gemm_bias_act_backward_matches_float64(level, dtype, which):
         y = _act(a64 @ b64, act).astype(dtype)
         shapes = ((m, k), (k, n), (n,))
         got = [np.full(s, np.nan, dtype) if w else None for s, w in zip(shapes, wanted)]
-        cext_gemm.gemm_bias_act_backward(a, b, y, grad_out, act, 0.01, *got)
+        c_linear.gemm_bias_act_backward(a, b, y, grad_out, act, 0.01, *got)
         g, scale = _masked_grad(y, grad_out, act), _mask_scale(y, grad_out)
         a_scale, ones = np.abs(a64.T), np.ones((1, m))
         expected = ((g, b64.T, scale), (a64.T, g, a_scale), (ones, g, ones))
@@ -179,8 +181,8 @@ def test_results_do_not_depend_on_the_thread_count(shape):
             out = np.empty((m, n), np.float32)
             grads = np.empty((m, k), np.float32), np.empty((k, n), np.float32)
             gb = np.empty(n, np.float32)
-            cext_gemm.gemm_bias_act(a, w.T, w[:, 0].copy(), "relu", 0.0, out)
-            cext_gemm.gemm_bias_act_backward(a, w.T, y, g, "relu", 0.0, *grads, gb)
+            c_linear.gemm_bias_act(a, w.T, w[:, 0].copy(), "relu", 0.0, out)
+            c_linear.gemm_bias_act_backward(a, w.T, y, g, "relu", 0.0, *grads, gb)
             results.append((out, *grads, gb))
     finally:
         fastdl.set_num_threads(saved)
@@ -193,7 +195,7 @@ def test_relu_epilogue_keeps_nan_and_the_mask_drops_it():
     a = np.array([[np.nan, 1.0], [1.0, 1.0]], np.float32)
     b = np.ones((2, 32), np.float32)
     out = np.empty((2, 32), np.float32)
-    cext_gemm.gemm_bias_act(a, b, None, "relu", 0.0, out)
+    c_linear.gemm_bias_act(a, b, None, "relu", 0.0, out)
     assert np.isnan(out[0]).all() and (out[1] == 2).all()
     # relu's backward selects: a NaN gradient where the output is 0 contributes 0
     g = np.array([[np.nan, 1.0]], np.float32)
@@ -201,7 +203,7 @@ def test_relu_epilogue_keeps_nan_and_the_mask_drops_it():
     x = np.ones((1, 3), np.float32)
     w = np.ones((2, 3), np.float32)
     gx, gw, gb = np.empty((1, 3), np.float32), np.empty((2, 3), np.float32), np.empty(2, np.float32)
-    cext_gemm.linear_act_backward(x, w, y, g, "relu", 0.0, gx, gw, gb)
+    c_linear.linear_act_backward(x, w, y, g, "relu", 0.0, gx, gw, gb)
     np.testing.assert_array_equal(gx, [[1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(gb, [0.0, 1.0])
 
@@ -210,7 +212,7 @@ def test_k_zero_gives_the_activated_bias():
     a, b = np.empty((3, 0), np.float64), np.empty((0, 4), np.float64)
     bias = np.array([-1.0, 0.5, 2.0, -3.0])
     out = np.full((3, 4), np.nan)
-    cext_gemm.gemm_bias_act(a, b, bias, "relu", 0.0, out)
+    c_linear.gemm_bias_act(a, b, bias, "relu", 0.0, out)
     np.testing.assert_array_equal(out, np.tile(np.maximum(bias, 0), (3, 1)))
 
 
@@ -238,7 +240,7 @@ def test_bad_arguments_raise_before_writing(change, error, match):
     args.update(change)
     before = args["out"].copy()
     with pytest.raises(error, match=match):
-        cext_gemm.gemm_bias_act(**args)
+        c_linear.gemm_bias_act(**args)
     np.testing.assert_array_equal(args["out"], before)
 
 
@@ -246,7 +248,7 @@ def test_read_only_output_is_refused():
     out = np.zeros((2, 2), np.float32)
     out.flags.writeable = False
     with pytest.raises(ValueError, match="out is read-only"):
-        cext_gemm.gemm_bias_act(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32),
+        c_linear.gemm_bias_act(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32),
                                 None, None, 0.0, out)  # fmt: skip
 
 
@@ -258,21 +260,21 @@ def test_large_batches_go_to_the_blas_kernels(monkeypatch):
     # above C_MAX_BATCH rows the dense layer's kernels hand over to OpenBLAS + Numba
     calls = []
     for name in ("linear_act", "linear_act_backward"):
-        original = getattr(cext_gemm.blas_linear, name)
+        original = getattr(cpu_linear, name)
         monkeypatch.setattr(
-            cext_gemm.blas_linear, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a)
+            cpu_linear, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a)
         )
     rng = np.random.default_rng(3)
-    for batch in (cext_gemm.C_MAX_BATCH, cext_gemm.C_MAX_BATCH + 1):
+    for batch in (cpu_linear.C_MAX_BATCH, cpu_linear.C_MAX_BATCH + 1):
         x = rng.standard_normal((batch, 20)).astype(np.float32)
         w = rng.standard_normal((30, 20)).astype(np.float32)
         out = np.empty((batch, 30), np.float32)
-        cext_gemm.linear_act(x, w, None, None, 0.0, out)
+        cpu_linear.linear_act_cext(x, w, None, None, 0.0, out)
         _assert_product(out, x.astype(np.float64), w.T.astype(np.float64), np.float32, "fwd")
         grads = np.empty_like(x), np.empty_like(w), np.empty(30, np.float32)
         g = rng.standard_normal((batch, 30)).astype(np.float32)
         y = np.maximum(out, 0)
-        cext_gemm.linear_act_backward(x, w, y, g, "relu", 0.0, *grads)
+        cpu_linear.linear_act_backward_cext(x, w, y, g, "relu", 0.0, *grads)
         masked = _masked_grad(y, g, "relu")
         _assert_product(grads[0], masked, w.astype(np.float64), np.float32, "bwd")
     assert calls == ["linear_act", "linear_act_backward"]
@@ -288,12 +290,12 @@ def test_empty_dimensions_match_the_reference(m, k, n, act):
     g = rng.standard_normal((m, n))
     got = [np.full(s, np.nan) for s in ((m, k), (k, n), (n,))]
     want = [np.full(s, np.nan) for s in ((m, k), (k, n), (n,))]
-    cext_gemm.gemm_bias_act_backward(a, b, y, g, act, 0.01, *got)
+    c_linear.gemm_bias_act_backward(a, b, y, g, act, 0.01, *got)
     REF["gemm_bias_act_backward"](a, b, y, g, act, 0.01, *want)
     for x, w in zip(got, want):
         np.testing.assert_allclose(x, w, rtol=1e-12, atol=1e-12)
     out, ref_out = np.full((m, n), np.nan), np.full((m, n), np.nan)
     bias = rng.standard_normal(n)
-    cext_gemm.gemm_bias_act(a, b, bias, act, 0.01, out)
+    c_linear.gemm_bias_act(a, b, bias, act, 0.01, out)
     REF["gemm_bias_act"](a, b, bias, act, 0.01, ref_out)
     np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12)

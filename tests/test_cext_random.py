@@ -16,6 +16,7 @@ import pytest
 from fastdl.backends import reference, spec
 from fastdl.backends.cpu import cext
 from fastdl.backends.cpu import random as numba_random
+from fastdl.backends.cpu.cext import random as c_random
 from fastdl.backends.reference import random as ref_random
 
 EXPECT_NO_CEXT = os.environ.get("FASTDL_EXPECT_NO_CEXT") == "1"
@@ -56,7 +57,7 @@ def level(request, lib):
 
 def c_words(seed, offset, n):
     out = np.zeros(n, np.uint32)
-    cext.philox_uint32(seed, offset, out)
+    numba_random.philox_uint32_cext(seed, offset, out)
     return out
 
 
@@ -118,7 +119,7 @@ def test_words_past_2_to_the_64_continue_the_counter(lib):
         c_words(seed, offset, n), ref_random.philox_words(seed, offset, n)
     )
     uniform, want = np.empty(n), np.empty(n)
-    cext.philox_uniform(seed, offset, uniform)
+    numba_random.philox_uniform_cext(seed, offset, uniform)
     ref_random.philox_uniform(seed, offset, want)
     np.testing.assert_array_equal(uniform, want)
 
@@ -130,7 +131,7 @@ def test_words_past_2_to_the_64_continue_the_counter(lib):
 def test_uniforms_match_reference_and_numba(level, dtype):
     for seed, offset, n in _cases():
         outs = [np.full(n, np.nan, dtype) for _ in range(3)]
-        for kernel, out in zip((cext, numba_random, ref_random), outs):
+        for kernel, out in zip((c_random, numba_random, ref_random), outs):
             kernel.philox_uniform(seed, offset, out)
         np.testing.assert_array_equal(outs[0], outs[2], err_msg=f"C {seed} {offset} {n}")
         np.testing.assert_array_equal(outs[1], outs[2], err_msg=f"numba {seed} {offset} {n}")
@@ -146,7 +147,7 @@ def test_bernoulli_masks_match_reference_and_numba(level, dtype):
     for i, (seed, offset, n) in enumerate(_cases()):
         p = float(ps[i % len(ps)])
         outs = [np.full(n, np.nan, dtype) for _ in range(3)]
-        for kernel, out in zip((cext, numba_random, ref_random), outs):
+        for kernel, out in zip((c_random, numba_random, ref_random), outs):
             kernel.philox_bernoulli(seed, offset, p, out)
         np.testing.assert_array_equal(outs[0], outs[2], err_msg=f"C p={p!r} {offset} {n}")
         np.testing.assert_array_equal(outs[1], outs[2], err_msg=f"numba p={p!r} {offset} {n}")
@@ -160,7 +161,7 @@ def test_bernoulli_threshold_on_the_grid(lib):
         k = int(words[idx] >> 8)
         for p, kept in ((k * 2.0**-24, False), (np.nextafter(k * 2.0**-24, 1), True)):
             out = np.empty(64, np.float32)
-            cext.philox_bernoulli(11, 0, float(p), out)
+            numba_random.philox_bernoulli_cext(11, 0, float(p), out)
             assert bool(out[idx]) is kept, (idx, k, p)
 
 
@@ -169,7 +170,7 @@ def test_normals_close_to_reference(level, dtype):
     rtol, atol = NORMAL_TOL[dtype]
     for seed, offset, n in _cases():
         got, want = np.full(n, np.nan, dtype), np.full(n, np.nan, dtype)
-        cext.philox_normal(seed, offset, 0.5, 2.0, got)
+        numba_random.philox_normal_cext(seed, offset, 0.5, 2.0, got)
         ref_random.philox_normal(seed, offset, 0.5, 2.0, want)
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"{offset} {n}")
 
@@ -233,14 +234,14 @@ def test_normal_range_may_start_odd(lib):
 
 def test_strided_or_read_only_out_goes_to_numba(lib):
     out = np.full(20, np.nan)[::2]  # not contiguous: the Numba kernel serves it
-    cext.philox_uniform(7, 5, out)
+    numba_random.philox_uniform_cext(7, 5, out)
     want = np.empty(10)
     ref_random.philox_uniform(7, 5, want)
     np.testing.assert_array_equal(out, want)
     frozen = np.zeros(4, np.float32)
     frozen.flags.writeable = False
     with pytest.raises(Exception) as c_error:
-        cext.philox_bernoulli(1, 0, 0.5, frozen)
+        numba_random.philox_bernoulli_cext(1, 0, 0.5, frozen)
     with pytest.raises(Exception) as numba_error:
         numba_random.philox_bernoulli(1, 0, 0.5, frozen)
     assert type(c_error.value) is type(numba_error.value)
@@ -253,7 +254,7 @@ def test_offset_out_of_range_fails_as_in_numba(lib, offset):
         numba_random.philox_uint32(1, offset, np.zeros(3, np.uint32))
     out = np.zeros(3, np.uint32)
     with pytest.raises(OverflowError):
-        cext.philox_uint32(1, offset, out)
+        numba_random.philox_uint32_cext(1, offset, out)
     assert not out.any()
 
 
@@ -262,7 +263,7 @@ def test_fallback_serves_numba(lib, monkeypatch):
 
     served = cpu.kernels()
     for name in NAMES:
-        assert served[name] is getattr(cext, name)
+        assert served[name] is getattr(numba_random, f"{name}_cext")
     monkeypatch.setenv("FASTDL_CEXT", "0")
     assert cext.kernels() == {}
     served = cpu.kernels()

@@ -66,7 +66,7 @@ def test_shapes_across_blocks(name, act, dtype):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_spec_sampler(monkeypatch, name):
-    monkeypatch.setattr(spec, "_SIZES", (1, 2, 3, 7))
+    monkeypatch.setattr(spec.base, "_SIZES", (1, 2, 3, 7))
     kernel = spec.BY_NAME[name]
     rng = np.random.default_rng(3)
     for dtype in kernel.dtypes:

@@ -59,13 +59,8 @@ def _check(name, args, kind="value"):
 
 def _sample(name, rng, dtype, n, c):
     """The spec's sampler for ``name``, redrawn at shape (n, c)."""
-    sizes = iter((n, c))
-    real = spec._size
-    spec._size = lambda rng: next(sizes)
-    try:
+    with spec.fixed_sizes((n, c)):
         return spec.BY_NAME[name].sample(rng, np.dtype(dtype))
-    finally:
-        spec._size = real
 
 
 @pytest.mark.parametrize("shape, dtype", ROW_CASES, ids=("3x5-float64", "2x70-float32"))
@@ -76,7 +71,7 @@ def test_row_shapes(name, shape, dtype):
 
 @pytest.mark.parametrize("name", SOFTMAX + LOSSES)
 def test_spec_sampler(monkeypatch, name):
-    monkeypatch.setattr(spec, "_SIZES", (1, 2, 3))  # at most two blocks
+    monkeypatch.setattr(spec.base, "_SIZES", (1, 2, 3))  # at most two blocks
     kernel = spec.BY_NAME[name]
     rng = np.random.default_rng(11)
     for dtype in kernel.dtypes:

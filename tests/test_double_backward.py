@@ -2,6 +2,8 @@
 checked against float64 finite differences (a "gradgradcheck"), on every CPU backend.
 Also autograd.grad, hessian and hvp against closed forms."""
 
+import zlib
+
 import numpy as np
 import pytest
 from test_gradcheck import CASES
@@ -38,7 +40,7 @@ def _grad_dot(fn, n_inputs, directions):
 def test_gradgradcheck(name, backend):
     fn, build = CASES[name]
     with fastdl.use_backend(backend):
-        inputs = build(np.random.default_rng(abs(hash(name)) % 2**32))
+        inputs = build(np.random.default_rng(zlib.crc32(name.encode())))
         rng = np.random.default_rng(2)
         directions = [
             fastdl.tensor(rng.standard_normal(t.shape), dtype=fastdl.float64)

@@ -1,6 +1,8 @@
 """Every differentiable op's backward against float64 central differences, on every
 CPU backend."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -122,7 +124,7 @@ CASES = {
 def test_gradcheck(name, backend):
     fn, build = CASES[name]
     with fastdl.use_backend(backend):
-        inputs = build(np.random.default_rng(abs(hash(name)) % 2**32))
+        inputs = build(np.random.default_rng(zlib.crc32(name.encode())))
         assert gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
 
 

@@ -45,27 +45,27 @@ def _problem(case, dtype, seed=0):
 def _im2col_impls():
     impls = {"reference": reference.kernels()["im2col"], "numba": cpu_conv.im2col}
     if cext.status()["loaded"]:
-        from fastdl.backends.cpu import cext_im2col
+        from fastdl.backends.cpu.cext import conv as c_conv
 
-        impls["c"] = cext_im2col.im2col
+        impls["c"] = c_conv.im2col
     return impls
 
 
 def _col2im_impls():
     impls = {"reference": reference.kernels()["col2im"], "numba": cpu_conv.col2im}
     if cext.status()["loaded"]:
-        from fastdl.backends.cpu import cext_im2col
+        from fastdl.backends.cpu.cext import conv as c_conv
 
-        impls["c"] = cext_im2col.col2im
+        impls["c"] = c_conv.col2im
     return impls
 
 
 def _c_module():
     if not cext.status()["loaded"]:
         pytest.skip("fastdl._cext is not built")
-    from fastdl.backends.cpu import cext_im2col
+    from fastdl.backends.cpu.cext import conv as c_conv
 
-    return cext_im2col
+    return c_conv
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -16,23 +16,40 @@ arithmetic, reductions, matmul through OpenBLAS) are shared with the reference
 backend by name, listed in ``SHARED_WITH_REFERENCE``; a Numba version would add
 compile time and nothing else. Every other kernel in the spec must come from a
 module here.
+
+The C extension: a family module with a C path (today linear, conv, optim, random)
+names the kernels it serves through ``cpu/cext/<family>.py`` in its own
+``cext_kernels()``; they replace the Numba versions unless ``FASTDL_CEXT=0``.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from fastdl.backends import host, reference, spec
 
 SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
+_FAMILIES = tuple(f for f in spec.FAMILIES if f != "generic")
+
+
+def cext_kernels() -> dict:
+    """The kernels this backend takes from the C extension, by name ({} when it is
+    unbuilt or ``FASTDL_CEXT=0``): each family module's ``cext_kernels()``, where it
+    has one."""
+    found = {}
+    for family in _FAMILIES:
+        module = importlib.import_module(f"{__name__}.{family}")
+        if hasattr(module, "cext_kernels"):
+            found.update(module.cext_kernels())
+    return found
 
 
 def kernels() -> dict:
     """Every kernel this backend implements, by name."""
     shared = reference.kernels()
     found = {name: shared[name] for name in SHARED_WITH_REFERENCE if name in shared}
-    found.update(spec.family_kernels(__name__, tuple(f for f in spec.FAMILIES if f != "generic")))
-    from fastdl.backends.cpu import cext
-
-    found.update(cext.kernels())
+    found.update(spec.family_kernels(__name__, _FAMILIES))
+    found.update(cext_kernels())
     return found
 
 

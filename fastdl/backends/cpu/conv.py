@@ -27,8 +27,9 @@ block of rows and of weight; columns are ordered (image, output pixel).
   for stride 1). ``grad_bias`` sums grad_out per channel in float64.
 
 With the C extension (``conv2d_cext`` / ``conv2d_backward_cext``, which
-``cext_im2col.KERNELS`` puts in place of ``conv2d`` / ``conv2d_backward`` unless
-``FASTDL_CEXT=0``), the im2col and col2im of non-flat columns are csrc/im2col.c's:
+:func:`cext_kernels` serves in place of ``conv2d`` / ``conv2d_backward`` unless
+``FASTDL_CEXT=0``), the im2col and col2im of non-flat columns are csrc/im2col.c's
+(``cext/conv.py``):
 they pad on the fly (no padded copy, no unpad). On the 2-core development machine that
 made strided convolutions 2-15% faster (forward and backward); for flat columns the
 Numba copies were as fast or faster, so they keep those.
@@ -54,6 +55,9 @@ import numpy as np
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu.cext import conv as c_conv
 
 # Column buffer per chunk of images (about L2-sized); one image at a time above it.
 _COLS_BYTES = 512 << 10
@@ -354,7 +358,7 @@ class _Unfold:
             return src.reshape(self.cs, 1, -1)  # 1x1, stride 1, unpadded: the image is the columns
         cols = _buffer("cols", (self.rows, b, self.oh * self.rw), src.dtype)
         if self.use_c and src.flags.c_contiguous:
-            _c().unfold(src, *self._c_args(), self.oh, self.ow, self.rw, cols)
+            c_conv.unfold(src, *self._c_args(), self.oh, self.ow, self.rw, cols)
             return cols
         s = self.source(src)
         if self.flat:
@@ -370,7 +374,7 @@ class _Unfold:
         """dst (B, Cs, h, w) = col2im of gcols (Cs*KH*KW, B, OH*rw)."""
         b = dst.shape[0]
         if self.use_c and dst.flags.c_contiguous and gcols.flags.c_contiguous:
-            _c().fold(gcols, *self._c_args(), self.oh, self.ow, self.rw, dst)
+            c_conv.fold(gcols, *self._c_args(), self.oh, self.ow, self.rw, dst)
             return
         if self.padded:
             full = _buffer("fold", (b, self.cs, self.hs, self.ws), dst.dtype)
@@ -434,13 +438,6 @@ def _geometry(x, weight, out_hw, stride, pad, dil, groups, use_c) -> _Geometry:
     tuning = (_COLS_BYTES, _MIN_COLUMNS, _FLIP_RATIO, _FLAT_WASTE)
     out_hw = (int(out_hw[0]), int(out_hw[1]))
     return _plan(x.shape, weight.shape, out_hw, stride, pad, dil, groups, x.itemsize, tuning, use_c)
-
-
-def _c():
-    """fastdl.backends.cpu.cext_im2col (imported here: it imports this module)."""
-    from fastdl.backends.cpu import cext_im2col
-
-    return cext_im2col
 
 
 def _check_out(a, name):
@@ -635,3 +632,17 @@ def col2im(cols, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dil_h, di
     _col2im_strided(cols3, kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, oh, ow, full)
     if padded:
         _unpad(full, pad_h, pad_w, grad_x)
+
+
+def cext_kernels() -> dict:
+    """This family's kernels served through the C extension, by spec name ({} when
+    ``cext.available()`` is False): its im2col / col2im, and conv2d / conv2d_backward
+    with them in place of the Numba copies for non-flat columns."""
+    if not cext.available():
+        return {}
+    return {
+        "im2col": c_conv.im2col,
+        "col2im": c_conv.col2im,
+        "conv2d": conv2d_cext,
+        "conv2d_backward": conv2d_backward_cext,
+    }

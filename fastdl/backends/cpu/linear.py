@@ -4,13 +4,19 @@ Matmuls go to OpenBLAS through ``np.matmul(..., out=...)`` (``weight.T`` is a fr
 transposed view); the bias and relu / leaky_relu run afterwards as one in-place
 ``@njit`` pass over the output while it is still in cache; sigmoid and tanh use
 NumPy's SIMD ufuncs after the bias (see ``activation.py`` for why).
+
+With the C extension, :func:`cext_kernels` serves the dense layers on its GEMM
+(``cext/linear.py``) up to ``C_MAX_BATCH`` rows, and these kernels above.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 
+from fastdl.backends.cpu import cext
 from fastdl.backends.cpu.activation import (
     LEAKY_RELU,
     RELU,
@@ -20,6 +26,17 @@ from fastdl.backends.cpu.activation import (
     bias_relu_rows,
     sigmoid_into,
 )
+from fastdl.backends.cpu.cext import linear as c_linear
+
+# With the C extension, dense layers of at most this many rows (a batch) run on its
+# GEMM (cext/linear.py); larger ones stay on the Numba kernels (OpenBLAS's
+# GEMMs plus an epilogue pass), forward and backward alike. Measured in whole MLP
+# training steps on the development machine (see benchmarks/README.md, "C GEMM"): at
+# batch 32 the C kernels make the step 15% faster; at 64 and 128 the two are even; at
+# 256 OpenBLAS's backward GEMMs win by 15%. Switching pools within a step (C forward,
+# OpenBLAS backward) was slower than either: each pool's waiting threads take cycles
+# from the other's.
+C_MAX_BATCH = 64
 
 
 @njit(cache=True)
@@ -90,7 +107,7 @@ def _act_grad(out, grad_out, act, negative_slope):
     """grad_out * act'(out) in a fresh array; grad_out itself when act is None."""
     if act is None:
         return grad_out
-    g = np.empty_like(grad_out)
+    g = np.empty(grad_out.shape, grad_out.dtype)  # C order, whatever grad_out's layout
     act_backward(out, grad_out, act, negative_slope, g)
     return g
 
@@ -117,3 +134,48 @@ def gemm_bias_act_backward(a, b, out, grad_out, act, negative_slope, grad_a, gra
         np.matmul(a.T, g, out=grad_b)
     if grad_bias is not None:
         _column_sum(g, grad_bias)
+
+
+# -- the C extension's path (cext/linear.py) up to C_MAX_BATCH rows ------------------
+
+
+def _small_batch(x) -> bool:
+    return not (getattr(x, "ndim", 0) == 2 and x.shape[0] > C_MAX_BATCH)
+
+
+def linear_cext(x, weight, bias, out):
+    (c_linear.linear if _small_batch(x) else linear)(x, weight, bias, out)
+
+
+def linear_act_cext(x, weight, bias, act, negative_slope, out):
+    kernel = c_linear.linear_act if _small_batch(x) else linear_act
+    kernel(x, weight, bias, act, negative_slope, out)
+
+
+def linear_backward_cext(x, weight, grad_out, grad_x, grad_weight, grad_bias):
+    kernel = c_linear.linear_backward if _small_batch(x) else linear_backward
+    kernel(x, weight, grad_out, grad_x, grad_weight, grad_bias)
+
+
+def linear_act_backward_cext(
+    x, weight, out, grad_out, act, negative_slope, grad_x, grad_weight, grad_bias
+):
+    kernel = c_linear.linear_act_backward if _small_batch(x) else linear_act_backward
+    kernel(x, weight, out, grad_out, act, negative_slope, grad_x, grad_weight, grad_bias)
+
+
+def cext_kernels() -> dict:
+    """This family's kernels served through the C extension, by spec name: the C GEMM
+    for the dense layers (up to ``C_MAX_BATCH`` rows) and gemm_bias_act. {} when
+    ``cext.available()`` is False or ``FASTDL_CEXT_GEMM=0`` (OpenBLAS plus an epilogue
+    pass alone, to compare the two)."""
+    if not cext.available() or os.environ.get("FASTDL_CEXT_GEMM") == "0":
+        return {}
+    return {
+        "linear": linear_cext,
+        "linear_act": linear_act_cext,
+        "linear_backward": linear_backward_cext,
+        "linear_act_backward": linear_act_backward_cext,
+        "gemm_bias_act": c_linear.gemm_bias_act,
+        "gemm_bias_act_backward": c_linear.gemm_bias_act_backward,
+    }

@@ -9,7 +9,8 @@ step's scalars (bias corrections, step size, decay factor, formed once in double
 precision and rounded to the arrays' dtype), come from
 :mod:`fastdl.backends.optim_rules`, which the CUDA backend compiles too; so float32
 buffers are updated in float32 arithmetic as in PyTorch and in the reference backend.
-(The C extension's steps, ``csrc/optim.c``, serve instead when it is built.)
+The C extension's steps (``cext/optim.py``, ``csrc/optim.c``) serve instead when it is
+available: :func:`cext_kernels`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 from numba import njit
 
 from fastdl.backends import optim_rules as rules
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu.cext import optim as c_optim
 
 _sgd = njit(cache=True, inline="always", error_model="numpy")(rules.sgd)
 _adam = njit(cache=True, inline="always", error_model="numpy")(rules.adam)
@@ -122,3 +125,16 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, 
         param.dtype, lr, alpha, eps, weight_decay, momentum, centered, maximize
     )
     _rmsprop_loop(param, grad, square_avg, momentum_buffer, grad_avg, *scalars, *flags)
+
+
+def cext_kernels() -> dict:
+    """This family's kernels served through the C extension, by spec name ({} when
+    ``cext.available()`` is False): every optimizer step."""
+    if not cext.available():
+        return {}
+    return {
+        "sgd_step": c_optim.sgd_step,
+        "adam_step": c_optim.adam_step,
+        "adagrad_step": c_optim.adagrad_step,
+        "rmsprop_step": c_optim.rmsprop_step,
+    }

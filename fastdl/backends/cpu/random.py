@@ -21,6 +21,8 @@ import numpy as np
 from numba import njit
 
 from fastdl.backends import philox
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu.cext import random as c_random
 
 _U2 = np.uint64(2)
 _U3 = np.uint64(3)
@@ -154,3 +156,39 @@ def philox_normal(seed, offset, mean, std, out):
 
 def philox_bernoulli(seed, offset, p, out):
     _bernoulli_inner(*_key_offset(seed, offset), float(p), out)
+
+
+# -- the C extension's path (cext/random.py), where the arguments allow --------------
+
+
+def philox_uint32_cext(seed, offset, out):
+    if not c_random.philox_uint32(seed, offset, out):
+        philox_uint32(seed, offset, out)
+
+
+def philox_uniform_cext(seed, offset, out):
+    if not c_random.philox_uniform(seed, offset, out):
+        philox_uniform(seed, offset, out)
+
+
+def philox_normal_cext(seed, offset, mean, std, out):
+    if not c_random.philox_normal(seed, offset, mean, std, out):
+        philox_normal(seed, offset, mean, std, out)
+
+
+def philox_bernoulli_cext(seed, offset, p, out):
+    if not c_random.philox_bernoulli(seed, offset, p, out):
+        philox_bernoulli(seed, offset, p, out)
+
+
+def cext_kernels() -> dict:
+    """This family's kernels served through the C extension, by spec name ({} when
+    ``cext.available()`` is False): the Philox kernels, C on the common arguments."""
+    if not cext.available():
+        return {}
+    return {
+        "philox_uint32": philox_uint32_cext,
+        "philox_uniform": philox_uniform_cext,
+        "philox_normal": philox_normal_cext,
+        "philox_bernoulli": philox_bernoulli_cext,
+    }

@@ -8,15 +8,16 @@ gradient summed in the same pass (``linear_backward``, ``linear_act_backward``,
 transpose flag, so ``weight.T`` and other transposed views cost nothing.
 
 Every argument is checked here, before the C call, so a bad one raises a
-``TypeError``/``ValueError`` naming it and nothing is written.
+``TypeError``/``ValueError`` naming it and nothing is written. Which batch sizes go to
+these kernels rather than OpenBLAS is ``cpu/linear.py``'s choice (``C_MAX_BATCH``).
 
 Example::
 
     >>> import numpy as np
-    >>> from fastdl.backends.cpu import cext_gemm
+    >>> from fastdl.backends.cpu.cext import linear
     >>> a, b = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
     >>> out = np.empty((2, 4), np.float32)
-    >>> cext_gemm.gemm_bias_act(a, b, None, "relu", 0.0, out)
+    >>> linear.gemm_bias_act(a, b, None, "relu", 0.0, out)
     >>> out[0]
     array([3., 3., 3., 3.], dtype=float32)
 """
@@ -26,21 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.backends.cpu import cext
-from fastdl.backends.cpu import linear as blas_linear
 from fastdl.threads import get_num_threads
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _CTYPES = {_F32: ("float[]", "f32"), _F64: ("double[]", "f64")}
-
-# Dense layers with more rows (a batch) than this run on the Numba kernels (OpenBLAS's
-# GEMMs plus an epilogue pass), forward and backward alike. Measured in whole MLP
-# training steps on the development machine (see benchmarks/README.md, "C GEMM"): at
-# batch 32 the C kernels make the step 15% faster; at 64 and 128 the two are even; at
-# 256 OpenBLAS's backward GEMMs win by 15%. Switching pools within a step (C forward,
-# OpenBLAS backward) was slower than either: each pool's waiting threads take cycles
-# from the other's.
-C_MAX_BATCH = 64
 
 # Activation codes of fastdl_gemm_*: 0 is none.
 ACT_CODES = {None: 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4}
@@ -153,19 +144,11 @@ def gemm_bias_act(a, b, bias, act, negative_slope, out):
     call.run(m, n, k, pa, pb, slope=negative_slope, bias=pbias, act=code, c=pout)
 
 
-def _large_batch(x) -> bool:
-    return getattr(x, "ndim", 0) == 2 and x.shape[0] > C_MAX_BATCH
-
-
 def linear(x, weight, bias, out):
-    if _large_batch(x):
-        return blas_linear.linear(x, weight, bias, out)
     _linear_forward("linear", x, weight, bias, None, 0.0, out)
 
 
 def linear_act(x, weight, bias, act, negative_slope, out):
-    if _large_batch(x):
-        return blas_linear.linear_act(x, weight, bias, act, negative_slope, out)
     _linear_forward("linear_act", x, weight, bias, act, negative_slope, out)
 
 
@@ -231,8 +214,6 @@ def _linear_forward_checked(kernel, x, weight, bias, act, negative_slope, out):
 
 
 def linear_backward(x, weight, grad_out, grad_x, grad_weight, grad_bias):
-    if _large_batch(x):
-        return blas_linear.linear_backward(x, weight, grad_out, grad_x, grad_weight, grad_bias)
     args = (x, weight, None, grad_out, None, 0.0, grad_x, grad_weight, grad_bias)
     _linear_grads("linear_backward", *args)
 
@@ -241,8 +222,6 @@ def linear_act_backward(
     x, weight, out, grad_out, act, negative_slope, grad_x, grad_weight, grad_bias
 ):
     args = (x, weight, out, grad_out, act, negative_slope, grad_x, grad_weight, grad_bias)
-    if _large_batch(x):
-        return blas_linear.linear_act_backward(*args)
     _linear_grads("linear_act_backward", *args)
 
 
@@ -344,13 +323,3 @@ def gemm_bias_act_backward(a, b, out, grad_out, act, negative_slope, grad_a, gra
         call.run(k, n, m, a_t, g, code, negative_slope, c=pgb, sums=sums)
     elif grad_bias is not None:
         _bias_grad_only(call, g, mask, code, negative_slope, m, n, pbias)
-
-
-KERNELS = {
-    "linear": linear,
-    "linear_act": linear_act,
-    "linear_backward": linear_backward,
-    "linear_act_backward": linear_act_backward,
-    "gemm_bias_act": gemm_bias_act,
-    "gemm_bias_act_backward": gemm_bias_act_backward,
-}

@@ -1,7 +1,6 @@
 """C im2col / col2im kernels (csrc/im2col.c) wrapped with the signatures of fastdl.backends.spec.
 
-:func:`im2col` and :func:`col2im` are the spec kernels (cols (C*KH*KW, N, OH, OW)),
-and ``KERNELS`` swaps in cpu/conv.py's conv2d / conv2d_backward that use them;
+:func:`im2col` and :func:`col2im` are the spec kernels (cols (C*KH*KW, N, OH, OW));
 :func:`unfold` and :func:`fold` are what ``cpu/conv.py`` calls: the same kernels on
 columns (C*KH*KW, N, OH*rw) whose output rows are ``rw >= OW`` wide (the extra
 columns zero, or wrapped-around pixels where stride is 1 and rw = W; see
@@ -11,10 +10,10 @@ Every argument is checked before the C code runs; the GIL is released around it.
 Example::
 
     >>> import numpy as np
-    >>> from fastdl.backends.cpu import cext_im2col
+    >>> from fastdl.backends.cpu.cext import conv
     >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
     >>> cols = np.empty((4, 1, 2, 2))
-    >>> cext_im2col.im2col(x, 2, 2, 1, 1, 0, 0, 1, 1, cols)
+    >>> conv.im2col(x, 2, 2, 1, 1, 0, 0, 1, 1, cols)
     >>> cols[:, 0, 0, 0]  # the taps of output pixel (0, 0)
     array([0., 1., 3., 4.])
 """
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.backends.cpu import cext, conv
+from fastdl.backends.cpu import cext
 
 # Elements per thread below which a call stays on one thread: waking the worker costs
 # 35-40 us on the 2-core development machine, about a 1 MB copy (see _threads).
@@ -155,12 +154,3 @@ def col2im(
     geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w)
     geo = _check("col2im", grad_x, cols, geometry, 0, (oh, ow), ow, True)
     _call("col2im", cols, grad_x, grad_x.shape, *geo)
-
-
-# conv2d / conv2d_backward with these in place of the Numba copies (cpu/conv.py).
-KERNELS: dict = {
-    "im2col": im2col,
-    "col2im": col2im,
-    "conv2d": conv.conv2d_cext,
-    "conv2d_backward": conv.conv2d_backward_cext,
-}
