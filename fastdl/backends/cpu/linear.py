@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
 from fastdl.backends.cpu.activation import (
     LEAKY_RELU,
     RELU,
@@ -20,6 +21,8 @@ from fastdl.backends.cpu.activation import (
     bias_relu_rows,
     sigmoid_into,
 )
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 
 @njit(cache=True)
