@@ -48,9 +48,11 @@ def _sgd_param(sign: float) -> list[float]:
     return (np.ones(4) - 0.1 * buf).tolist()
 
 
-def _run_step(copy_root: Path) -> dict:
+def _run_step(copy_root: Path, cache_dir: Path | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     env["PYTHONPATH"] = str(copy_root)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
     done = subprocess.run(
         [sys.executable, "-c", STEP],
         cwd=copy_root,
@@ -63,14 +65,18 @@ def _run_step(copy_root: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_an_edit_to_an_inlined_file_recompiles_and_an_unedited_run_loads(tmp_path):
+@pytest.mark.parametrize("cache_dir", [None, "numba_cache"], ids=["in-tree", "NUMBA_CACHE_DIR"])
+def test_an_edit_to_an_inlined_file_recompiles_and_an_unedited_run_loads(tmp_path, cache_dir):
     copy = tmp_path / "fastdl"
+    cache_dir = None if cache_dir is None else tmp_path / cache_dir
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
 
-    cold = _run_step(tmp_path)
+    cold = _run_step(tmp_path, cache_dir)
     assert Path(cold["package"]).resolve().is_relative_to(copy.resolve())
     assert cold["param"] == _sgd_param(+1.0)
     assert cold["misses"] == 1 and cold["hits"] == 0
+    cache_files = list((cache_dir or copy).rglob("optim._sgd_loop-*.nbi"))
+    assert len(cache_files) == 1, cache_files
 
     # The edit keeps the file's size and modification time: only its content tells.
     rules = copy / "backends" / "optim_rules.py"
@@ -81,11 +87,11 @@ def test_an_edit_to_an_inlined_file_recompiles_and_an_unedited_run_loads(tmp_pat
     os.utime(rules, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert rules.stat().st_size == stat.st_size
 
-    edited = _run_step(tmp_path)
+    edited = _run_step(tmp_path, cache_dir)
     assert edited["param"] == _sgd_param(-1.0)
     assert edited["misses"] == 1 and edited["hits"] == 0
 
-    warm = _run_step(tmp_path)
+    warm = _run_step(tmp_path, cache_dir)
     assert warm["param"] == _sgd_param(-1.0)
     assert warm["hits"] == 1 and warm["misses"] == 0
 
