@@ -188,3 +188,32 @@ def test_imports_of_every_form_are_followed(tmp_path, monkeypatch):
 
     found = {p.name for p in _jit_cache.dependencies(kernel.resolve())}
     assert found == {"kernel.py", "a.py", "b.py", "c.py", "d.py"}
+
+
+CUDA_STAMP = """
+import json, sys
+from fastdl.backends import _jit_cache
+from fastdl.backends.cuda import optim
+from numba.cuda.core import caching
+from numba.cuda.dispatcher import CUDACacheImpl
+
+locator = CUDACacheImpl(optim.sgd_step).locator
+print(json.dumps({"first": caching.CacheImpl._locator_classes[0].__name__,
+                  "stamp": locator.get_source_stamp()[1],
+                  "expected": _jit_cache.sources_stamp(optim.__file__)}))
+"""
+
+
+def test_numba_cuda_cache_follows_the_inlined_files_too():
+    """numba-cuda keeps its own locator list (used on a GPU, not by the simulator)."""
+    pytest.importorskip("numba.cuda")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    done = subprocess.run(
+        [sys.executable, "-c", CUDA_STAMP], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["first"] == "FastdlSourcesLocator"
+    assert found["stamp"] == found["expected"]
+    cuda_optim = ROOT / "backends" / "cuda" / "optim.py"
+    assert ROOT / "backends" / "optim_rules.py" in _jit_cache.dependencies(cuda_optim)
