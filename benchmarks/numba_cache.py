@@ -2,8 +2,10 @@
 
 With ``@njit(cache=True)`` Numba writes an index (``*.nbi``) and compiled code
 (``*.nbc``) next to each source file, in its ``__pycache__/`` folder, or under
-``NUMBA_CACHE_DIR`` when that is set. Deleting them gives a cold start: the next
-run compiles every kernel it calls.
+``NUMBA_CACHE_DIR`` when that is set. Each index records a stamp of the kernel's
+file and of every fastdl file it imports (``fastdl/backends/_jit_cache.py``), so an
+edit recompiles what depends on it without deleting anything. Deleting the files
+gives a cold start: the next run compiles every kernel it calls.
 
 Usage::
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
 RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3
 ACT_CODES = {"relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
 

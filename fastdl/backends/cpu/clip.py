@@ -23,6 +23,10 @@ import math
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
 # Same-width signed integer view of each float dtype, and the mask clearing its sign.
 _BITS = {
     np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF)),

@@ -56,8 +56,11 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from fastdl.backends import _jit_cache
 from fastdl.backends.cpu import cext
 from fastdl.backends.cpu.cext import conv as c_conv
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 # Column buffer per chunk of images (about L2-sized); one image at a time above it.
 _COLS_BYTES = 512 << 10

@@ -16,6 +16,7 @@ import os
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
 from fastdl.backends.cpu import cext
 from fastdl.backends.cpu.activation import (
     LEAKY_RELU,
@@ -37,6 +38,8 @@ from fastdl.backends.cpu.cext import linear as c_linear
 # OpenBLAS backward) was slower than either: each pool's waiting threads take cycles
 # from the other's.
 C_MAX_BATCH = 64
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 
 @njit(cache=True)

@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
 from fastdl.backends.cpu.activation import flat, sigmoid_scalar
 from fastdl.backends.cpu.softmax import row_dot, row_sum, subtract_row_max
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 
 @njit(cache=True, error_model="numpy")

@@ -15,6 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
 
 def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from numba import njit
 
+from fastdl.backends import _jit_cache
 from fastdl.backends import optim_rules as rules
 from fastdl.backends.cpu import cext
 from fastdl.backends.cpu.cext import optim as c_optim
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 _sgd = njit(cache=True, inline="always", error_model="numpy")(rules.sgd)
 _adam = njit(cache=True, inline="always", error_model="numpy")(rules.adam)

@@ -20,9 +20,11 @@ import math
 import numpy as np
 from numba import njit
 
-from fastdl.backends import philox
+from fastdl.backends import _jit_cache, philox
 from fastdl.backends.cpu import cext
 from fastdl.backends.cpu.cext import random as c_random
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 _U2 = np.uint64(2)
 _U3 = np.uint64(3)

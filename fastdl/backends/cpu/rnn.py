@@ -33,6 +33,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
 # -- scalar activations, specialised per dtype ------------------------------------------
 
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
 
 @njit(cache=True)
 def row_max(row):

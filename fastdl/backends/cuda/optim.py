@@ -42,8 +42,11 @@ from functools import cache
 
 from numba import config, cuda
 
+from fastdl.backends import _jit_cache
 from fastdl.backends import optim_rules as rules
 from fastdl.backends.cuda import _launch
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 _sgd = cuda.jit(device=True, inline=True)(rules.sgd)
 _adam = cuda.jit(device=True, inline=True)(rules.adam)

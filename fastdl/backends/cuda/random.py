@@ -37,8 +37,10 @@ import math
 import numpy as np
 from numba import config, cuda
 
-from fastdl.backends import philox
+from fastdl.backends import _jit_cache, philox
 from fastdl.backends.cuda import _launch
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
 # Threads per block. The simulator runs a Python thread per CUDA thread: there, small
 # blocks so that the tests cross tile boundaries cheaply.
