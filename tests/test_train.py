@@ -89,7 +89,7 @@ def test_early_stopping_stops():
         loader,
         epochs=50,
         val_loader=loader,
-        callbacks=[EarlyStopping(patience=2)],
+        callbacks=[EarlyStopping(patience=3)],
         progress=False,
     )
     assert len(history.epochs) == 4
