@@ -1,7 +1,10 @@
-"""Figures for training histories and diagnostics, drawn with matplotlib's Agg renderer.
+"""Figures, drawn with matplotlib's Agg renderer: every figure fastdl draws is here.
 
 ``history`` draws a training history; ``gradient_norms`` and ``activations`` draw
-what :mod:`fastdl.diagnostics` recorded.
+what :mod:`fastdl.diagnostics` recorded; ``image_grid``, ``reconstruction_grid``,
+``elbo_curves``, ``latent_scatter``, ``gan_curves`` and ``quality_plot`` draw what
+``fastdl train --model vae|gan`` writes; ``figure``, ``style_axes`` and
+``save_figure`` are the small kit the labs (:mod:`fastdl.labs`) draw with.
 
 Figures are built from ``matplotlib.figure.Figure`` and ``FigureCanvasAgg``
 directly, never through ``pyplot``: nothing here changes the global backend,
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
 
 _SERIES = (
     ("Loss", (("train_loss", "train"), ("val_loss", "val"))),
@@ -348,4 +354,224 @@ def activations(monitor, path, *, title: str | None = None, dpi: int = 100):
     if title is not None:
         fig.suptitle(title)
     fig.savefig(os.fspath(path), format="png", dpi=dpi)
+    return path
+
+
+# -- the labs' kit ----------------------------------------------------------------------------
+
+
+def _canvas(width: float, height: float) -> Any:
+    """A constrained-layout Figure of ``width`` x ``height`` inches on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure(
+    ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = None
+) -> tuple[Any, list[Any]]:
+    """A constrained-layout Figure on an Agg canvas and its axes (a flat list, row-major).
+
+    Example::
+
+        fig, (left, right) = plot.figure(2)
+        left.plot([1, 2, 3]); plot.style_axes(left, "loss", "epoch", "loss")
+        plot.save_figure(fig, "runs/x", "loss.png", "one title for the figure")
+    """
+    width, height = size or (5.2 * ncols, 4.2 * nrows)
+    axes = _canvas(width, height).subplots(nrows, ncols, squeeze=False)
+    return axes[0][0].figure, [ax for row in axes for ax in row]
+
+
+def save_figure(fig: Any, out: str | os.PathLike, filename: str, title: str) -> str:
+    """Give ``fig`` its title and write it as ``out/filename`` (PNG); returns the path."""
+    os.makedirs(out, exist_ok=True)
+    fig.suptitle(title, fontsize=12)
+    path = os.path.join(os.fspath(out), filename)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def style_axes(
+    ax: Any,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    legend: bool = True,
+    integer_x: bool = False,
+    **kw: Any,
+) -> None:
+    """Title, axis labels, a light grid and (if there are labelled artists) a legend;
+    ``integer_x`` puts the x ticks on whole numbers (layers, epochs)."""
+    if integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3, which="both")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, **kw)
+
+
+# -- generative models ------------------------------------------------------------------------
+
+GRID_COLUMNS = 8  # reconstruction grids pair rows of this many images
+
+
+def _mosaic(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Tile ``images`` ``(n, H, W)`` row-major into one array, ``pad`` blank pixels apart
+    (NaN, drawn as background), so a whole grid is one ``imshow``: fast to draw."""
+    n, h, w = images.shape
+    rows = math.ceil(n / cols)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+    return out
+
+
+def _show(ax: Any, mosaic: np.ndarray) -> None:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#d0d8e8")
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(images: np.ndarray, path: str, title: str, dpi: int = 100) -> str:
+    """Write ``images`` ``(n, H, W)`` with values in [0, 1] (dark = 1) as a square grid PNG.
+
+    Example::
+
+        plot.image_grid(vae.sample(64).numpy().reshape(-1, 8, 8), "s.png", "64 samples")
+    """
+    cols = math.ceil(math.sqrt(len(images)))
+    fig = _canvas(6, 6.4)
+    _show(fig.subplots(), _mosaic(images, cols))
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, format="png", dpi=dpi)
+    return path
+
+
+def reconstruction_grid(
+    originals: np.ndarray, recons: np.ndarray, path: str, title: str, dpi: int = 100
+) -> str:
+    """Rows of ``originals`` ``(n, H, W)``, each row above the row of their reconstructions."""
+    cols = GRID_COLUMNS
+    n, h, w = originals.shape
+    rows = []
+    for start in range(0, n, cols):
+        rows += [originals[start : start + cols], recons[start : start + cols]]
+    pairs = [np.concatenate([r, np.full((cols - len(r), h, w), np.nan)]) for r in rows]
+    fig = _canvas(6, 0.75 * len(pairs) + 0.8)
+    ax = fig.subplots()
+    _show(ax, _mosaic(np.concatenate(pairs), cols))
+    ax.set_yticks([(h + 1) * i + h / 2 for i in range(len(pairs))])
+    ax.set_yticklabels(["data", "recon."] * (len(pairs) // 2), fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, format="png", dpi=dpi)
+    return path
+
+
+def elbo_curves(history: Sequence[Mapping[str, Any]], path: str, likelihood: str) -> str:
+    """Train and test ELBO per epoch, and the test ELBO's two terms (records with
+    ``epoch``, ``train_elbo``, ``test_elbo``, ``test_reconstruction``, ``test_kl``)."""
+    epochs = [r["epoch"] for r in history]
+    fig = _canvas(10, 4)
+    left, right = fig.subplots(1, 2)
+    for split in ("train", "test"):
+        left.plot(epochs, [r[f"{split}_elbo"] for r in history], marker=".", label=split)
+    left.set_title("ELBO (higher is better)")
+    left.set_ylabel("ELBO per sample (nats)")
+    for key, label in (
+        ("test_reconstruction", f"reconstruction: -log p(x|z) ({likelihood})"),
+        ("test_kl", "KL(q(z|x) || N(0, I))"),
+    ):
+        right.plot(epochs, [r[key] for r in history], marker=".", label=label)
+    right.set_title("the test ELBO's terms (ELBO = -reconstruction - KL)")
+    right.set_ylabel("nats per sample")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def latent_scatter(mu: np.ndarray, labels: np.ndarray, path: str) -> str:
+    """The test images' posterior means in a 2-D latent space, coloured by digit."""
+    fig = _canvas(6, 5.5)
+    ax = fig.subplots()
+    points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_title("VAE latent space: mean of q(z|x) for each test image")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.grid(True, alpha=0.3)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def gan_curves(
+    history: Sequence[Mapping[str, Any]],
+    steps: Sequence[tuple[float, float]],
+    per_epoch: int,
+    path: str,
+) -> str:
+    """Both losses per step (faint, ``steps`` of ``(d_loss, g_loss)``) and per epoch,
+    and the discriminator's mean outputs (records with ``d_real``, ``d_fake``)."""
+    epochs = [r["epoch"] for r in history]
+    fig = _canvas(10, 4)
+    left, right = fig.subplots(1, 2)
+    xs = np.arange(1, len(steps) + 1) / per_epoch
+    for i, (key, label) in enumerate(
+        (
+            ("d_loss", "discriminator: BCE(real, 1) + BCE(fake, 0)"),
+            ("g_loss", "generator: -log D(G(z))"),
+        )
+    ):
+        left.plot(xs, [s[i] for s in steps], color=f"C{i}", alpha=0.2, linewidth=0.7)
+        left.plot(epochs, [r[key] for r in history], color=f"C{i}", marker=".", label=label)
+    left.set_title("GAN losses (faint: per step; dots: epoch mean)")
+    left.set_ylabel("loss")
+    right.plot(epochs, [r["d_real"] for r in history], marker=".", label="D(x), real")
+    right.plot(epochs, [r["d_fake"] for r in history], marker=".", label="D(G(z)), fake")
+    right.axhline(0.5, color="gray", linestyle="--", linewidth=0.8, label="0.5 (cannot tell)")
+    right.set_title("discriminator's mean probability of 'real'")
+    right.set_ylabel("probability")
+    right.set_ylim(0, 1)
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def quality_plot(quality: Mapping[str, Any], accuracy: float, path: str) -> str:
+    """Bar chart of the classes a digits classifier gives generated samples (``quality``
+    holds ``histogram``, ``mean_confidence``, ``classes_covered``, ``real_confidence``)."""
+    histogram = quality["histogram"]
+    fig = _canvas(6, 4)
+    ax = fig.subplots()
+    ax.bar(np.arange(len(histogram)), histogram, color="C0")
+    ax.axhline(histogram.sum() / len(histogram), color="gray", linestyle="--", label="uniform")
+    ax.set_xticks(np.arange(len(histogram)))
+    ax.set_xlabel("class predicted by the classifier")
+    ax.set_ylabel("generated samples")
+    ax.set_title(
+        f"{histogram.sum()} GAN samples: mean confidence {quality['mean_confidence']:.3f}, "
+        f"{quality['classes_covered']}/{len(histogram)} classes\n"
+        f"(MLP classifier: test accuracy {accuracy:.3f}, mean confidence on real test "
+        f"images {quality['real_confidence']:.3f})",
+        fontsize=9,
+    )
+    ax.legend()
+    fig.savefig(path, format="png", dpi=100)
     return path

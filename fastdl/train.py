@@ -11,7 +11,8 @@ Checkpoint and resume (bit-identical on the same backend)::
     fit(..., checkpoint_every=100, checkpoint_path="run/ckpt.fdl")   # killed at step 250
     fit(..., checkpoint_every=100, checkpoint_path="run/ckpt.fdl", resume_from="run/ckpt.fdl")
 
-or by hand: :func:`save_training_state` / :func:`load_training_state`.
+or by hand: :func:`save_training_state` / :func:`load_training_state` (defined in
+:mod:`fastdl.checkpoint`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import functools
 import math
 import numbers
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,23 +31,27 @@ from tqdm.auto import tqdm
 from fastdl import dtypes
 from fastdl.autograd import detect_anomaly as anomaly_mode
 from fastdl.autograd import no_grad
+from fastdl.checkpoint import (
+    History,
+    TrainingState,
+    load_training_state,
+    save_training_state,
+    training_state_dict,
+)
 from fastdl.nn.module import Module
 from fastdl.tensor import Tensor
 
-
-@dataclass
-class History:
-    """One dict per epoch: ``epoch, train_loss, train_accuracy, val_loss,
-    val_accuracy, lr, seconds`` (accuracies are None when they do not apply;
-    ``lr`` is the first parameter group's learning rate as the epoch began)."""
-
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"epochs": [dict(e) for e in self.epochs]}
-
-    def __len__(self) -> int:
-        return len(self.epochs)
+__all__ = [
+    "EarlyStopping",
+    "History",
+    "TrainingState",
+    "evaluate",
+    "fit",
+    "load_training_state",
+    "save_training_state",
+    "train_epoch",
+    "training_state_dict",
+]
 
 
 def _correct(output: Tensor, target: Tensor) -> int | Tensor | None:
@@ -207,6 +211,10 @@ class EarlyStopping:
         self.best, self.waited = best, waited
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _trainable(optimizer: Any) -> list[Tensor]:
     """The optimizer's parameters that take gradients, in group order."""
     return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
@@ -278,6 +286,8 @@ def fit(
     checkpoint_path: Any = None,
     resume_from: Any = None,
     checkpoint_extra: dict[str, Any] | None = None,
+    step: Callable[[Any], Mapping[str, float]] | None = None,
+    validate: Callable[[Module], Mapping[str, Any]] | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -315,6 +325,21 @@ def fit(
     final parameters are bit-identical to those of an uninterrupted run. Both need
     a ``train_loader`` with ``state_dict``/``load_state_dict`` (a DataLoader).
 
+    A model trained by another rule than one loss and one optimizer (a VAE's ELBO
+    terms, a GAN's two optimizers) brings its own ``step``: fit calls
+    ``step(batch)`` for each batch instead of the step above, and the step does its
+    own ``zero_grad``, backward and optimizer updates (and clipping, if it clips).
+    It returns its metrics as a dict of floats; each epoch's record holds their
+    means over the epoch's samples under the same names, in place of
+    ``train_loss``/``train_accuracy``. ``loss_fn`` is then unused (pass None), and
+    ``optimizer`` may be None when the step owns several (the record then has no
+    ``lr``); clipping, anomaly checks and checkpoints belong to the step.
+
+    ``validate(model)``, if given, is called after each epoch's training in place
+    of evaluating ``val_loader`` and its dict joins the epoch's record (a
+    ``val_loss`` there is what :class:`ReduceLROnPlateau` and
+    :class:`EarlyStopping` watch by default).
+
     Example::
 
         sched = fastdl.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=20)
@@ -325,6 +350,16 @@ def fit(
         fit(..., checkpoint_every=100, checkpoint_path="run/ckpt.fdl")
         fit(..., checkpoint_every=100, checkpoint_path="run/ckpt.fdl",
             resume_from="run/ckpt.fdl")
+        # a step of its own: here a VAE's negative ELBO, with both terms recorded
+        def elbo_step(batch):
+            opt.zero_grad()
+            recon, mu, logvar = vae(batch[0])
+            nll = reconstruction_loss(recon, batch[0]).mean()
+            kl = kl_divergence(mu, logvar).mean()
+            (nll + kl).backward()
+            opt.step()
+            return {"train_reconstruction": nll.item(), "train_kl": kl.item()}
+        fit(vae, None, opt, loader, epochs=10, step=elbo_step)
     """
     from fastdl.optim.lr_scheduler import ReduceLROnPlateau
 
@@ -338,6 +373,12 @@ def fit(
         raise ValueError(f"clip_grad_norm must be a positive number, got {clip_grad_norm!r}")
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
+    if step is not None:
+        _check_own_step(
+            step, clip_grad_norm, detect_anomaly, checkpoint_path, resume_from, val_loader
+        )
+    elif optimizer is None:
+        raise TypeError("fit: optimizer is None; only a run with its own step may omit it")
     callbacks = list(callbacks)
     for i, cb in enumerate(callbacks):
         if not callable(cb):
@@ -380,10 +421,10 @@ def fit(
         history = resumed.history
     global_step = resumed.global_step
 
-    def checkpoint(epoch: int, step: int, meter: dict[str, Any] | None) -> None:
+    def checkpoint(epoch: int, taken: int, meter: dict[str, Any] | None) -> None:
         save_training_state(
             checkpoint_path, model, optimizer, scheduler, train_loader, epoch=epoch,
-            step=step, global_step=global_step, history=history, callbacks=callbacks,
+            step=taken, global_step=global_step, history=history, callbacks=callbacks,
             extra=checkpoint_extra, meter=meter,
         )  # fmt: skip
 
@@ -397,53 +438,57 @@ def fit(
     try:
         for epoch in bar:
             start = time.perf_counter()
-            lr = float(optimizer.param_groups[0]["lr"])
+            lr = None if optimizer is None else float(optimizer.param_groups[0]["lr"])
             model.train()
-            meter, first = _Meter(), 0
-            if epoch == resumed.epoch and resumed.meter is not None:  # mid-epoch resume
-                saved, first = resumed.meter, resumed.step
-                meter.loss, meter.samples, meter.correct = (
-                    saved["loss"],
-                    saved["samples"],
-                    saved["correct"],
+            if step is not None:
+                metrics, taken = _own_step_epoch(
+                    step, model, train_loader, scheduler if per_batch else None
                 )
-                lr = saved["lr"]
-            for batch, (inputs, target) in enumerate(train_loader, start=first):
-                inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
-                where = f"epoch {epoch}, batch {batch}"
-                loss_value, output = _forward_backward(
-                    model, loss_fn, optimizer, inputs, target, clip, detect_anomaly, where
-                )
-                optimizer.step()
-                if per_batch:
-                    scheduler.step()
-                meter.add(loss_value, output, target)
-                global_step += 1
-                if checkpoint_every is not None and global_step % checkpoint_every == 0:
-                    checkpoint(epoch, batch + 1, _meter_state(meter, lr))
-            train = meter.result()
-            val = evaluate(model, val_loader, loss_fn) if val_loader is not None else {}
+                global_step += taken
+            else:
+                meter, first = _Meter(), 0
+                if epoch == resumed.epoch and resumed.meter is not None:  # mid-epoch resume
+                    saved, first = resumed.meter, resumed.step
+                    meter.loss, meter.samples, meter.correct = (
+                        saved["loss"],
+                        saved["samples"],
+                        saved["correct"],
+                    )
+                    lr = saved["lr"]
+                for batch, (inputs, target) in enumerate(train_loader, start=first):
+                    inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
+                    where = f"epoch {epoch}, batch {batch}"
+                    loss_value, output = _forward_backward(
+                        model, loss_fn, optimizer, inputs, target, clip, detect_anomaly, where
+                    )
+                    optimizer.step()
+                    if per_batch:
+                        scheduler.step()
+                    meter.add(loss_value, output, target)
+                    global_step += 1
+                    if checkpoint_every is not None and global_step % checkpoint_every == 0:
+                        checkpoint(epoch, batch + 1, _meter_state(meter, lr))
+                train = meter.result()
+                metrics = {"train_loss": train["loss"], "train_accuracy": train["accuracy"]}
+            if validate is not None:
+                val = dict(validate(model))
+            elif val_loader is not None:
+                scores = evaluate(model, val_loader, loss_fn)
+                val = {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
+            else:
+                val = {} if step is not None else {"val_loss": None, "val_accuracy": None}
             if plateau:
-                scheduler.step(val["loss"] if val_loader is not None else train["loss"])
+                scheduler.step(_plateau_value(metrics, val))
             elif scheduler is not None and not per_batch:
                 scheduler.step()
-            history.epochs.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": train["loss"],
-                    "train_accuracy": train["accuracy"],
-                    "val_loss": val.get("loss"),
-                    "val_accuracy": val.get("accuracy"),
-                    "lr": lr,
-                    "seconds": time.perf_counter() - start,
-                }
-            )
+            record = {"epoch": epoch, **metrics, **val}
+            if lr is not None:
+                record["lr"] = lr
+            record["seconds"] = time.perf_counter() - start
+            history.epochs.append(record)
+            shown = ("train_loss", "val_loss", "val_accuracy") if step is None else metrics
             bar.set_postfix(
-                {
-                    k: f"{v:.4f}"
-                    for k, v in history.epochs[-1].items()
-                    if k in ("train_loss", "val_loss", "val_accuracy") and v is not None
-                }
+                {k: f"{v:.4f}" for k, v in record.items() if k in shown and v is not None}
             )
             if any([bool(cb(history, model, optimizer)) for cb in callbacks]):
                 break
@@ -454,31 +499,44 @@ def fit(
     return history
 
 
-# --- checkpoint and resume ------------------------------------------------------------
+def train_epoch(
+    model: Module,
+    loss_fn: Callable,
+    optimizer: Any,
+    batches: Iterable,
+    penalty: Callable[[], Tensor] | None = None,
+    record: list[float] | None = None,
+) -> float:
+    """One epoch of plain steps over ``batches`` (``(inputs, target)`` pairs): the mean
+    loss per sample, without the ``penalty``.
 
-TRAINING_STATE_FORMAT = "fastdl-training-state"
-_RESERVED = (
-    "format", "model", "optimizer", "scheduler", "history", "epoch", "step", "global_step",
-    "meter", "rng", "loader", "callbacks",
-)  # fmt: skip
+    Each step is ``zero_grad``, forward, loss, plus ``penalty()`` when given (an L1
+    or L2 term), backward, ``optimizer.step()``; ``record``, if given, receives each
+    batch's loss. No history, device moves or callbacks: for experiments that drive
+    epochs themselves; :func:`fit` is the full loop.
 
+    Example::
 
-@dataclass
-class TrainingState:
-    """Where a training run stands, as :func:`load_training_state` restored it.
-
-    ``epoch`` is the epoch in progress (1-based, as in :class:`History`), or the next
-    one to start when ``step`` is 0; ``step`` counts the batches of that epoch
-    already taken; ``global_step`` the optimizer steps since training began;
-    ``extra`` holds the keys the caller saved besides the training state (the
-    CLI's ``"config"``)."""
-
-    epoch: int = 1
-    step: int = 0
-    global_step: int = 0
-    history: History = field(default_factory=History)
-    extra: dict[str, Any] = field(default_factory=dict)
-    meter: dict[str, Any] | None = None  # the running loss of the epoch in progress
+        pairs = [(fastdl.tensor(X[i:i + 32]), fastdl.tensor(y[i:i + 32]))
+                 for i in range(0, len(X), 32)]
+        train_epoch(model, nn.CrossEntropyLoss(), opt, pairs)   # 0.41
+    """
+    model.train()
+    total, count = 0.0, 0
+    for inputs, target in batches:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), target)
+        value = float(loss.item())
+        if penalty is not None:
+            loss = loss + penalty()
+        loss.backward()
+        optimizer.step()
+        if record is not None:
+            record.append(value)
+        n = target.shape[0] if target.ndim else 1
+        total += value * n
+        count += n
+    return total / count
 
 
 def _meter_state(meter: _Meter, lr: float) -> dict[str, Any]:
@@ -486,231 +544,69 @@ def _meter_state(meter: _Meter, lr: float) -> dict[str, Any]:
     return {"loss": meter.loss, "samples": meter.samples, "correct": meter.correct, "lr": lr}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _generators(generators: dict[str, Any] | None) -> dict[str, Any]:
-    """The generators a training state holds: fastdl's default one (dropout, init),
-    plus any the caller names."""
-    from fastdl import random as _random
-
-    named = dict(generators or {})
-    if "default" in named:
-        raise ValueError("generators: the name 'default' is taken by fastdl's default generator")
-    return {"default": _random.default_generator, **named}
-
-
-def training_state_dict(
-    model: Module,
-    optimizer: Any,
-    scheduler: Any = None,
-    loader: Any = None,
-    *,
-    epoch: int = 1,
-    step: int = 0,
-    global_step: int = 0,
-    history: History | None = None,
-    generators: dict[str, Any] | None = None,
-    callbacks: Iterable[Any] = (),
-    extra: dict[str, Any] | None = None,
-    meter: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The full training state as a dict that :func:`fastdl.save` writes (see
-    :func:`save_training_state`)."""
-    extra = dict(extra or {})
-    clash = [k for k in extra if k in _RESERVED]
-    if clash:
-        raise ValueError(f"extra keys {clash} clash with the training state's own keys")
-    return {
-        "format": TRAINING_STATE_FORMAT,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "history": (history or History()).to_dict(),
-        "epoch": int(epoch),
-        "step": int(step),
-        "global_step": int(global_step),
-        "meter": meter,
-        "rng": {name: g.get_state() for name, g in _generators(generators).items()},
-        "loader": None if loader is None else loader.state_dict(),
-        "callbacks": [
-            cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
-            for cb in callbacks
-        ],
-        **extra,
-    }
-
-
-def save_training_state(
-    path: Any, model: Module, optimizer: Any, *args: Any, **kwargs: Any
+def _check_own_step(
+    step: Any,
+    clip_grad_norm: Any,
+    detect_anomaly: bool,
+    checkpoint_path: Any,
+    resume_from: Any,
+    val_loader: Any,
 ) -> None:
-    """Write a full training state to ``path`` atomically (a :func:`fastdl.save` file).
-
-    It holds the model, optimizer and scheduler state dicts, the state of fastdl's
-    default generator (dropout masks) and of ``generators`` (a dict name ->
-    :class:`fastdl.Generator`), ``epoch`` (in progress, 1-based) and ``step`` (its
-    batches already taken), the data order (``loader.state_dict()``: the shuffle
-    generator, the epoch's index order and position), ``history``, the state of
-    callbacks that have ``state_dict`` (:class:`EarlyStopping`) and the ``extra``
-    keys. Arguments are those of :func:`training_state_dict`. ``fit`` does this
-    for you with ``checkpoint_every``/``checkpoint_path``.
-
-    Example::
-
-        save_training_state("ckpt.fdl", model, opt, sched, loader, epoch=3, step=17)
-        # later, after building the same model, optimizer, scheduler and loader:
-        state = load_training_state("ckpt.fdl", model, opt, sched, loader)
-        state.epoch, state.step          # (3, 17): the loader yields batch 17 next
-    """
-    from fastdl.serialization import save
-
-    save(training_state_dict(model, optimizer, *args, **kwargs), path)
+    """A run with its own ``step``: the options that belong to the built-in step."""
+    if not callable(step):
+        raise TypeError(f"step must be callable, got {type(step).__name__}")
+    given = [
+        name
+        for name, value in (
+            ("clip_grad_norm", clip_grad_norm),
+            ("detect_anomaly", detect_anomaly or None),
+            ("checkpoint_path", checkpoint_path),
+            ("resume_from", resume_from),
+            ("val_loader", val_loader),
+        )
+        if value is not None
+    ]
+    if given:
+        raise ValueError(
+            f"fit: {', '.join(given)} apply to the built-in step, not to a step of its own "
+            "(clip inside the step; validate with validate=)"
+        )
 
 
-def _check_model_state(model: Module, saved: Any) -> None:
-    if not isinstance(saved, dict):
-        raise ValueError("'model' is not a state dict")
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in saved]
-    unexpected = [k for k in saved if k not in expected]
-    if missing or unexpected:
-        raise ValueError(f"model keys differ: missing {missing}, unexpected {unexpected}")
-    for name, value in saved.items():
-        shape = tuple(getattr(value, "shape", ()))
-        if not hasattr(value, "shape") or shape != tuple(expected[name].shape):
-            raise ValueError(
-                f"model entry {name!r} has shape {shape}, expected {tuple(expected[name].shape)}"
-            )
+def _batch_size(batch: Any) -> int:
+    """Samples in ``batch``: the length of its first tensor."""
+    first = batch[0] if isinstance(batch, tuple | list) else batch
+    shape = getattr(first, "shape", ())
+    return shape[0] if len(shape) else 1
 
 
-def _check_state(state: Any, scheduler: Any, loader: Any, gens: dict, callbacks: list) -> None:
-    """Structure checks that need no model: raise ValueError naming the problem."""
-    if not isinstance(state, dict) or state.get("format") != TRAINING_STATE_FORMAT:
-        raise ValueError("not a fastdl training state (no 'format': 'fastdl-training-state')")
-    missing = [k for k in _RESERVED if k not in state]
-    if missing:
-        raise ValueError(f"training state lacks {missing}")
-    for key, low in (("epoch", 1), ("step", 0), ("global_step", 0)):
-        if not _is_int(state[key]) or state[key] < low:
-            raise ValueError(f"{key} must be an int >= {low}, got {state[key]!r}")
-    if (state["scheduler"] is None) != (scheduler is None):
-        which = "has no" if state["scheduler"] is None else "has a"
-        raise ValueError(f"the checkpoint {which} scheduler state, unlike this run")
-    if scheduler is not None and (
-        not isinstance(state["scheduler"], dict)
-        or set(state["scheduler"]) != set(scheduler.state_dict())
-    ):
-        raise ValueError(f"scheduler state does not fit {type(scheduler).__name__}")
-    rng = state["rng"]
-    if not isinstance(rng, dict) or set(rng) != set(gens):
-        raise ValueError(f"generator states {sorted(rng) if isinstance(rng, dict) else rng!r} "
-                         f"do not match the generators {sorted(gens)}")  # fmt: skip
-    for name, value in rng.items():
-        if not (isinstance(value, np.ndarray) and value.dtype == np.uint64 and value.shape == (2,)):
-            raise ValueError(f"generator state {name!r} is not a uint64 [seed, offset] array")
-    if loader is not None:
-        saved = state["loader"]
-        if not isinstance(saved, dict):
-            raise ValueError("the checkpoint has no data-loader state")
-        if saved.get("order") is None and state["step"] not in (0,):
-            raise ValueError(f"step {state['step']} but no epoch in progress in the loader state")
-        if saved.get("order") is not None and saved.get("position") != state["step"]:
-            raise ValueError(
-                f"loader position {saved.get('position')!r} differs from step {state['step']}"
-            )
-    if not isinstance(state["callbacks"], list) or len(state["callbacks"]) != len(callbacks):
-        raise ValueError("callback states do not match the callbacks given")
-    if not isinstance(state["history"], dict) or not isinstance(
-        state["history"].get("epochs"), list
-    ):
-        raise ValueError("history is malformed")
-    if state["meter"] is not None and not (
-        isinstance(state["meter"], dict)
-        and {"loss", "samples", "correct", "lr"} <= set(state["meter"])
-    ):
-        raise ValueError("meter is malformed")  # fmt: skip
-
-
-def load_training_state(
-    source: Any,
-    model: Module,
-    optimizer: Any,
-    scheduler: Any = None,
-    loader: Any = None,
-    *,
-    generators: dict[str, Any] | None = None,
-    callbacks: Iterable[Any] = (),
-) -> TrainingState:
-    """Restore a state written by :func:`save_training_state` (``source`` is its path,
-    or the dict :func:`fastdl.load` returned) into the given objects.
-
-    All or nothing: the file is read and checked whole (a truncated or corrupted
-    file, a wrong shape or a missing piece raises ValueError naming the problem)
-    before anything is touched, and if restoring any piece still fails, the model,
-    optimizer, scheduler, loader, generators and callbacks are put back as they were.
-
-    Example::
-
-        model, opt = build()                  # same architecture and optimizer
-        state = load_training_state("ckpt.fdl", model, opt, sched, loader)
-        fit(..., resume_from="ckpt.fdl")      # or let fit do all of it
-    """
-    import copy
-
-    from fastdl.serialization import load
-
-    where = "training state"
-    if not isinstance(source, dict):
-        where = str(source)
-        source = load(source)
-    callbacks = list(callbacks)
-    gens = _generators(generators)
-    try:
-        _check_state(source, scheduler, loader, gens, callbacks)
-        _check_model_state(model, source["model"])
-    except ValueError as error:
-        raise ValueError(f"{where}: cannot resume: {error}; nothing was changed") from None
-
-    backup = {
-        "model": {
-            k: np.array(getattr(v, "_data", v), copy=True) for k, v in model.state_dict().items()
-        },
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": {name: g.get_state() for name, g in gens.items()},
-        "loader": None if loader is None else copy.copy(loader.__dict__),
-        "callbacks": [copy.deepcopy(getattr(cb, "__dict__", None)) for cb in callbacks],
-    }
-    try:
-        model.load_state_dict(source["model"])
-        optimizer.load_state_dict(source["optimizer"])
+def _own_step_epoch(
+    step: Callable[[Any], Mapping[str, float]], model: Module, loader: Iterable, scheduler: Any
+) -> tuple[dict[str, float], int]:
+    """One epoch of ``step(batch)``: each metric's mean over the epoch's samples, and the
+    number of steps taken. ``scheduler``, if given, steps after every batch."""
+    sums: dict[str, float] = {}
+    samples = steps = 0
+    for batch in loader:
+        metrics = step(_on_device_of(model, batch))
         if scheduler is not None:
-            scheduler.load_state_dict(source["scheduler"])
-        if loader is not None:
-            loader.load_state_dict(source["loader"])
-        for name, g in gens.items():
-            g.set_state(source["rng"][name])
-        for cb, saved in zip(callbacks, source["callbacks"]):
-            if saved is not None and callable(getattr(cb, "load_state_dict", None)):
-                cb.load_state_dict(saved)
-    except (ValueError, TypeError, KeyError) as error:
-        model.load_state_dict(backup["model"])
-        optimizer.load_state_dict(backup["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(backup["scheduler"])
-        if loader is not None:
-            loader.__dict__.clear()
-            loader.__dict__.update(backup["loader"])
-        for name, g in gens.items():
-            g.set_state(backup["rng"][name])
-        for cb, saved in zip(callbacks, backup["callbacks"]):
-            if saved is not None:
-                cb.__dict__.clear()
-                cb.__dict__.update(saved)
-        raise ValueError(f"{where}: cannot resume: {error}; nothing was changed") from None
-    history = History([dict(e) for e in source["history"]["epochs"]])
-    extra = {k: v for k, v in source.items() if k not in _RESERVED}
-    return TrainingState(
-        source["epoch"], source["step"], source["global_step"], history, extra, source["meter"]
-    )
+            scheduler.step()
+        n = _batch_size(batch)
+        for name, value in metrics.items():
+            sums[name] = sums.get(name, 0.0) + float(value) * n
+        samples += n
+        steps += 1
+    return {name: total / samples for name, total in sums.items()}, steps
+
+
+def _plateau_value(metrics: Mapping[str, Any], val: Mapping[str, Any]) -> float:
+    """What ReduceLROnPlateau watches: the epoch's ``val_loss``, else its ``train_loss``."""
+    value = val.get("val_loss")
+    if value is None:
+        value = metrics.get("train_loss")
+    if value is None:
+        raise ValueError(
+            "ReduceLROnPlateau steps with the epoch's val_loss or train_loss; the record has "
+            f"neither (keys: {', '.join([*metrics, *val])})"
+        )
+    return value

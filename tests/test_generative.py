@@ -9,7 +9,7 @@ import fastdl
 from fastdl import data, models, nn, optim
 from fastdl.autograd import gradcheck
 from fastdl.cli import main
-from fastdl.cli_generative import quality_classifier, sample_quality
+from fastdl.cli.generative import quality_classifier, sample_quality
 from fastdl.models.vae import kl_divergence, reconstruction_loss, vae_loss
 
 PNG = b"\x89PNG\r\n\x1a\n"

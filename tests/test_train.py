@@ -291,3 +291,104 @@ def test_without_detect_anomaly_nan_trains_on():
     model, opt, loader = _bad_fourth_batch(_LogModel)
     history = fit(model, nn.MSELoss(), opt, loader, epochs=2, progress=False)
     assert len(history) == 2 and np.isnan(history.epochs[-1]["train_loss"])
+
+
+# -- a step of the model's own, and the plain loop ---------------------------------------
+
+
+def _own_step_data(n=7, batch_size=3):
+    X = np.arange(n * 2, dtype=np.float32).reshape(n, 2) ** 1.5
+    return X, DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True, seed=0)
+
+
+def test_own_step_records_sample_weighted_means_and_no_lr_without_optimizer():
+    X, loader = _own_step_data()  # batches of 3, 3 and 1 samples
+    sizes = []
+
+    def step(batch):
+        (x,) = batch
+        sizes.append(len(x))
+        return {"mean_x": float(x.numpy().mean()), "first": float(x.numpy()[0, 0])}
+
+    history = fit(nn.Linear(2, 1), None, None, loader, 2, progress=False, step=step)
+    assert sizes == [3, 3, 1] * 2
+    for record in history.epochs:
+        assert list(record) == ["epoch", "mean_x", "first", "seconds"]
+        # Weighted by batch size, the batch means average to the mean of all samples.
+        assert record["mean_x"] == pytest.approx(float(X.astype(np.float64).mean()), rel=1e-6)
+
+
+def test_own_step_with_validate_drives_plateau_and_early_stopping():
+    _, loader = _own_step_data()
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    twin_opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    twin = lr_scheduler.ReduceLROnPlateau(twin_opt, factor=0.5, patience=0)
+    losses = iter([3.0, 2.0, 2.0, 2.0, 2.0])
+
+    def validate(m):
+        assert m is model
+        return {"val_loss": next(losses), "note": 1.0}
+
+    history = fit(
+        model, None, opt, loader, 5, scheduler=sched, progress=False,
+        step=lambda batch: {"x": 0.0}, validate=validate,
+        callbacks=[EarlyStopping(patience=2)],
+    )  # fmt: skip
+    assert [r["val_loss"] for r in history.epochs] == [3.0, 2.0, 2.0, 2.0]  # stopped after 4
+    for record in history.epochs:
+        assert record["lr"] == twin_opt.param_groups[0]["lr"]
+        twin.step(record["val_loss"])
+    assert opt.param_groups[0]["lr"] == twin_opt.param_groups[0]["lr"] < 1.0
+    assert set(history.epochs[0]) == {"epoch", "x", "val_loss", "note", "lr", "seconds"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"clip_grad_norm": 1.0}, "clip_grad_norm"),
+        ({"detect_anomaly": True}, "detect_anomaly"),
+        ({"checkpoint_path": "x.fdl"}, "checkpoint_path"),
+        ({"val_loader": []}, "val_loader"),
+    ],
+)
+def test_own_step_rejects_the_built_in_steps_options(kwargs, fragment):
+    _, loader = _own_step_data()
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=fragment):
+        fit(model, None, opt, loader, 1, progress=False, step=lambda b: {}, **kwargs)
+    with pytest.raises(TypeError, match="optimizer is None"):
+        fit(model, nn.MSELoss(), None, loader, 1, progress=False)
+
+
+def test_train_epoch_is_the_plain_loop():
+    split = load_digits()
+    X, y = split.X_train[:70], split.y_train[:70]
+    pairs = [(fastdl.tensor(X[i : i + 32]), fastdl.tensor(y[i : i + 32])) for i in range(0, 70, 32)]
+
+    def run(by_hand):
+        fastdl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        penalty = lambda: (model[0].weight * model[0].weight).sum() * 1e-3  # noqa: E731
+        if not by_hand:
+            record = []
+            mean = fastdl.train.train_epoch(model, loss_fn, opt, pairs, penalty, record)
+            return model, mean, record
+        values = []
+        for xb, yb in pairs:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            values.append(loss.item())
+            (loss + penalty()).backward()
+            opt.step()
+        mean = sum(v * len(yb) for v, (_, yb) in zip(values, pairs)) / 70
+        return model, mean, values
+
+    (model, mean, record), (twin, twin_mean, values) = run(False), run(True)
+    assert record == values and len(record) == 3 and mean == pytest.approx(twin_mean, rel=1e-12)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())

@@ -1,14 +1,13 @@
-"""Helpers shared by the labs: figures, a table printer, tiny training loops.
+"""Helpers shared by the labs: results and tables, data, mini-batches, evaluation.
 
-Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, as
-:mod:`fastdl.plot` does, so a lab never touches pyplot's global state.
+The labs draw with :mod:`fastdl.plot` (``figure``, ``style_axes``, ``save_figure``)
+and train with :func:`fastdl.train.train_epoch`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import fastdl
-from fastdl import nn
+from fastdl import nn, train
 from fastdl.autograd import no_grad
 from fastdl.tensor import Tensor
 
@@ -80,53 +79,6 @@ def times(a: float, b: float) -> str:
     return f"{ratio:.3g}x" if ratio < 100 else f"{ratio:.0f}x"
 
 
-# -- figures ----------------------------------------------------------------------------------
-
-
-def figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = None):
-    """A constrained-layout Figure on an Agg canvas and its axes (a flat list)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    size = size or (5.2 * ncols, 4.2 * nrows)
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, [ax for row in axes for ax in row]
-
-
-def save(fig: Any, out: str | os.PathLike, filename: str, title: str) -> str:
-    """Give ``fig`` its title and write it as ``out/filename`` (PNG); returns the path."""
-    os.makedirs(out, exist_ok=True)
-    fig.suptitle(title, fontsize=12)
-    path = os.path.join(os.fspath(out), filename)
-    fig.savefig(path, format="png", dpi=100)
-    return path
-
-
-def style(
-    ax: Any,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    legend: bool = True,
-    integer_x: bool = False,
-    **kw: Any,
-) -> None:
-    """Title, axis labels, a light grid and (if there are labelled artists) a legend;
-    ``integer_x`` puts the x ticks on whole numbers (layers, epochs)."""
-    if integer_x:
-        from matplotlib.ticker import MaxNLocator
-
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3, which="both")
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, **kw)
-
-
 # -- data and training ------------------------------------------------------------------------
 
 
@@ -175,24 +127,14 @@ def train_epoch(
     record: list[float] | None = None,
     drop_last: bool = False,
 ) -> float:
-    """One shuffled epoch of mini-batch training; the mean training loss (without the
-    ``penalty``). ``record``, if given, receives each batch's loss."""
+    """One shuffled epoch of mini-batch training on arrays (``rng`` draws the order):
+    :func:`fastdl.train.train_epoch` over the batches of ``X``, ``y``."""
+    pairs = (
+        (fastdl.from_numpy(X[idx]), fastdl.from_numpy(y[idx]))
+        for idx in batches(len(X), batch_size, rng, drop_last)
+    )
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    model.train()
-    total, count = 0.0, 0
-    for idx in batches(len(X), batch_size, rng, drop_last):
-        optimizer.zero_grad()
-        loss = loss_fn(model(fastdl.from_numpy(X[idx])), fastdl.from_numpy(y[idx]))
-        value = float(loss.item())
-        if penalty is not None:
-            loss = loss + penalty()
-        loss.backward()
-        optimizer.step()
-        if record is not None:
-            record.append(value)
-        total += value * len(idx)
-        count += len(idx)
-    return total / count
+    return train.train_epoch(model, loss_fn, optimizer, pairs, penalty=penalty, record=record)
 
 
 def smooth(values: Sequence[float], window: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 
@@ -44,18 +44,20 @@ def run(quick: bool = False, out: str = "runs/lab-batch-size", seed: int = 0) ->
         updates = epochs * -(-len(X_train) // size)
         rows.append([size, updates, per_epoch[size], samples_per_s[size], accuracy[size]])
 
-    fig, (ax_time, ax_acc, ax_curve) = C.figure(3, 1, (15, 4.4))
+    fig, (ax_time, ax_acc, ax_curve) = plot.figure(3, 1, (15, 4.4))
     ax_time.plot(sizes, [per_epoch[s] for s in sizes], marker="o", color="tab:blue")
     ax_time.set_xscale("log")
     ax_time.set_yscale("log")
-    C.style(ax_time, "wall time per epoch (measured, noisy)", "batch size", "seconds per epoch")
+    plot.style_axes(
+        ax_time, "wall time per epoch (measured, noisy)", "batch size", "seconds per epoch"
+    )
     ax_acc.plot(sizes, [accuracy[s] for s in sizes], marker="o", color="tab:green")
     ax_acc.set_xscale("log")
-    C.style(ax_acc, f"test accuracy after {epochs} epochs", "batch size", "test accuracy")
+    plot.style_axes(ax_acc, f"test accuracy after {epochs} epochs", "batch size", "test accuracy")
     for size in sizes:
         ax_curve.plot(range(1, epochs + 1), curves[size], marker=".", label=f"batch {size}")
-    C.style(ax_curve, "test accuracy per epoch", "epoch", "test accuracy")
-    path = C.save(
+    plot.style_axes(ax_curve, "test accuracy per epoch", "epoch", "test accuracy")
+    path = plot.save_figure(
         fig,
         out,
         "batch-size.png",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
+from fastdl import plot
 from fastdl.labs import _common as C
 
 
@@ -44,7 +45,7 @@ def run(quick: bool = False, out: str = "runs/lab-curse-of-dimensionality", seed
             [d, float(pairs.mean()), float(np.sqrt(d / 6)), contrast[d], per_query[d], spread[d]]
         )
 
-    fig, (ax_c, ax_h) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_c, ax_h) = plot.figure(2, 1, (12, 4.6))
     ds = np.array(dims, dtype=float)
     ax_c.plot(ds, [contrast[d] for d in dims], marker="o", label="(max - min) / min, all pairs")
     ax_c.plot(
@@ -57,7 +58,7 @@ def run(quick: bool = False, out: str = "runs/lab-curse-of-dimensionality", seed
     ax_c.plot(ds, spread[dims[-1]] * np.sqrt(ds[-1] / ds), "k:", label="∝ 1/sqrt(d)")
     ax_c.set_xscale("log")
     ax_c.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_c,
         f"distance contrast, {n} uniform points in [0, 1]^d",
         "dimension d",
@@ -74,8 +75,8 @@ def run(quick: bool = False, out: str = "runs/lab-curse-of-dimensionality", seed
             linewidth=1.5,
             label=f"d = {d}",
         )
-    C.style(ax_h, "distances divided by their mean", "distance / mean distance", "density")
-    path = C.save(
+    plot.style_axes(ax_h, "distances divided by their mean", "distance / mean distance", "density")
+    path = plot.save_figure(
         fig,
         out,
         "curse-of-dimensionality.png",

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.diagnostics import dead_units
 from fastdl.labs import _common as C
 
@@ -77,20 +77,20 @@ def run(quick: bool = False, out: str = "runs/lab-dead-relu", seed: int = 0) -> 
         frozen[label] = frozen_fraction(model, X_train, y_train)
         rows.append([label, dead[label][-1], frozen[label], accuracy[label][-1]])
 
-    fig, (ax_dead, ax_acc, ax_bar) = C.figure(3, 1, (16, 4.6))
+    fig, (ax_dead, ax_acc, ax_bar) = plot.figure(3, 1, (16, 4.6))
     epochs_axis = range(1, epochs + 1)
     for label in CONFIGS:
         ax_dead.plot(epochs_axis, dead[label], marker="o", label=label)
         ax_acc.plot(epochs_axis, accuracy[label], marker="o", label=label)
     ax_dead.set_ylim(-0.02, 1.02)
-    C.style(
+    plot.style_axes(
         ax_dead,
         "units with output <= 0 on every training sample",
         "epoch",
         "fraction of hidden units",
         integer_x=True,
     )
-    C.style(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
+    plot.style_axes(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
     positions = np.arange(len(CONFIGS))
     ax_bar.bar(
         positions - 0.2,
@@ -108,14 +108,14 @@ def run(quick: bool = False, out: str = "runs/lab-dead-relu", seed: int = 0) -> 
     )
     ax_bar.set_xticks(positions, [k.replace(", ", "\n") for k in CONFIGS])
     ax_bar.set_ylim(0, 1.25)
-    C.style(
+    plot.style_axes(
         ax_bar,
         f"hidden units after {epochs} epochs",
         "activation, Adam learning rate",
         "fraction of hidden units",
         loc="upper left",
     )
-    path = C.save(
+    path = plot.save_figure(
         fig,
         out,
         "dead-relu.png",

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 LENGTH, HIDDEN, BATCH = 50, 32, 32
@@ -103,7 +103,7 @@ def run(quick: bool = False, out: str = "runs/lab-exploding-gradients", seed: in
         for label, s in stats.items()
     ]
 
-    fig, (ax_loss, ax_norm) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_loss, ax_norm) = plot.figure(2, 1, (12, 4.6))
     for label, (losses, norms) in runs.items():
         xs = range(1, len(losses) + 1)
         ax_loss.plot(xs, np.where(np.isfinite(losses), losses, np.nan), label=label)
@@ -119,9 +119,11 @@ def run(quick: bool = False, out: str = "runs/lab-exploding-gradients", seed: in
     ax_norm.axhline(MAX_NORM, color="gray", linestyle="--", label=f"max_norm {MAX_NORM}")
     for ax in (ax_loss, ax_norm):
         ax.set_yscale("log")
-    C.style(ax_loss, "training loss per step", "step", "MSE (log scale)")
-    C.style(ax_norm, "gradient norm before clipping", "step", "total gradient norm (log scale)")
-    path = C.save(
+    plot.style_axes(ax_loss, "training loss per step", "step", "MSE (log scale)")
+    plot.style_axes(
+        ax_norm, "gradient norm before clipping", "step", "total gradient norm (log scale)"
+    )
+    path = plot.save_figure(
         fig,
         out,
         "exploding-gradients.png",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 LR = 0.1
@@ -81,26 +81,26 @@ def run(quick: bool = False, out: str = "runs/lab-gd-sgd-minibatch", seed: int =
         for label, (_, losses, seconds) in traces.items()
     }
 
-    fig, (ax_upd, ax_time) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_upd, ax_time) = plot.figure(2, 1, (12, 4.6))
     for label, (updates, losses, seconds) in traces.items():
         ax_upd.plot(updates[1:], losses[1:], marker=".", label=label)
         ax_time.plot(seconds[1:], losses[1:], marker=".", label=label)
     ax_time.axvline(budget, color="gray", linestyle=":", label="mini-batch run's time")
     ax_upd.set_xscale("log")
     ax_time.set_xscale("log")
-    C.style(
+    plot.style_axes(
         ax_upd,
         f"training loss against updates ({epochs} epochs each)",
         "updates (log scale)",
         "training loss (all 1347 samples)",
     )
-    C.style(
+    plot.style_axes(
         ax_time,
         "training loss against wall time",
         "seconds spent updating (log scale)",
         "training loss (all 1347 samples)",
     )
-    path = C.save(
+    path = plot.save_figure(
         fig,
         out,
         "gd-sgd-minibatch.png",

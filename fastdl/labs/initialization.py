@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
-from fastdl import nn
+from fastdl import nn, plot
 from fastdl.autograd import no_grad
 from fastdl.labs import _common as C
 
@@ -80,7 +80,7 @@ def run(quick: bool = False, out: str = "runs/lab-initialization", seed: int = 0
                 [activation, init, v[0], v[9], v[-1], saturated, "yes" if in_band else "no"]
             )
 
-    fig, axes = C.figure(3, 1, (16, 4.6))
+    fig, axes = plot.figure(3, 1, (16, 4.6))
     layers = range(1, DEPTH + 1)
     for ax, activation in zip(axes[:2], PAIRS):
         for init, v in variances[activation].items():
@@ -88,7 +88,7 @@ def run(quick: bool = False, out: str = "runs/lab-initialization", seed: int = 0
             ax.plot(layers, v, style, marker="o", markersize=3, label=init)
         ax.axhspan(*BAND, color="tab:green", alpha=0.08, label=f"band [{BAND[0]:g}, {BAND[1]:g}]")
         ax.set_yscale("log")
-        C.style(
+        plot.style_axes(
             ax,
             f"{activation}: pre-activation variance per layer",
             "layer",
@@ -99,14 +99,14 @@ def run(quick: bool = False, out: str = "runs/lab-initialization", seed: int = 0
     for init, s in saturation["tanh"].items():
         axes[2].plot(layers, s, marker="o", markersize=3, label=init)
     axes[2].set_ylim(-0.02, 1.02)
-    C.style(
+    plot.style_axes(
         axes[2],
         "tanh: fraction of saturated outputs (|y| > 0.99)",
         "layer",
         "fraction saturated",
         integer_x=True,
     )
-    path = C.save(
+    path = plot.save_figure(
         fig,
         out,
         "initialization.png",

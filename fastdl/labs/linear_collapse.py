@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.autograd import no_grad
 from fastdl.labs import _common as C
 
@@ -52,7 +52,7 @@ def _regions(ax: Any, predict, X: np.ndarray, y: np.ndarray, title: str) -> None
     for k, colour in enumerate(("tab:red", "tab:blue", "tab:green")):
         ax.scatter(*X[y == k].T, s=8, color=colour, label=f"class {k}")
     ax.set_aspect("equal")
-    C.style(ax, title, "x1", "x2", loc="lower right")
+    plot.style_axes(ax, title, "x1", "x2", loc="lower right")
 
 
 def run(quick: bool = False, out: str = "runs/lab-linear-collapse", seed: int = 0) -> dict:
@@ -89,7 +89,7 @@ def run(quick: bool = False, out: str = "runs/lab-linear-collapse", seed: int = 
     lin_acc, relu_acc = accuracy["4 Linear, no activation"][0], accuracy["4 Linear with ReLU"][0]
     single_acc = accuracy["1 Linear (softmax regression)"][0]
 
-    fig, axes = C.figure(3, 1, (16, 5))
+    fig, axes = plot.figure(3, 1, (16, 5))
 
     def predict_with(model):
         def predict(points: np.ndarray) -> np.ndarray:
@@ -116,8 +116,8 @@ def run(quick: bool = False, out: str = "runs/lab-linear-collapse", seed: int = 
     for label, curve in curves.items():
         axes[2].plot(range(1, epochs + 1), curve, label=label)
     axes[2].set_yscale("log")
-    C.style(axes[2], "training loss (full-batch Adam, lr 0.01)", "epoch", "cross-entropy")
-    path = C.save(
+    plot.style_axes(axes[2], "training loss (full-batch Adam, lr 0.01)", "epoch", "cross-entropy")
+    path = plot.save_figure(
         fig, out, "linear-collapse.png", "Linear collapse: depth without activations adds nothing"
     )
 

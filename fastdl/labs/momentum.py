@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 CURVATURE = (1.0, 40.0)
@@ -53,7 +53,7 @@ def run(quick: bool = False, out: str = "runs/lab-momentum", seed: int = 0) -> d
         for label, f in values.items()
     }
 
-    fig, (ax_path, ax_f) = C.figure(2, 1, (14, 4.6))
+    fig, (ax_path, ax_f) = plot.figure(2, 1, (14, 4.6))
     gx, gy = np.meshgrid(np.linspace(-4.5, 4.5, 200), np.linspace(-2.0, 2.0, 120))
     levels = np.geomspace(1e-2, objective(np.array([4.5, 2.0])), 14)
     ax_path.contour(
@@ -67,7 +67,7 @@ def run(quick: bool = False, out: str = "runs/lab-momentum", seed: int = 0) -> d
     ax_path.plot(*START, "k*", markersize=10, label="start")
     ax_path.plot(0, 0, "kx", markersize=8, label="minimum")
     ax_path.set_aspect("equal")
-    C.style(
+    plot.style_axes(
         ax_path,
         f"first {shown} steps on f = (w1² + 40·w2²)/2, lr {LR}",
         "w1",
@@ -78,8 +78,8 @@ def run(quick: bool = False, out: str = "runs/lab-momentum", seed: int = 0) -> d
         ax_f.plot(range(len(f)), f, label=label)
     ax_f.axhline(TARGET, color="gray", linestyle=":", label=f"target f = {TARGET:g}")
     ax_f.set_yscale("log")
-    C.style(ax_f, "objective against step", "step", "f(w) (log scale)")
-    path = C.save(
+    plot.style_axes(ax_f, "objective against step", "step", "f(w) (log scale)")
+    path = plot.save_figure(
         fig, out, "momentum.png", "Momentum on an ill-conditioned quadratic (condition number 40)"
     )
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.autograd import no_grad
 from fastdl.labs import _common as C
 
@@ -140,7 +140,7 @@ def run(quick: bool = False, out: str = "runs/lab-newton", seed: int = 0) -> dic
         costs["Newton"].append(sized.seconds_per_step("newton", 3))
         costs["gradient descent"].append(sized.seconds_per_step("gd", 30))
 
-    fig, (ax_it, ax_time, ax_cost) = C.figure(3, 1, (16, 4.6))
+    fig, (ax_it, ax_time, ax_cost) = plot.figure(3, 1, (16, 4.6))
     for label, (gaps, secs) in runs.items():
         clipped = np.maximum(gaps, 1e-16)
         ax_it.plot(range(len(gaps)), clipped, marker="o" if len(gaps) < 30 else None, label=label)
@@ -150,24 +150,24 @@ def run(quick: bool = False, out: str = "runs/lab-newton", seed: int = 0) -> dic
         ax.set_yscale("log")
     ax_it.set_xscale("symlog", linthresh=10)
     ax_it.set_xlim(left=0)
-    C.style(
+    plot.style_axes(
         ax_it,
         "loss gap against iterations",
         "iteration (log scale after 10)",
         "loss - minimum (log scale)",
     )
-    C.style(ax_time, "loss gap against wall time", "seconds", "loss - minimum (log scale)")
+    plot.style_axes(ax_time, "loss gap against wall time", "seconds", "loss - minimum (log scale)")
     for label, values in costs.items():
         ax_cost.plot([d + 1 for d in dims], values, marker="o", label=label)
     ax_cost.set_xscale("log")
     ax_cost.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_cost,
         f"cost of one iteration (n={n})",
         "parameters (d + 1)",
         "seconds per iteration (log scale)",
     )
-    path = C.save(
+    path = plot.save_figure(
         fig, out, "newton.png", f"Newton vs gradient descent: logistic regression, n={n}, d={d}"
     )
 

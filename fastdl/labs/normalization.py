@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 DEPTH, WIDTH = 5, 64
@@ -64,22 +64,22 @@ def run(quick: bool = False, out: str = "runs/lab-normalization", seed: int = 0)
             ]
         )
 
-    fig, (ax_acc, ax_loss) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_acc, ax_loss) = plot.figure(2, 1, (12, 4.6))
     xs = range(1, epochs + 1)
     for label in NORMS:
         ax_acc.plot(xs, accuracy[label], marker="o", markersize=3, label=label)
         ax_loss.plot(xs, losses[label], marker="o", markersize=3, label=label)
     ax_acc.axhline(TARGET, color="gray", linestyle=":", label=f"target {TARGET}")
-    C.style(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
+    plot.style_axes(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
     ax_loss.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_loss,
         "training loss (mean over the epoch)",
         "epoch",
         "cross-entropy (log scale)",
         integer_x=True,
     )
-    path = C.save(
+    path = plot.save_figure(
         fig,
         out,
         "normalization.png",

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.labs import _common as C
 
 OPTIMIZERS = {
@@ -63,27 +63,29 @@ def run(quick: bool = False, out: str = "runs/lab-optimizers", seed: int = 0) ->
     best_loss = {name: final(name, best_lr[name]) for name in OPTIMIZERS}
     best_acc = {name: test_acc[name][best_lr[name]] for name in OPTIMIZERS}
 
-    fig, (ax_lr, ax_curve) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_lr, ax_curve) = plot.figure(2, 1, (12, 4.6))
     for name in OPTIMIZERS:
         ax_lr.plot(rates, [min(final(name, lr), 10.0) for lr in rates], marker="o", label=name)
         losses = C.smooth(steps[name][best_lr[name]], 10)
         ax_curve.plot(range(1, len(losses) + 1), losses, label=f"{name} (lr {best_lr[name]:g})")
     ax_lr.set_xscale("log")
     ax_lr.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_lr,
         f"mean training loss of epoch {epochs}",
         "learning rate",
         "training loss (log scale)",
     )
     ax_curve.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_curve,
         "training loss at each optimizer's best learning rate",
         "step (batch of 32)",
         "training loss, mean of the last 10 batches",
     )
-    path = C.save(fig, out, "optimizers.png", "Optimizers on an MLP for the digits (batch 32)")
+    path = plot.save_figure(
+        fig, out, "optimizers.png", "Optimizers on an MLP for the digits (batch 32)"
+    )
 
     rows = [
         [

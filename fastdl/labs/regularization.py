@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.autograd import no_grad
 from fastdl.labs import _common as C
 from fastdl.nn import regularizers
@@ -54,7 +54,7 @@ def _boundary(ax: Any, model: nn.Module, X: np.ndarray, y: np.ndarray, title: st
         ax.scatter(
             *X[y == k].T, s=14, color=colour, edgecolor="white", linewidth=0.5, label=f"class {k}"
         )
-    C.style(ax, title, "x1", "x2", loc="lower left")
+    plot.style_axes(ax, title, "x1", "x2", loc="lower left")
 
 
 def run(quick: bool = False, out: str = "runs/lab-regularization", seed: int = 0) -> dict:
@@ -91,7 +91,7 @@ def run(quick: bool = False, out: str = "runs/lab-regularization", seed: int = 0
         }
         rows.append([method, train_acc, test_acc, train_acc - test_acc, train_loss, test_loss])
 
-    fig, axes = C.figure(3, 2, (16, 9))
+    fig, axes = plot.figure(3, 2, (16, 9))
     for ax, method in zip(axes[:4], METHODS):
         s = stats[method]
         _boundary(
@@ -110,12 +110,12 @@ def run(quick: bool = False, out: str = "runs/lab-regularization", seed: int = 0
     )
     axes[4].set_xticks(positions, METHODS)
     axes[4].set_ylim(0.7, 1.01)
-    C.style(axes[4], "accuracy: the gap is the overfitting", "regularizer", "accuracy")
+    plot.style_axes(axes[4], "accuracy: the gap is the overfitting", "regularizer", "accuracy")
     for method, curve in test_curves.items():
         axes[5].plot(*zip(*curve), marker=".", label=method)
     axes[5].set_yscale("log")
-    C.style(axes[5], "test loss during training", "epoch", "test cross-entropy (log scale)")
-    path = C.save(
+    plot.style_axes(axes[5], "test loss during training", "epoch", "test cross-entropy (log scale)")
+    path = plot.save_figure(
         fig,
         out,
         "regularization.png",

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.diagnostics import GradientMonitor
 from fastdl.labs import _common as C
 
@@ -60,11 +60,11 @@ def run(quick: bool = False, out: str = "runs/lab-residual", seed: int = 0) -> d
         first, last = norms[label][0], norms[label][-1]
         rows.append([label, first, last, first / last, final_loss[label], accuracy[label][-1]])
 
-    fig, (ax_norm, ax_loss, ax_acc) = C.figure(3, 1, (16, 4.6))
+    fig, (ax_norm, ax_loss, ax_acc) = plot.figure(3, 1, (16, 4.6))
     for label, values in norms.items():
         ax_norm.plot(range(1, DEPTH + 1), values, marker="o", markersize=3, label=label)
     ax_norm.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_norm,
         "weight-gradient norm per layer at initialisation",
         "layer (1 = next to the input)",
@@ -75,7 +75,7 @@ def run(quick: bool = False, out: str = "runs/lab-residual", seed: int = 0) -> d
         ax_loss.plot(range(1, len(losses) + 1), C.smooth(losses, 10), label=label)
     ax_loss.axhline(math.log(10), color="gray", linestyle=":", label="chance (ln 10)")
     ax_loss.set_yscale("log")
-    C.style(
+    plot.style_axes(
         ax_loss,
         "training loss (mean of the last 10 batches)",
         "step (batch of 32)",
@@ -84,8 +84,8 @@ def run(quick: bool = False, out: str = "runs/lab-residual", seed: int = 0) -> d
     for label, acc in accuracy.items():
         ax_acc.plot(range(1, epochs + 1), acc, marker="o", label=label)
     ax_acc.set_ylim(0, 1)
-    C.style(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
-    path = C.save(
+    plot.style_axes(ax_acc, "test accuracy", "epoch", "test accuracy", integer_x=True)
+    path = plot.save_figure(
         fig,
         out,
         "residual.png",

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 import fastdl
-from fastdl import nn, optim
+from fastdl import nn, optim, plot
 from fastdl.diagnostics import GradientMonitor
 from fastdl.labs import _common as C
 
@@ -79,13 +79,13 @@ def run(quick: bool = False, out: str = "runs/lab-vanishing-gradients", seed: in
         curves[activation] = curve
         accuracy[activation] = C.evaluate(model, X_test, y_test)[1]
 
-    fig, (ax_norm, ax_loss) = C.figure(2, 1, (12, 4.6))
+    fig, (ax_norm, ax_loss) = plot.figure(2, 1, (12, 4.6))
     layers = range(1, depth + 1)
     for activation, values in norms.items():
         ax_norm.plot(layers, values, marker="o", markersize=3, label=activation)
     ax_norm.set_yscale("log")
     ax_norm.set_xticks(list(layers))
-    C.style(
+    plot.style_axes(
         ax_norm,
         f"weight-gradient norm per layer at initialisation ({depth} layers)",
         "layer (1 = next to the input)",
@@ -95,8 +95,10 @@ def run(quick: bool = False, out: str = "runs/lab-vanishing-gradients", seed: in
         ax_loss.plot(range(1, len(curve) + 1), curve, label=activation, alpha=0.85)
     ax_loss.set_ylim(0, 4)
     ax_loss.axhline(math.log(10), color="gray", linestyle=":", label="chance (ln 10)")
-    C.style(ax_loss, "training loss, SGD lr 0.01 momentum 0.9, batch 64", "step", "cross-entropy")
-    path = C.save(
+    plot.style_axes(
+        ax_loss, "training loss, SGD lr 0.01 momentum 0.9, batch 64", "step", "cross-entropy"
+    )
+    path = plot.save_figure(
         fig, out, "vanishing-gradients.png", "Vanishing gradients: sigmoid vs tanh vs ReLU"
     )
 

@@ -1,29 +1,47 @@
-"""The ``fastdl`` command: ``fastdl train`` and ``fastdl info``.
+"""``fastdl train``: train a model and report its test accuracy.
 
 ``fastdl train`` with no arguments trains an MLP 64-128-64-10 (ReLU, Adam) on the
 bundled 8x8 digits (``--model cnn|resnet|lstm`` picks a LeNet-style CNN, a small
 ResNet, or an LSTM reading the image rows as a sequence), writes a checkpoint and
 a history plot under ``--out``, and prints one summary line with
 ``test_accuracy=``. Errors in flags, paths or files print one line and exit with
-status 2.
+status 2. ``--model vae|gan`` trains a generative model instead (see
+:mod:`fastdl.cli.generative`).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import platform
-import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from fastdl.cli.common import (
+    DEFAULT_LR,
+    OPTIMIZERS,
+    SCHEDULERS,
+    UsageError,
+    batch_size,
+    build_optimizer,
+    build_scheduler,
+    config,
+    device,
+    hidden_sizes,
+    load_data,
+    non_negative_float,
+    output_folder,
+    positive_float,
+    positive_int,
+    set_up,
+    square_side,
+)
+
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 MODELS = ("mlp", "cnn", "resnet", "lstm", "vae", "gan")
 GENERATIVE = ("vae", "gan")
+CUDA_MODELS = ("mlp", "cnn", "resnet", "lstm")  # the models the GPU trains
 MODEL_HELP = (
     "mlp (default; --hidden, --activation) | cnn = models.lenet, LeNet-5 on 28x28 images "
     "and a two-stage 3x3 LeNet on 8x8 | resnet = models.resnet, BasicBlock stages of 16 "
@@ -34,10 +52,6 @@ MODEL_HELP = (
     "--hidden of the generator, default 256,512; --label-smoothing) writing sample grids, the "
     "loss curves and a classifier's verdict on 1,000 samples"
 )
-OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
-# Learning rate when --lr is not given.
-DEFAULT_LR = {"sgd": 0.1, "adam": 3e-3, "adamw": 3e-3, "adagrad": 1e-2, "rmsprop": 1e-3}
-SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "plateau")
 SCHEDULER_HELP = (
     "learning-rate schedule (default none): step = StepLR(step_size=max(1, epochs // 3), "
     "gamma=0.1); cosine = CosineAnnealingLR(T_max=epochs); exponential = "
@@ -47,72 +61,8 @@ SCHEDULER_HELP = (
 )
 
 
-class UsageError(Exception):
-    """A bad flag, path or file: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _batch_size(text: str) -> int | str:
-    return "full" if text == "full" else _positive_int(text)
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer sizes such as 128,64, got {text!r}"
-        ) from None
-    if any(n < 1 for n in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-def _device(text: str) -> str:
-    if text in ("cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fastdl", description="fastdl: train neural networks fast.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    sub.required = True
-
+def add_parser(sub: Any) -> None:
+    """Add ``train`` and its flags to the subparsers ``sub``."""
     train = sub.add_parser("train", help="train a model and report its test accuracy")
     train.add_argument(
         "--data",
@@ -121,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--model", choices=MODELS, default="mlp", help=MODEL_HELP)
     train.add_argument(
-        "--latent-dim", type=_positive_int, default=None, help="of vae (default 8) or gan (16)"
+        "--latent-dim", type=positive_int, default=None, help="of vae (default 8) or gan (16)"
     )
     train.add_argument(
         "--likelihood",
@@ -131,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--label-smoothing",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         metavar="S",
         help="of gan: real targets 1 - S for the discriminator, 0 <= S < 1 (default 0)",
     )
     train.add_argument(
         "--hidden",
-        type=_hidden,
+        type=hidden_sizes,
         default=None,
         help="hidden layer sizes of the mlp (default 128,64), vae or gan, comma-separated",
     )
@@ -148,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument(
         "--lr",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         help="learning rate (default "
         + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
@@ -156,13 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--momentum",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         help="momentum of sgd (default 0.9) or rmsprop (default 0)",
     )
     train.add_argument(
         "--weight-decay",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         metavar="WD",
         help="L2 penalty added to the gradient (sgd, adam, adagrad, rmsprop; default 0) or "
@@ -171,23 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--scheduler", choices=SCHEDULERS, default="none", help=SCHEDULER_HELP)
     train.add_argument(
         "--clip-grad-norm",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="MAX",
         help="rescale the gradients so their total 2-norm is at most MAX before each step",
     )
     train.add_argument(
         "--early-stopping",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="PATIENCE",
         help="stop when the validation loss (on the test split) has not improved for "
         "PATIENCE epochs",
     )
-    train.add_argument("--epochs", type=_positive_int, default=30)
+    train.add_argument("--epochs", type=positive_int, default=30)
     train.add_argument(
         "--batch-size",
-        type=_batch_size,
+        type=batch_size,
         default=32,
         help="samples per step: 'full' = full-batch gradient descent (one step per epoch), "
         "1 = stochastic gradient descent (one step per sample), N = mini-batch (default 32)",
@@ -201,16 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--device",
-        type=_device,
+        type=device,
         default="cpu",
-        help="cpu (default) | cuda | cuda:N; the CUDA training path is not built yet (issue 5)",
+        help="cpu (default) | cuda | cuda:N; the GPU trains --model " + ", ".join(CUDA_MODELS),
     )
-    train.add_argument("--threads", type=_positive_int, default=None)
+    train.add_argument("--threads", type=positive_int, default=None)
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument(
         "--checkpoint-every",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="write the full training state to OUT/checkpoint.fdl every N steps (atomically)",
@@ -227,55 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="data-parallel over the ranks of `mpiexec -n N fastdl train ...` "
         "(--batch-size is per rank; rank 0 prints and writes)",
     )
-
-    lab = sub.add_parser("lab", help="run a small experiment that tests a fundamentals claim")
-    lab.add_argument("name", help="the lab to run, or 'list' to list them")
-    lab.add_argument("--quick", action="store_true", help="a smaller run (seconds)")
-    lab.add_argument("--out", default=None, help="folder for the plot (default runs/lab-NAME)")
-    lab.add_argument("--seed", type=int, default=0)
-
-    sub.add_parser("info", help="versions, backends, threads, BLAS kernel, CUDA")
-    return parser
-
-
-def _load_data(spec: str, seed: int) -> tuple[np.ndarray, ...]:
-    from fastdl import data
-
-    if spec == "digits":
-        return tuple(data.load_digits())
-    if spec == "spirals":
-        from sklearn.model_selection import train_test_split
-
-        X, y = data.make_spirals(n_samples=600, n_classes=3, noise=0.2, seed=seed)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.25, random_state=seed, stratify=y
-        )
-        return X_train, y_train, X_test, y_test
-    if spec.startswith("idx:"):
-        directory = spec[4:]
-        if not os.path.isdir(directory):
-            raise UsageError(f"fastdl train: --data {spec}: {directory!r} is not a directory")
-        try:
-            X_train, y_train = data.load_idx(directory, kind="train")
-            X_test, y_test = data.load_idx(directory, kind="test")
-        except (OSError, ValueError) as error:
-            raise UsageError(f"fastdl train: --data {spec}: {error}") from None
-        return X_train, y_train, X_test, y_test
-    raise UsageError(f"fastdl train: --data must be digits, spirals or idx:DIR, got {spec!r}")
-
-
-def _square_side(args: argparse.Namespace, features: int, minimum: int, verb: str) -> int:
-    """The side of the square images ``features`` pixels make, or a UsageError."""
-    side = math.isqrt(features)
-    if side * side != features or side < minimum:
-        raise UsageError(
-            f"fastdl train: --model {args.model} {verb} square images; --data {args.data} has "
-            f"{features} features per sample"
-        )
-    return side
-
-
-CUDA_MODELS = ("mlp", "cnn", "resnet", "lstm")  # the classifiers; not vae/gan yet
 
 
 def _check_device(args: argparse.Namespace) -> None:
@@ -324,7 +225,7 @@ def _build_model(
     for flag in ("hidden", "activation"):
         if getattr(args, flag) is not None:
             raise UsageError(f"fastdl train: --{flag} applies to --model mlp, not {args.model}")
-    side = _square_side(args, X_train.shape[1], minimum=4, verb="reads")
+    side = square_side(args, X_train.shape[1], minimum=4, verb="reads")
     if args.model == "lstm":
         model = models.lstm_classifier(input_size=side, num_classes=n_classes)
         shape: tuple[int, ...] = (side, side)
@@ -335,41 +236,32 @@ def _build_model(
     return model, X_train.reshape(-1, *shape), X_test.reshape(-1, *shape)
 
 
-def train(args: argparse.Namespace) -> int:
-    import fastdl
+def run(args: argparse.Namespace) -> int:
+    """Run ``fastdl train`` (see the module docstring); returns the exit status."""
     from fastdl import nn, plot
     from fastdl.data import DataLoader, TensorDataset
-    from fastdl.train import EarlyStopping, evaluate, fit
+    from fastdl.train import EarlyStopping, evaluate, fit, save_training_state
 
     _check_device(args)
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
             raise UsageError(f"fastdl train: --distributed does not support --model {args.model}")
-        from fastdl.cli_generative import train_generative
+        from fastdl.cli import generative
 
-        return train_generative(args)
+        return generative.run(args)
     start = time.perf_counter()
     dist = _distributed(args)
     main = dist is None or dist.is_main()
-    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-    try:
-        if main:
-            os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"fastdl train: --out {out!r}: {error.strerror}") from None
-    if args.backend:
-        fastdl.use_backend(args.backend)
-    if args.threads:
-        fastdl.set_num_threads(args.threads)
-    fastdl.manual_seed(args.seed)
+    out = output_folder(args, create=main)
+    set_up(args)
 
-    X_train, y_train, X_test, y_test = _load_data(args.data, args.seed)
+    X_train, y_train, X_test, y_test = load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     model, X_train, X_test = _build_model(args, X_train, X_test, n_classes)
     model.to(args.device)  # before the optimizer: it lays the parameters out where they are
     net = model if dist is None else dist.DistributedDataParallel(model)
-    optimizer = _build_optimizer(args, net.parameters())
+    optimizer = build_optimizer(args, net.parameters())
     clip = args.clip_grad_norm
     if dist is not None:  # average the gradients before clipping them, in optimizer.step
         net.hook_optimizer(optimizer, clip_grad_norm=clip)
@@ -384,7 +276,7 @@ def train(args: argparse.Namespace) -> int:
         shard=shard,
     )
     test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
-    scheduler = _build_scheduler(args, optimizer, len(train_loader))
+    scheduler = build_scheduler(args, optimizer, len(train_loader))
     callbacks = [] if args.early_stopping is None else [EarlyStopping(patience=args.early_stopping)]
     if main:
         print(_regime(args.batch_size, len(X_train), len(train_loader)))
@@ -407,7 +299,7 @@ def train(args: argparse.Namespace) -> int:
         checkpoint_every=every,
         checkpoint_path=os.path.join(out, "checkpoint.fdl") if every else None,
         resume_from=resume,
-        checkpoint_extra={"config": _config(args)},
+        checkpoint_extra={"config": config(args)},
     )
     fit_seconds = time.perf_counter() - fit_start
     test = evaluate(model, test_loader, loss_fn)
@@ -416,12 +308,10 @@ def train(args: argparse.Namespace) -> int:
 
     checkpoint = os.path.join(out, "checkpoint.fdl")
     # A full training state (resumable), of the unwrapped model.
-    from fastdl.train import save_training_state
-
     save_training_state(
         checkpoint, model, optimizer, scheduler, train_loader, epoch=len(history) + 1,
         global_step=len(history) * len(train_loader), history=history, callbacks=callbacks,
-        extra={"config": _config(args)},
+        extra={"config": config(args)},
     )  # fmt: skip
     plot.history(history, os.path.join(out, "history.png"))
     stopped = " stopped_early=true" if len(history) < args.epochs else ""
@@ -473,62 +363,6 @@ def _regime(batch_size: int | str, n_samples: int, steps: int) -> str:
     return f"regime: {kind} {n_samples} training samples, {per_epoch}"
 
 
-def _build_optimizer(args: argparse.Namespace, params: Any) -> Any:
-    """The optimizer named by --optimizer with --lr, --momentum and --weight-decay."""
-    from fastdl import optim
-
-    name = args.optimizer
-    cls = {
-        "sgd": optim.SGD,
-        "adam": optim.Adam,
-        "adamw": optim.AdamW,
-        "adagrad": optim.Adagrad,
-        "rmsprop": optim.RMSprop,
-    }[name]
-    if args.momentum is not None and name not in ("sgd", "rmsprop"):
-        raise UsageError(f"fastdl train: --momentum applies to sgd and rmsprop, not {name}")
-    kwargs: dict[str, Any] = {"lr": DEFAULT_LR[name] if args.lr is None else args.lr}
-    if args.weight_decay is not None:
-        kwargs["weight_decay"] = args.weight_decay
-    if name == "sgd":
-        kwargs["momentum"] = 0.9 if args.momentum is None else args.momentum
-    elif name == "rmsprop" and args.momentum is not None:
-        kwargs["momentum"] = args.momentum
-    try:
-        return cls(params, **kwargs)
-    except ValueError as error:
-        raise UsageError(f"fastdl train: --optimizer {name}: {error}") from None
-
-
-def _build_scheduler(args: argparse.Namespace, optimizer: Any, steps_per_epoch: int) -> Any:
-    """The scheduler named by --scheduler (see SCHEDULER_HELP), or None."""
-    from fastdl.optim import lr_scheduler
-
-    name, epochs = args.scheduler, args.epochs
-    if name == "none":
-        return None
-    if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
-    if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    if name == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
-    if name == "plateau":
-        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=3)
-    max_lr = optimizer.param_groups[0]["lr"]
-    if not max_lr > 0:
-        raise UsageError("fastdl train: --scheduler onecycle needs a positive --lr (its peak)")
-    # Cycle beta1, or a momentum in use: rmsprop's default momentum 0 stays off.
-    cycle = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-    return lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=max_lr,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        cycle_momentum=cycle,
-    )
-
-
 # Flags that may differ between a run and its --resume.
 _RESUME_FREE = (
     "out",
@@ -560,11 +394,11 @@ def _read_resume(args: argparse.Namespace) -> dict[str, Any] | None:
     saved = state.get("config") if isinstance(state, dict) else None
     if not isinstance(saved, dict):
         raise UsageError(f"{where}: not a checkpoint of fastdl train (no config)")
-    config = _config(args)
+    now = config(args)
     differ = [
-        f"--{k.replace('_', '-')} {saved.get(k)!r} (now {config.get(k)!r})"
-        for k in sorted(set(saved) | set(config))
-        if k not in _RESUME_FREE and saved.get(k) != config.get(k)
+        f"--{k.replace('_', '-')} {saved.get(k)!r} (now {now.get(k)!r})"
+        for k in sorted(set(saved) | set(now))
+        if k not in _RESUME_FREE and saved.get(k) != now.get(k)
     ]
     if differ:
         raise UsageError(f"{where}: the checkpoint was made with " + ", ".join(differ))
@@ -580,86 +414,3 @@ def _restore(args: argparse.Namespace, state: dict[str, Any], *objects: Any) -> 
         return load_training_state(state, model, optimizer, scheduler, loader, callbacks=callbacks)
     except ValueError as error:
         raise UsageError(f"fastdl train: --resume {args.resume}: {error}") from None
-
-
-def _config(args: argparse.Namespace) -> dict[str, Any]:
-    config = {k: v for k, v in vars(args).items() if k != "command"}
-    if config["hidden"] is not None:
-        config["hidden"] = list(config["hidden"])
-    return config
-
-
-def info() -> int:
-    import numba
-
-    import fastdl
-    from fastdl.backends.cpu import cext
-
-    cext_status = cext.status()
-    print(
-        f"fastdl {fastdl.__version__}  python {platform.python_version()}  "
-        f"numpy {np.__version__}  numba {numba.__version__}"
-    )
-    print(
-        f"backends: {', '.join(fastdl.backends.available())} "
-        f"(CPU backend in use: {fastdl.backends.current()})"
-    )
-    if cext_status["loaded"] and cext_status["enabled"]:
-        served = ", ".join(sorted(cext.kernels()))
-        print(
-            f"C extension: loaded from {cext_status['path']}; C kernels serve {served} "
-            f"(Philox: {cext_status['philox_isa']}; GEMM: {cext_status['gemm_isa']})"
-        )
-    else:
-        state = "loaded" if cext_status["loaded"] else "not loaded"
-        print(f"C extension: {state} ({cext_status['reason']}); the Numba path serves")
-    print(
-        f"threads: fastdl {fastdl.get_num_threads()}, numba layer "
-        f"{numba.config.THREADING_LAYER} (Numba kernels single-threaded; C optimizer steps "
-        f"split from 1M elements), cores {os.cpu_count()}"
-    )
-    for pool in fastdl.threads.blas_info():
-        print(
-            f"BLAS: {pool.get('internal_api')} {pool.get('version')} kernel "
-            f"{pool.get('architecture')} threads {pool.get('num_threads')} "
-            f"({pool.get('threading_layer')})"
-        )
-    print(f"host memory: {fastdl.memory.malloc_status()}")
-    print(f"CUDA: {_cuda_status()}")
-    return 0
-
-
-def _cuda_status() -> str:
-    try:
-        from fastdl import cuda
-
-        return cuda.describe()
-    except Exception as error:  # a broken driver must not break `fastdl info`
-        return f"unavailable ({type(error).__name__}: {error})"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if args.command == "train":
-            return train(args)
-        if args.command == "lab":
-            from fastdl.labs.cli import run_lab
-
-            return run_lab(args)
-        return info()
-    except UsageError as error:
-        print(str(error), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fastdl: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    # Under ``python -m fastdl.cli`` this file runs as ``__main__``; call the imported
-    # module's main so that its UsageError is the one the rest of fastdl raises.
-    from fastdl.cli import main as _main
-
-    sys.exit(_main())

@@ -1,0 +1,7 @@
+"""``python -m fastdl.cli``: the ``fastdl`` command."""
+
+import sys
+
+from fastdl.cli import main
+
+sys.exit(main())
