@@ -33,16 +33,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import stat
+import time
 import zipfile
-import zlib
 from collections import OrderedDict
 
 import numpy as np
 
+from fastdl import _safezip
+
+try:
+    import fcntl
+except ImportError:  # Windows: stale temp files are recognised by age alone
+    fcntl = None
+
 FORMAT = "fastdl-checkpoint"
 VERSION = 1
 MANIFEST = "manifest.json"
+# Limits :func:`save` keeps and :func:`load` enforces: a manifest this large describes
+# hundreds of thousands of arrays, and no state dict nests this deep.
+MAX_MANIFEST_BYTES = 16 << 20
+MAX_DEPTH = 100
 
 
 def _tensor_api():
@@ -96,7 +109,7 @@ class _Encoder:
         entry = self._add_array(array, where)
         return {"type": kind, "entry": entry, "shape": list(array.shape), "dtype": array.dtype.str}
 
-    def encode(self, obj, where: str):
+    def encode(self, obj, where: str, depth: int = 0):
         # bool before int (bool is an int); NumPy scalars before float/str
         # (np.float64 is a float, np.str_ a str).
         if obj is None:
@@ -121,9 +134,11 @@ class _Encoder:
         if isinstance(obj, (dict, list, tuple)):
             if id(obj) in self._active:
                 raise ValueError(f"save: {where} contains itself (a reference cycle)")
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"save: {where} is nested more than {MAX_DEPTH} deep")
             self._active.add(id(obj))
             try:
-                return self._encode_container(obj, where)
+                return self._encode_container(obj, where, depth + 1)
             finally:
                 self._active.discard(id(obj))
         raise TypeError(
@@ -132,7 +147,7 @@ class _Encoder:
             "Tensor, int, float, bool, str or None"
         )
 
-    def _encode_container(self, obj, where: str):
+    def _encode_container(self, obj, where: str, depth: int):
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -142,13 +157,13 @@ class _Encoder:
                         f"{type(key).__name__}; dict keys must be str or int"
                     )
                 key = key if isinstance(key, str) else int(key)
-                items.append([key, self.encode(value, f"{where}[{key!r}]")])
+                items.append([key, self.encode(value, f"{where}[{key!r}]", depth)])
             kind = "OrderedDict" if isinstance(obj, OrderedDict) else "dict"
             return {"type": "dict", "class": kind, "items": items}
         kind = "tuple" if isinstance(obj, tuple) else "list"
         return {
             "type": kind,
-            "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)],
+            "items": [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)],
         }
 
 
@@ -166,6 +181,48 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _lock(f) -> None:
+    """Hold an exclusive lock on an open temp file while it is written (POSIX): the
+    lock dies with its process, so a temp file nobody holds is a dead writer's."""
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+
+def _remove_if_abandoned(candidate: str, before: float) -> None:
+    try:
+        fd = os.open(candidate, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_mtime >= before:
+            return
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a live writer holds it
+        os.unlink(candidate)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temps(directory: str, base: str, before: float) -> None:
+    """Remove temp files of earlier saves to ``base`` that were abandoned (their
+    writer died): they match this module's temp-name pattern, are older than
+    ``before`` and no live writer holds their lock."""
+    pattern = re.compile(rf"\.{re.escape(base)}\.[0-9a-f]{{16}}\.tmp")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            _remove_if_abandoned(os.path.join(directory, name), before)
+
+
 def save(obj, path) -> None:
     """Write ``obj`` to ``path`` (str or os.PathLike) as a fastdl checkpoint.
 
@@ -176,12 +233,15 @@ def save(obj, path) -> None:
     The whole structure is checked before anything is written, then the file
     is written atomically: to a temporary file in the same directory, flushed
     and fsynced, then moved over ``path`` with ``os.replace``. A failed save
-    leaves an existing ``path`` untouched and no temporary file behind.
+    leaves an existing ``path`` untouched and no temporary file behind, and a
+    successful one removes the temporary files that writers killed mid-save left
+    for the same ``path``.
 
     Raises:
         TypeError: an unsupported leaf, a non-str dict key or an object-dtype
             array (the message says where in the structure).
-        ValueError: the structure contains itself.
+        ValueError: the structure contains itself, is nested more than
+            ``MAX_DEPTH`` deep, or needs a manifest over ``MAX_MANIFEST_BYTES``.
 
     Example:
         >>> import numpy as np, tempfile, os
@@ -198,16 +258,24 @@ def save(obj, path) -> None:
     manifest = json.dumps(
         {"format": FORMAT, "version": VERSION, "root": root}, ensure_ascii=True
     ).encode("ascii")
+    if len(manifest) > MAX_MANIFEST_BYTES:
+        raise ValueError(
+            f"save: the manifest would be {len(manifest)} bytes, more than the "
+            f"{MAX_MANIFEST_BYTES} a checkpoint may hold"
+        )
 
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: cannot write {path}: no directory {directory}")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    base = os.path.basename(path)
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+    started = time.time()
     # "x": O_EXCL, and the usual 0o666 & ~umask permissions (mkstemp's 0o600
     # would leave checkpoints unreadable to the rest of a group).
     f = open(tmp, "xb")
     try:
         with f:
+            _lock(f)
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
                 zf.writestr(MANIFEST, manifest)
                 for name, array in encoder.arrays:
@@ -215,7 +283,7 @@ def save(obj, path) -> None:
                         np.lib.format.write_array(entry, array, allow_pickle=False)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -223,6 +291,7 @@ def save(obj, path) -> None:
             pass
         raise
     _fsync_directory(directory)
+    _remove_stale_temps(directory, base, started)
 
 
 # --- loading --------------------------------------------------------------------
@@ -231,10 +300,11 @@ _LEAF_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 class _Decoder:
-    def __init__(self, zf: zipfile.ZipFile, path: str):
+    def __init__(self, zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], path: str):
         self.zf = zf
         self.path = path
-        self.names = set(zf.namelist())
+        self.entries = entries
+        self.used: set[str] = set()
         self.from_numpy = None
 
     def error(self, message: str) -> ValueError:
@@ -244,17 +314,15 @@ class _Decoder:
         entry = node.get("entry")
         if not isinstance(entry, str):
             raise self.error(f"corrupt manifest: {where} has no entry name")
-        if entry not in self.names:
+        if entry not in self.entries:
             raise self.error(f"manifest references missing entry {entry!r} ({where})")
+        if entry in self.used:  # save writes one entry per array
+            raise self.error(f"corrupt manifest: entry {entry!r} referenced twice ({where})")
+        self.used.add(entry)
         try:
-            with self.zf.open(entry) as f:
-                array = np.load(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            array = _safezip.read_npy(self.zf, self.entries[entry], f"entry {entry!r} ({where})")
+        except _safezip.PARSE_ERRORS as exc:
             raise self.error(f"entry {entry!r} ({where}) is unreadable: {exc}") from exc
-        if not isinstance(array, np.ndarray):
-            if hasattr(array, "close"):
-                array.close()
-            raise self.error(f"entry {entry!r} ({where}) is not a .npy array")
         # Optional (older files lack them): the manifest's shape and dtype must match.
         shape, dtype = node.get("shape"), node.get("dtype")
         if shape is not None and (not isinstance(shape, list) or tuple(shape) != array.shape):
@@ -269,7 +337,9 @@ class _Decoder:
             )
         return array
 
-    def decode(self, node, where: str):
+    def decode(self, node, where: str, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise self.error(f"corrupt manifest: {where} is nested more than {MAX_DEPTH} deep")
         if not isinstance(node, dict) or not isinstance(node.get("type"), str):
             raise self.error(f"corrupt manifest: {where} is not a typed node")
         kind = node["type"]
@@ -280,7 +350,10 @@ class _Decoder:
             expected = _LEAF_TYPES[kind]
             ok = isinstance(value, expected) and (kind == "bool" or not isinstance(value, bool))
             if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-                value, ok = float(value), True
+                try:
+                    value, ok = float(value), True
+                except OverflowError:
+                    ok = False
             if not ok:
                 raise self.error(f"corrupt manifest: {where} is not a valid {kind}")
             return value
@@ -301,19 +374,23 @@ class _Decoder:
                     )
             try:
                 tensor = self.from_numpy(array)
-            except TypeError as exc:
+            except (TypeError, ValueError) as exc:
                 raise self.error(f"{where} cannot be a Tensor: {exc}") from exc
             requires_grad = node.get("requires_grad", False)
             if not isinstance(requires_grad, bool):
                 raise self.error(f"corrupt manifest: {where} has a bad requires_grad")
             if requires_grad:
+                if not np.issubdtype(array.dtype, np.inexact):
+                    raise self.error(
+                        f"corrupt manifest: {where} of dtype {array.dtype} cannot require grad"
+                    )
                 tensor.requires_grad_(True)
             return tensor
         if kind in ("list", "tuple"):
             items = node.get("items")
             if not isinstance(items, list):
                 raise self.error(f"corrupt manifest: {where} has no item list")
-            values = [self.decode(v, f"{where}[{i}]") for i, v in enumerate(items)]
+            values = [self.decode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(items)]
             return tuple(values) if kind == "tuple" else values
         if kind == "dict":
             items = node.get("items")
@@ -327,9 +404,34 @@ class _Decoder:
                 if not (isinstance(pair, list) and len(pair) == 2 and _valid_key(pair[0])):
                     raise self.error(f"corrupt manifest: {where} has a malformed item")
                 key, value = pair
-                out[key] = self.decode(value, f"{where}[{key!r}]")
+                out[key] = self.decode(value, f"{where}[{key!r}]", depth + 1)
             return out
         raise self.error(f"corrupt manifest: {where} has unknown node type {kind!r}")
+
+
+def _read_manifest(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], path: str):
+    info = entries.get(MANIFEST)
+    if info is None:
+        raise ValueError(f"{path}: not a fastdl checkpoint: no {MANIFEST} in the zip file")
+    try:
+        raw = _safezip.read_entry(zf, info, MAX_MANIFEST_BYTES, MANIFEST)
+    except _safezip.PARSE_ERRORS as exc:
+        raise ValueError(f"{path}: {MANIFEST} is unreadable: {exc}") from exc
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: {MANIFEST} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ValueError(f"{path}: unknown checkpoint format {found!r}; expected {FORMAT!r}")
+    version = manifest.get("version")
+    if version != VERSION or isinstance(version, bool):
+        raise ValueError(
+            f"{path}: unsupported {FORMAT} version {version!r}; this fastdl reads version {VERSION}"
+        )
+    if "root" not in manifest:
+        raise ValueError(f"{path}: corrupt manifest: no 'root' node")
+    return manifest["root"]
 
 
 def load(path):
@@ -337,14 +439,19 @@ def load(path):
 
     Arrays come back as NumPy arrays, Tensors as Tensors (built with
     ``fastdl.tensor.from_numpy``), dicts in their saved order. Only
-    :mod:`json` and ``np.load(..., allow_pickle=False)`` touch the file.
+    :mod:`json` and ``np.load(..., allow_pickle=False)``'s header parser touch the
+    file, and only files shaped as :func:`save` writes them are accepted: a regular
+    file (never a FIFO or device), uncompressed unencrypted unique zip entries, a
+    manifest of at most ``MAX_MANIFEST_BYTES`` nested at most ``MAX_DEPTH`` deep, and
+    ``.npy`` entries whose headers declare exactly the bytes the zip directory gives
+    them — so memory stays bounded by the file's size whatever its bytes say.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is truncated or corrupt, is not a zip file, has no
-            ``manifest.json``, has an unknown format or version, references a
-            missing entry, or holds a ``.npy`` entry that would need pickle
-            (the message names the path).
+        ValueError: the file is not a regular file, is truncated or corrupt, is not a
+            zip file, has no ``manifest.json``, has an unknown format or version,
+            references a missing entry, or holds an entry that does not parse or
+            would need pickle (the message names the path and the entry).
 
     Example:
         >>> import numpy as np, tempfile, os
@@ -354,34 +461,15 @@ def load(path):
         (1, 2.5, 'relu')
     """
     path = os.fspath(path)
-    try:
-        zf = zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile as exc:
-        raise ValueError(
-            f"{path}: not a fastdl checkpoint (truncated or not a zip file: {exc})"
-        ) from exc
-    with zf:
+    with _safezip.open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
         try:
-            raw = zf.read(MANIFEST)
-        except KeyError:
+            zf = zipfile.ZipFile(f, "r")
+        except _safezip.PARSE_ERRORS as exc:
             raise ValueError(
-                f"{path}: not a fastdl checkpoint: no {MANIFEST} in the zip file"
-            ) from None
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: {MANIFEST} is unreadable: {exc}") from exc
-        try:
-            manifest = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"{path}: {MANIFEST} is not valid JSON: {exc}") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            found = manifest.get("format") if isinstance(manifest, dict) else None
-            raise ValueError(f"{path}: unknown checkpoint format {found!r}; expected {FORMAT!r}")
-        version = manifest.get("version")
-        if version != VERSION or isinstance(version, bool):
-            raise ValueError(
-                f"{path}: unsupported {FORMAT} version {version!r}; this fastdl "
-                f"reads version {VERSION}"
-            )
-        if "root" not in manifest:
-            raise ValueError(f"{path}: corrupt manifest: no 'root' node")
-        return _Decoder(zf, path).decode(manifest["root"], "root")
+                f"{path}: not a fastdl checkpoint (truncated or not a zip file: {exc})"
+            ) from exc
+        with zf:
+            entries = _safezip.check_directory(zf, size, path)
+            root = _read_manifest(zf, entries, path)
+            return _Decoder(zf, entries, path).decode(root, "root")

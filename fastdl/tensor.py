@@ -356,13 +356,29 @@ def tensor(
     if isinstance(data, Tensor):
         data = data._host()
     target = dtypes.infer(data) if dtype is None else dtypes.as_dtype(dtype)
+    _check_integer_range(data, target)
     try:
         array = np.array(data, dtype=target, copy=True)
+    except OverflowError as error:
+        raise ValueError(f"tensor(): a value does not fit {target}: {error}") from None
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"tensor(): cannot build a tensor from {type(data).__name__}: {error}"
         ) from None
     return _factory(array, requires_grad, device)
+
+
+def _check_integer_range(data: Any, target: Any) -> None:
+    """Refuse unsigned NumPy integers beyond int64 (NumPy would wrap them to negatives)."""
+    if np.dtype(target).kind != "i":
+        return
+    source = data if isinstance(data, (np.ndarray, np.generic)) else None
+    if source is not None and source.dtype.kind == "u" and source.dtype.itemsize >= 8:
+        if np.any(np.asarray(source) > np.iinfo(np.dtype(target)).max):
+            raise ValueError(
+                f"tensor(): a value of {source.dtype} does not fit {np.dtype(target)} "
+                "(overflow when converting an integer)"
+            )
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -469,6 +485,8 @@ def arange(
     """Evenly spaced values in [start, end), as ``torch.arange``."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         dtype = dtypes.float32 if floats else dtypes.int64

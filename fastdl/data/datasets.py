@@ -8,8 +8,9 @@ from __future__ import annotations
 import gzip
 import numbers
 import os
+import stat
 import zlib
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -75,48 +76,38 @@ _IDX_NAMES = {
 }
 
 
-def _read_bytes(path: str) -> bytes:
-    if path.endswith(".gz"):
-        try:
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        except (OSError, EOFError, zlib.error) as exc:
-            # BadGzipFile is an OSError; a cut-off stream is an EOFError.
-            raise ValueError(f"{path}: not a readable gzip file ({exc})") from exc
-    with open(path, "rb") as f:
-        return f.read()
+# Deflate expands at most about 1032:1: a .gz header declaring more data than that
+# is a lie, refused before inflating.
+_MAX_DEFLATE_RATIO = 1032
+_CHUNK = 1 << 20
 
 
-def read_idx(path) -> np.ndarray:
-    """Read one IDX file (raw or gzip-compressed when the name ends in ``.gz``).
+def _read_exact(f: BinaryIO, out: np.ndarray) -> int:
+    """Fill ``out``'s bytes from ``f`` in bounded chunks; the number of bytes read."""
+    raw = out.reshape(-1).view(np.uint8)
+    done = 0
+    while done < raw.size:
+        chunk = f.read(min(_CHUNK, raw.size - done))
+        if not chunk:
+            break
+        raw[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        done += len(chunk)
+    return done
 
-    The header is validated strictly: two zero bytes, a known type code, the
-    number of dimensions, then one big-endian uint32 per dimension; the data
-    must fill the rest of the file exactly. The array comes back in native
-    byte order with the type the file declares.
 
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is truncated, has trailing bytes, a bad magic
-            number or an unknown type code (the message names the path).
-
-    Example:
-        >>> images = read_idx("mnist/train-images-idx3-ubyte.gz")  # doctest: +SKIP
-        >>> images.shape, images.dtype  # doctest: +SKIP
-        ((60000, 28, 28), dtype('uint8'))
-    """
-    path = os.fspath(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
+def _parse_idx(f: BinaryIO, path: str, limit: int) -> np.ndarray:
+    """The IDX array in stream ``f``, whose decoded size is at most ``limit`` bytes."""
+    magic = f.read(4)
+    if len(magic) < 4:
         raise ValueError(
-            f"{path}: truncated IDX file: {len(raw)} bytes, shorter than the 4-byte magic number"
+            f"{path}: truncated IDX file: {len(magic)} bytes, shorter than the 4-byte magic number"
         )
-    if raw[0] != 0 or raw[1] != 0:
+    if magic[0] != 0 or magic[1] != 0:
         raise ValueError(
             f"{path}: not an IDX file: magic number starts with bytes "
-            f"{raw[0]:#04x} {raw[1]:#04x}, expected 0x00 0x00"
+            f"{magic[0]:#04x} {magic[1]:#04x}, expected 0x00 0x00"
         )
-    code, ndim = raw[2], raw[3]
+    code, ndim = magic[2], magic[3]
     if code not in _IDX_DTYPES:
         raise ValueError(
             f"{path}: unknown IDX type code {code:#04x}; expected one of "
@@ -125,26 +116,74 @@ def read_idx(path) -> np.ndarray:
     if ndim == 0:
         raise ValueError(f"{path}: IDX header declares 0 dimensions")
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise ValueError(
             f"{path}: truncated IDX header: {ndim} dimensions need {header} "
-            f"bytes, the file has {len(raw)}"
+            f"bytes, the file has {4 + len(raw_dims)}"
         )
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dims = tuple(int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = _IDX_DTYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) < expected:
+    count = 1
+    for d in dims:
+        count *= d
+    expected = header + count * dtype.itemsize
+    if expected > limit:
         raise ValueError(
             f"{path}: truncated IDX file: dims {dims} of {dtype.name} need "
-            f"{expected} bytes, the file has {len(raw)}"
+            f"{expected} bytes, the file can hold at most {limit}"
         )
-    if len(raw) > expected:
+    data = np.empty(count, dtype)
+    got = _read_exact(f, data)
+    if got < data.nbytes:
         raise ValueError(
-            f"{path}: corrupt IDX file: {len(raw) - expected} unexpected bytes "
+            f"{path}: truncated IDX file: dims {dims} of {dtype.name} need "
+            f"{expected} bytes, the file has {header + got}"
+        )
+    extra = len(f.read(_CHUNK))
+    if extra:
+        more = "" if extra < _CHUNK else " or more"
+        raise ValueError(
+            f"{path}: corrupt IDX file: {extra}{more} unexpected bytes "
             f"after the data of dims {dims}"
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+    return data.reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed when the name ends in ``.gz``).
+
+    The header is validated strictly: two zero bytes, a known type code, the
+    number of dimensions, then one big-endian uint32 per dimension; the data
+    must fill the rest of the file exactly. The dimensions are checked against
+    the file's size before anything is allocated, and a ``.gz`` stream is
+    inflated no further than the header implies. The array comes back in native
+    byte order with the type the file declares.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not a regular file, is truncated, has trailing
+            bytes, a bad magic number or an unknown type code (the message names
+            the path).
+
+    Example:
+        >>> images = read_idx("mnist/train-images-idx3-ubyte.gz")  # doctest: +SKIP
+        >>> images.shape, images.dtype  # doctest: +SKIP
+        ((60000, 28, 28), dtype('uint8'))
+    """
+    path = os.fspath(path)
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if not path.endswith(".gz"):
+            return _parse_idx(f, path, size)
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _parse_idx(stream, path, size * _MAX_DEFLATE_RATIO)
+        except (OSError, EOFError, zlib.error) as exc:
+            # BadGzipFile is an OSError; a cut-off stream is an EOFError.
+            raise ValueError(f"{path}: not a readable gzip file ({exc})") from exc
 
 
 def _find_idx(directory: str, name: str) -> str:

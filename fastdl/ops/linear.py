@@ -87,6 +87,8 @@ def linear(
     """
     if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
         raise TypeError("linear: input and weight must be Tensors")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim < 1 or x.shape[-1] != weight.shape[1]:

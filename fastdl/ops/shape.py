@@ -302,6 +302,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"stack: tensors[{i}] is a {type(t).__name__}, not a Tensor")
     shape = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.shape != shape:

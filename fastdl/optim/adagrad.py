@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastdl.optim.optimizer import Optimizer, _Chunk
+from fastdl.optim.optimizer import Optimizer, _Chunk, check_hyperparameter
 
 
 class Adagrad(Optimizer):
@@ -23,6 +23,7 @@ class Adagrad(Optimizer):
     """
 
     state_names = ("sum",)
+    nonnegative_state = ("sum",)
 
     def __init__(
         self,
@@ -51,14 +52,9 @@ class Adagrad(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["lr_decay"] < 0:
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if group["initial_accumulator_value"] < 0:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
-            )
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        check_hyperparameter(group, "lr_decay", "lr_decay value")
+        check_hyperparameter(group, "initial_accumulator_value", "initial_accumulator_value value")
+        check_hyperparameter(group, "eps", "epsilon value")
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat = chunk.flat

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastdl.optim.optimizer import Optimizer, _Chunk
+from fastdl.optim.optimizer import Optimizer, _Chunk, check_flag, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -20,6 +20,7 @@ class Adam(Optimizer):
     """
 
     state_names = ("exp_avg", "exp_avg_sq")
+    nonnegative_state = ("exp_avg_sq", "max_exp_avg_sq")
     decoupled = False
 
     def __init__(
@@ -42,11 +43,13 @@ class Adam(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        for i, beta in enumerate(group["betas"]):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_hyperparameter(group, "eps", "epsilon value")
+        check_flag(group, "amsgrad")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas: {betas!r}; expected two numbers")
+        for i, beta in enumerate(betas):
+            check_hyperparameter({"beta": beta}, "beta", f"beta parameter at index {i}", high=1.0)
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat, state = chunk.flat, chunk.state

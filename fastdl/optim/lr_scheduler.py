@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastdl.optim.optimizer import Optimizer
@@ -86,6 +86,87 @@ def _lrs(optimizer: Optimizer) -> list[float]:
     return [group["lr"] for group in optimizer.param_groups]
 
 
+# --- checks of loaded state: each raises ValueError naming the key ------------------
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int_at_least(low: int) -> Callable[[str, Any, Any], None]:
+    def check(key: str, value: Any, scheduler: Any) -> None:
+        if not _is_int(value) or not low <= value <= _MAX_COUNT:
+            raise ValueError(f"{key} must be an int in [{low}, {_MAX_COUNT}], got {value!r}")
+
+    return check
+
+
+def _real_in(
+    low: float, high: float = math.inf, open_low: bool = False, open_high: bool = False
+) -> Callable[[str, Any, Any], None]:
+    def check(key: str, value: Any, scheduler: Any) -> None:
+        ok = _is_real(value) and math.isfinite(value)
+        ok = ok and (value > low if open_low else value >= low)
+        ok = ok and (value < high if open_high else value <= high)
+        if not ok:
+            raise ValueError(f"{key} must be a finite number in range, got {value!r}")
+
+    return check
+
+
+def _one_of(*choices: Any) -> Callable[[str, Any, Any], None]:
+    def check(key: str, value: Any, scheduler: Any) -> None:
+        if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+            raise ValueError(f"{key} must be one of {choices}, got {value!r}")
+
+    return check
+
+
+def _per_group_lrs(key: str, value: Any, scheduler: Any) -> None:
+    groups = len(scheduler.optimizer.param_groups)
+    if not isinstance(value, list) or len(value) != groups:
+        raise ValueError(f"{key} must be a list of {groups} learning rates, got {value!r}")
+    for lr in value:
+        _real_in(0.0)(key, lr, scheduler)
+
+
+def _milestones(key: str, value: Any, scheduler: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be a dict of epoch -> count, got {value!r}")
+    for epoch, count in value.items():
+        epoch = int(epoch) if isinstance(epoch, str) and epoch.isdigit() else epoch
+        _int_at_least(0)(key, epoch, scheduler)
+        _int_at_least(1)(key, count, scheduler)
+
+
+def _phases(key: str, value: Any, scheduler: Any) -> None:
+    names = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+    fields = {"end_step", "start_lr", "end_lr", "start_momentum", "end_momentum"}
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{key} must be a non-empty list of phases, got {value!r}")
+    for phase in value:
+        if not isinstance(phase, dict) or set(phase) != fields:
+            raise ValueError(f"{key} has a malformed phase {phase!r}")
+        _real_in(-1.0, _MAX_COUNT)(f"{key} end_step", phase["end_step"], scheduler)
+        for field in fields - {"end_step"}:
+            if phase[field] not in names:
+                raise ValueError(f"{key} {field} must be one of {names}, got {phase[field]!r}")
+
+
+def _optional_min_lr(key: str, value: Any, scheduler: Any) -> None:
+    if value is not None:
+        _real_in(0.0)(key, value, scheduler)
+
+
+def _best(key: str, value: Any, scheduler: Any) -> None:
+    if not _is_real(value) or math.isnan(value):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+
+
+_MAX_COUNT = 2**62
+_FLAG = _one_of(True, False)
+
+
 class LRScheduler:
     """Base class: holds ``optimizer``, ``base_lrs`` and ``last_epoch``.
 
@@ -96,6 +177,14 @@ class LRScheduler:
     """
 
     per_batch = False  # fit() steps this scheduler once per epoch
+    # How load_state_dict checks each saved attribute; subclasses add theirs.
+    _state_checks: dict[str, Callable[[str, Any, Any], None]] = {
+        "base_lrs": _per_group_lrs,
+        "_last_lr": _per_group_lrs,
+        "last_epoch": _int_at_least(-1),
+        "_step_count": _int_at_least(0),
+        "_is_initial": _FLAG,
+    }
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
@@ -142,10 +231,34 @@ class LRScheduler:
         """Everything but the optimizer, as plain values (saves with ``fastdl.save``)."""
         return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "optimizer"})
 
+    def check_state_dict(self, state_dict: Any) -> None:
+        """Raise ValueError (naming the key) unless ``load_state_dict(state_dict)``
+        would succeed; changes nothing."""
+        self._validated_state(state_dict)
+
+    def _validated_state(self, state_dict: Any) -> dict[str, Any]:
+        """A checked deep copy of ``state_dict`` to apply: only attributes this
+        scheduler has, each of the type and range its constructor accepts."""
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"scheduler state must be a dict, got {type(state_dict).__name__}")
+        state = copy.deepcopy({k: v for k, v in state_dict.items() if k != "optimizer"})
+        checks: dict[str, Callable[[str, Any, Any], None]] = {}
+        for cls in reversed(type(self).__mro__):
+            checks.update(vars(cls).get("_state_checks", {}))
+        for key, value in state.items():
+            if not isinstance(key, str) or (key not in checks and key not in self.__dict__):
+                raise ValueError(f"{type(self).__name__} state has unknown key {key!r}")
+            if key in checks:
+                checks[key](key, value, self)
+        return state
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned (load the optimizer's state dict too)."""
-        state = {k: v for k, v in state_dict.items() if k != "optimizer"}
-        self.__dict__.update(copy.deepcopy(state))
+        """Restore what ``state_dict()`` returned (load the optimizer's state dict too).
+
+        Every value is checked first (:meth:`check_state_dict`), so a bad state raises
+        ValueError naming the key and leaves the scheduler as it was.
+        """
+        self.__dict__.update(self._validated_state(state_dict))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.get_last_lr()})"
@@ -170,6 +283,8 @@ class StepLR(LRScheduler):
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    _state_checks = {"step_size": _int_at_least(1), "gamma": _real_in(0.0)}
 
     def get_lr(self) -> list[float]:
         if self._is_initial or self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
@@ -211,6 +326,8 @@ class MultiStepLR(LRScheduler):
         factor = self.gamma ** self.milestones[self.last_epoch]
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
+    _state_checks = {"milestones": _milestones, "gamma": _real_in(0.0)}
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self.milestones = {int(k): int(v) for k, v in self.milestones.items()}
@@ -229,6 +346,8 @@ class ExponentialLR(LRScheduler):
             raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    _state_checks = {"gamma": _real_in(0.0)}
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -258,6 +377,8 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
+
+    _state_checks = {"T_max": _int_at_least(1), "eta_min": _real_in(0.0)}
 
     def get_lr(self) -> list[float]:
         groups = self.optimizer.param_groups
@@ -306,6 +427,12 @@ class LinearLR(LRScheduler):
         self.end_factor = end_factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
+
+    _state_checks = {
+        "start_factor": _real_in(0.0, 1.0, open_low=True),
+        "end_factor": _real_in(0.0, 1.0),
+        "total_iters": _int_at_least(1),
+    }
 
     def get_lr(self) -> list[float]:
         groups = self.optimizer.param_groups
@@ -461,6 +588,14 @@ class OneCycleLR(LRScheduler):
                     group["base_momentum"] = base_momentums[i]
         super().__init__(optimizer, last_epoch)
 
+    _state_checks = {
+        "total_steps": _int_at_least(1),
+        "_anneal_func_type": _one_of("cos", "linear"),
+        "cycle_momentum": _FLAG,
+        "use_beta1": _FLAG,
+        "_schedule_phases": _phases,
+    }
+
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self._anneal_func_type == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
@@ -565,6 +700,23 @@ class ReduceLROnPlateau(LRScheduler):
         self.last_epoch = 0
         self._last_lr = _lrs(optimizer)
         self._reset()
+
+    _state_checks = {
+        "factor": _real_in(0.0, 1.0, open_high=True),
+        "min_lrs": _per_group_lrs,
+        "default_min_lr": _optional_min_lr,
+        "patience": _int_at_least(0),
+        "cooldown": _int_at_least(0),
+        "eps": _real_in(0.0),
+        "mode": _one_of("min", "max"),
+        "threshold": _real_in(-math.inf),
+        "threshold_mode": _one_of("rel", "abs"),
+        "mode_worse": _one_of(math.inf, -math.inf),
+        "last_epoch": _int_at_least(0),
+        "best": _best,
+        "cooldown_counter": _int_at_least(0),
+        "num_bad_epochs": _int_at_least(0),
+    }
 
     def _reset(self) -> None:
         self.best = self.mode_worse

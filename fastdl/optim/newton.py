@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from fastdl.autograd import enable_grad
-from fastdl.optim.optimizer import Optimizer, _Chunk
+from fastdl.optim.optimizer import Optimizer, _Chunk, check_hyperparameter
 from fastdl.second_order import gradient_and_hessian
 from fastdl.tensor import Tensor
 
@@ -42,8 +42,7 @@ class Newton(Optimizer):
                 f"{max_params}; the Hessian would need {count}x{count} entries. Raise "
                 "max_params or use a first-order optimizer."
             )
-        if damping < 0:
-            raise ValueError(f"Invalid damping value: {damping}")
+        check_hyperparameter({"damping": damping}, "damping", "damping value")
         on_gpu = [p.device for g in groups for p in g["params"] if p.device != "cpu"]
         if on_gpu:
             raise ValueError(
@@ -52,6 +51,10 @@ class Newton(Optimizer):
             )
         self.max_params = max_params
         super().__init__(params, dict(lr=lr, damping=damping))
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        check_hyperparameter(group, "damping", "damping value")
 
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor:  # type: ignore[override]
         """One Newton step on the loss ``closure()`` returns; returns that loss."""

@@ -10,6 +10,8 @@ next backward overwrites them (see :mod:`fastdl.autograd`). Per-parameter state 
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +42,91 @@ def _host_copy(array: Any) -> np.ndarray:
     return backends.of(array).to_host(array, copy=True)
 
 
+# The largest step count a state dict may hold (the step counters are int64).
+MAX_STEP = 2**62
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_hyperparameter(
+    group: dict[str, Any],
+    key: str,
+    label: str,
+    low: float = 0.0,
+    high: float = math.inf,
+    high_inclusive: bool = False,
+) -> None:
+    """Raise ``ValueError("Invalid <label>: <value>")`` (PyTorch's wording) unless
+    ``group[key]`` is a finite real number in ``[low, high)`` (``[low, high]`` with
+    ``high_inclusive``); an absent key passes."""
+    if key not in group:
+        return
+    value = group[key]
+    ok = _is_real(value) and math.isfinite(value) and low <= value
+    ok = ok and (value <= high if high_inclusive else value < high)
+    if not ok:
+        raise ValueError(f"Invalid {label}: {value}")
+
+
+def check_flag(group: dict[str, Any], key: str) -> None:
+    """Raise ValueError unless ``group[key]`` (when present) is a bool (or 0 or 1)."""
+    if key in group and not (
+        isinstance(group[key], (bool, np.bool_))
+        or (type(group[key]) is int and group[key] in (0, 1))
+    ):
+        raise ValueError(f"Invalid {key} value: {group[key]!r}; expected a bool")
+
+
+def _check_finite_numbers(group: dict[str, Any]) -> None:
+    """Every other real-valued option (``initial_lr``, ``max_lr``, ...) must be finite."""
+    for key, value in group.items():
+        values = value if isinstance(value, (list, tuple)) and key != "params" else [value]
+        for v in values:
+            if _is_real(v) and not math.isfinite(v):
+                raise ValueError(f"Invalid {key} value: {value}")
+
+
+def _step_count(value: Any, index: int) -> int:
+    """A saved ``step`` as an int (PyTorch saves it as a float tensor)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        step = int(value)
+    elif _is_real(value) and math.isfinite(value) and float(value).is_integer():
+        step = int(value)
+    else:
+        raise ValueError(f"state for parameter {index}: 'step' must be an integer, got {value!r}")
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(
+            f"state for parameter {index}: 'step' must be in [0, {MAX_STEP}], got {step}"
+        )
+    return step
+
+
+def _state_array(value: Any, name: str, index: int, shape: tuple, dtype: Any) -> np.ndarray:
+    """A saved state array as a contiguous NumPy array of ``dtype``: real, finite
+    (after the cast), of ``shape``."""
+    where = f"state {name!r} of parameter {index}"
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    if not isinstance(value, (np.ndarray, np.generic, numbers.Real)):
+        raise ValueError(f"{where} must be an array, got {type(value).__name__}")
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"{where} must hold real numbers, got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"{where} has shape {array.shape}, expected {shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = np.ascontiguousarray(array, dtype=dtype).reshape(-1)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{where} holds non-finite values (or overflows {np.dtype(dtype)})")
+    return array
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` and per-parameter ``state``.
 
@@ -51,6 +138,8 @@ class Optimizer:
     """
 
     state_names: tuple[str, ...] = ()
+    # State arrays that are sums of squares: a negative value is corrupt state.
+    nonnegative_state: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -88,7 +177,7 @@ class Optimizer:
                 raise ValueError("some parameters appear in more than one parameter group")
             seen.add(id(p))
         group = {**self.defaults, **param_group, "params": params}
-        self._validate(group)
+        self._check_group(group)
         trainable = [p for p in params if p.requires_grad]
         initial = self._initial_state(group)
         chunks = [_Chunk(flat, initial) for flat in flatten(trainable)] if trainable else []
@@ -101,10 +190,16 @@ class Optimizer:
         return dict.fromkeys(self.state_names, 0.0)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        if group.get("lr", 0) < 0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        """Raise ValueError unless ``group``'s options are ones a step can use (finite
+        and in range); subclasses add their own options."""
+        check_hyperparameter(group, "lr", "learning rate")
+        check_hyperparameter(group, "weight_decay", "weight_decay value")
+        check_flag(group, "maximize")
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """``_validate``, then: every other real-valued option is finite too."""
+        self._validate(group)
+        _check_finite_numbers(group)
 
     @property
     def state(self) -> dict[Tensor, dict[str, Any]]:
@@ -212,29 +307,62 @@ class Optimizer:
             groups.append(saved)
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore state saved by ``state_dict``; everything is checked before anything
-        is written, so a mismatch (or a saved hyper-parameter this optimizer rejects)
-        leaves the optimizer as it was."""
+    def check_state_dict(self, state_dict: Any) -> None:
+        """Raise ValueError (naming the entry) unless ``load_state_dict(state_dict)``
+        would succeed; changes nothing. Lets a caller restoring several objects check
+        them all before writing any."""
+        self._validated_state(state_dict)
+
+    def _validated_state(self, state_dict: Any) -> tuple[list[dict[str, Any]], list[tuple]]:
+        """The groups' options after loading and the per-parameter writes
+        ``(chunk, pos, step, arrays or None)``, all checked; writes nothing."""
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
-        groups = state_dict["param_groups"]
+        groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)):
+            raise ValueError(
+                f"state_dict 'param_groups' must be a list, got {type(groups).__name__}"
+            )
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"state_dict 'state' must be a dict, got {type(saved_state).__name__}")
         if len(groups) != len(self.param_groups):
             raise ValueError(
                 f"loaded state dict has {len(groups)} parameter groups, the optimizer has "
                 f"{len(self.param_groups)}"
             )
-        for saved, group in zip(groups, self.param_groups):
+        for i, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+                raise ValueError(f"param_groups[{i}] must be a dict with a 'params' list")
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     "loaded state dict has a parameter group of a different size "
                     f"({len(saved['params'])} vs {len(group['params'])})"
                 )
         loaded = []  # the groups' hyper-parameters after loading
-        for saved, group in zip(groups, self.param_groups):
+        for i, (saved, group) in enumerate(zip(groups, self.param_groups)):
             merged = {**group, **{k: v for k, v in saved.items() if k != "params"}}
-            self._validate(merged)
+            try:
+                self._check_group(merged)
+            except (TypeError, KeyError) as exc:
+                raise ValueError(f"param_groups[{i}]: invalid options: {exc}") from exc
+            except ValueError as exc:
+                raise ValueError(f"param_groups[{i}]: {exc}") from exc
             loaded.append(merged)
+        count = sum(len(g["params"]) for g in self.param_groups)
+        state: dict[int, Any] = {}
+        for key, entry in saved_state.items():
+            index = key
+            if isinstance(key, str) and key.isdigit():
+                index = int(key)
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+                raise ValueError(
+                    f"state_dict 'state' has key {key!r}; expected parameter indices 0..{count - 1}"
+                )
+            if not isinstance(entry, dict):
+                raise ValueError(
+                    f"state for parameter {index} must be a dict, got {type(entry).__name__}"
+                )
+            state[index] = entry
         # The saved options decide which state arrays each chunk needs (RMSprop's
         # momentum_buffer, Adam's max_exp_avg_sq, ...).
         initial = {
@@ -242,26 +370,46 @@ class Optimizer:
             for merged, chunks in zip(loaded, self._chunks)
             for chunk in chunks
         }
-        state = {int(k): v for k, v in state_dict["state"].items()}
         writes = []
         for index, chunk, pos in self._indexed():
             entry = state.get(index)
             if entry is None:
                 writes.append((chunk, pos, 0, None))
                 continue
-            shape = chunk.flat.params[pos].shape
+            if "step" not in entry:
+                raise ValueError(f"state for parameter {index} lacks 'step'")
+            step = _step_count(entry["step"], index)
+            shape = tuple(chunk.flat.params[pos].shape)
             arrays = {}
             for name in initial[id(chunk)]:
-                if name not in entry or "step" not in entry:
-                    raise ValueError(f"state for parameter {index} lacks {name!r} or 'step'")
-                array = np.asarray(entry[name])
-                if array.shape != shape:
+                if name not in entry:
+                    raise ValueError(f"state for parameter {index} lacks {name!r}")
+                array = _state_array(entry[name], name, index, shape, chunk.flat.values.dtype)
+                if name in self.nonnegative_state and (array < 0).any():
                     raise ValueError(
-                        f"state {name!r} of parameter {index} has shape {array.shape}, "
-                        f"expected {shape}"
+                        f"state {name!r} of parameter {index} holds negative values; "
+                        "it is a sum of squares"
                     )
                 arrays[name] = array
-            writes.append((chunk, pos, int(entry["step"]), arrays))
+            writes.append((chunk, pos, step, arrays))
+        return loaded, writes
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore state saved by ``state_dict``. Everything is checked first
+        (:meth:`check_state_dict`: group options finite and in range, steps, array
+        types, shapes and finiteness), so a bad state dict raises ValueError naming
+        the entry and leaves the optimizer as it was.
+
+        Example::
+
+            opt.load_state_dict(fastdl.load("opt.fdl"))
+        """
+        loaded, writes = self._validated_state(state_dict)
+        initial = {
+            id(chunk): self._initial_state(merged)
+            for merged, chunks in zip(loaded, self._chunks)
+            for chunk in chunks
+        }
         for merged, chunks in zip(loaded, self._chunks):
             for chunk in chunks:
                 self._match_state(merged, chunk)
@@ -273,7 +421,6 @@ class Optimizer:
                 if arrays is None:
                     be.fill(buf[where], initial[id(chunk)][name])
                 else:
-                    source = np.ascontiguousarray(arrays[name], dtype=buf.dtype).reshape(-1)
-                    be.copy(be.from_host(source), buf[where])
+                    be.copy(be.from_host(arrays[name]), buf[where])
         for merged, group in zip(loaded, self.param_groups):
             group.update(merged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastdl.optim.optimizer import Optimizer, _Chunk
+from fastdl.optim.optimizer import Optimizer, _Chunk, check_flag, check_hyperparameter
 
 
 class RMSprop(Optimizer):
@@ -26,6 +26,7 @@ class RMSprop(Optimizer):
     """
 
     state_names = ("square_avg",)
+    nonnegative_state = ("square_avg",)
 
     def __init__(
         self,
@@ -61,12 +62,10 @@ class RMSprop(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if group["momentum"] < 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["alpha"] < 0:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+        check_hyperparameter(group, "eps", "epsilon value")
+        check_hyperparameter(group, "momentum", "momentum value")
+        check_hyperparameter(group, "alpha", "alpha value")
+        check_flag(group, "centered")
 
     def _update(self, group: dict[str, Any], chunk: _Chunk, where: slice, step: int) -> None:
         flat, state = chunk.flat, chunk.state

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from fastdl.optim.optimizer import Optimizer, _Chunk
+from fastdl.optim.optimizer import Optimizer, _Chunk, check_flag, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -48,8 +49,9 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        check_hyperparameter(group, "momentum", "momentum value")
+        check_hyperparameter(group, "dampening", "dampening value", low=-math.inf)
+        check_flag(group, "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 

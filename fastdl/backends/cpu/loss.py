@@ -114,7 +114,9 @@ def _bce_with_logits(z, target, losses):
     for i in range(z.shape[0]):
         v = z[i]
         pos = v if v > 0 else 0.0
-        losses[i] = pos - v * target[i] + np.log1p(np.exp(-abs(v)))
+        t = target[i]
+        zt = v * t if t != 0 else 0.0  # +inf logit with target 0: +inf, not inf - inf
+        losses[i] = pos - zt + np.log1p(np.exp(-abs(v)))
 
 
 @njit(cache=True)

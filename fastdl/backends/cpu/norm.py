@@ -3,7 +3,9 @@
 Each kernel is fused: one pass over the data for the statistics, one to write the
 result. Sums are accumulated in float64 whatever the dtype of x, and the variance is
 taken from sums shifted by the first element of the row (or channel), which keeps a
-one-pass variance accurate when the mean is large against the spread. Saved
+one-pass variance accurate when the mean is large against the spread; where those
+squares overflow (values near 1e155 and beyond), a second pass sums squared
+deviations from the mean, as the reference does. Saved
 ``mean``/``rstd`` are float64. ``fastmath={"reassoc"}`` only lets LLVM reorder the
 float64 sums so they vectorise (2.2x on the forward pass at 64x64x1024 float32); NaN
 and inf keep their IEEE meaning. Single-threaded, as every Numba kernel here.
@@ -49,9 +51,16 @@ def _layer_norm(x, weight, bias, has_w, has_b, eps, out, mean, rstd):
             s += v
             ss += v * v
         m = s / d
-        var = max(ss / d - m * m, 0.0)
-        r = 1.0 / np.sqrt(var + eps)
         mu = shift + m
+        if np.isfinite(ss) and np.isfinite(m * m):
+            var = max(ss / d - m * m, 0.0)
+        else:  # the squares overflowed: a second pass, as the reference computes it
+            q = 0.0
+            for j in range(d):
+                dev = row[j] - mu
+                q += dev * dev
+            var = q / d
+        r = 1.0 / np.sqrt(var + eps)
         mean[i] = mu
         rstd[i] = r
         for j in range(d):
@@ -114,9 +123,18 @@ def _batch_norm(x, weight, bias, has_w, has_b, eps, out, mean, rstd):
                 s += v
                 ss += v * v
         m = s / count
-        var = max(ss / count - m * m, 0.0)
-        r = 1.0 / np.sqrt(var + eps)
         mu = shift + m
+        if np.isfinite(ss) and np.isfinite(m * m):
+            var = max(ss / count - m * m, 0.0)
+        else:  # the squares overflowed: a second pass, as the reference computes it
+            q = 0.0
+            for i in range(n):
+                row = x[i, k]
+                for j in range(length):
+                    dev = row[j] - mu
+                    q += dev * dev
+            var = q / count
+        r = 1.0 / np.sqrt(var + eps)
         mean[k] = mu
         rstd[k] = r
         scale = r * weight[k] if has_w else r

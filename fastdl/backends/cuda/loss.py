@@ -264,7 +264,9 @@ def _bce_with_logits_kernel(dtype):
             zi = z[i]
             # max(z, 0) - z t + log1p(exp(-|z|)): exp never overflows
             relu = zi if zi > zero else zero
-            losses[i] = relu - zi * target[i] + math.log1p(math.exp(-abs(zi)))
+            ti = target[i]
+            zt = zi * ti if ti != zero else zero  # +inf logit, target 0: +inf
+            losses[i] = relu - zt + math.log1p(math.exp(-abs(zi)))
 
     return cuda.jit(signature(dtype, "v", "v", "v"))(bce_with_logits)
 

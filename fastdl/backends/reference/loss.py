@@ -68,8 +68,11 @@ def bce_backward(p, target, grad_losses, grad_p):
 
 
 def bce_with_logits(z, target, losses):
-    """losses = max(z, 0) - z * t + log1p(exp(-|z|)): no overflow for any finite z."""
-    losses[...] = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    """losses = max(z, 0) - z * t + log1p(exp(-|z|)): no overflow for any finite z; the
+    ``z * t`` term is 0 where t is 0, so z = +inf with t = 0 gives +inf, as PyTorch."""
+    with np.errstate(invalid="ignore"):
+        zt = np.where(target == 0, 0.0, z * target)
+    losses[...] = np.maximum(z, 0) - zt + np.log1p(np.exp(-np.abs(z)))
 
 
 def bce_with_logits_backward(z, target, grad_losses, grad_z):
