@@ -179,7 +179,7 @@ def _move(array: Any, device: Any) -> Any:
     """``array`` copied to ``device`` (host <-> GPU; the one counted copy)."""
     if str(device) == "cpu":
         return backends.get("cuda").to_host(array)
-    return backends.for_device(device).from_host(np.ascontiguousarray(array))
+    return backends.for_device(device).from_host(array)
 
 
 def to_device(x: Tensor, device: Any) -> Tensor:
