@@ -131,6 +131,20 @@ def test_to_cuda_cpu_round_trip_and_gradient_flows_back():
     np.testing.assert_array_equal(y.detach().cpu().numpy(), A)
 
 
+def test_a_zero_dim_tensor_keeps_its_shape_on_the_gpu():
+    x = fastdl.tensor(3.0).to("cuda")
+    assert x.shape == () and x.cpu().shape == () and x.cpu().item() == 3.0
+    bn = nn.BatchNorm2d(2).to("cuda")
+    assert bn.state_dict()["num_batches_tracked"].shape == ()
+
+
+def test_embedding_module_looks_up_device_indices():
+    emb = nn.Embedding(4, 3).to("cuda")
+    rows = emb(fastdl.tensor([[0, 3], [2, 2]]).to("cuda"))
+    assert rows.device == "cuda:0" and rows.shape == (2, 2, 3)
+    np.testing.assert_array_equal(rows.detach().cpu().numpy()[0, 1], emb.state_dict()["weight"][3])
+
+
 def test_device_errors_are_clear():
     x = fastdl.ones(2, device=CUDA)
     with pytest.raises(RuntimeError, match="same device"):

@@ -215,13 +215,16 @@ class Embedding(Module):
         raw = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
         if raw.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers (int64), got dtype {raw.dtype}")
-        if raw.size and (raw.min() < 0 or raw.max() >= self.num_embeddings):
+        # Device indices are not checked: that would copy them to the host every call.
+        on_host = isinstance(raw, np.ndarray)
+        if on_host and raw.size and (raw.min() < 0 or raw.max() >= self.num_embeddings):
             raise ValueError(
                 f"Embedding: indices must lie in [0, {self.num_embeddings}) for "
                 f"num_embeddings={self.num_embeddings}, got values from {raw.min()} to "
                 f"{raw.max()} in indices of shape {raw.shape}"
             )
-        return F.embedding(raw, self.weight, self.padding_idx)
+        source = indices if isinstance(indices, Tensor) else raw  # a Tensor keeps its device
+        return F.embedding(source, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

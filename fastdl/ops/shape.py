@@ -177,7 +177,7 @@ class ToDevice(Function):
 def _move(array: Any, device: Any) -> Any:
     """``array`` copied to ``device`` (host <-> GPU; the one counted copy)."""
     host = backends.of(array).to_host(array)
-    return backends.for_device(device).from_host(np.ascontiguousarray(host))
+    return backends.for_device(device).from_host(np.asarray(host, order="C"))
 
 
 def to_device(x: Tensor, device: Any) -> Tensor:

@@ -314,7 +314,7 @@ _copies = {"host_to_device": 0, "device_to_host": 0}
 def to_device(array: np.ndarray):
     """A device copy of a host array, in memory from the caching allocator (counted in
     ``copy_stats()``; every host-to-device copy fastdl makes goes through here)."""
-    host = np.ascontiguousarray(array)
+    host = np.asarray(array, order="C")  # keeps a 0-d array 0-d, as ascontiguousarray does not
     out = empty(host.shape, host.dtype)
     if host.size:
         out.copy_to_device(host)
