@@ -113,6 +113,57 @@ def _check_workers(num_workers: Any, timeout: Any, prefetch_factor: Any, persist
     return prefetch_factor
 
 
+def _check_options(
+    iterable: bool,
+    shuffle: Any,
+    sampler: Any,
+    batch_sampler: Any,
+    batch_size: Any,
+    drop_last: bool,
+    shard: Any,
+) -> tuple[bool, int | str | None]:
+    """PyTorch's rules on which options go together (ValueError with its messages);
+    the effective ``(shuffle, batch_size)``."""
+    if iterable:
+        if shuffle not in (None, False):
+            raise ValueError(
+                "DataLoader with IterableDataset: expected unspecified shuffle option, "
+                f"but got shuffle={shuffle}"
+            )
+        if sampler is not None:
+            raise ValueError(
+                "DataLoader with IterableDataset: expected unspecified sampler option, "
+                f"but got sampler={sampler}"
+            )
+        if batch_sampler is not None:
+            raise ValueError(
+                "DataLoader with IterableDataset: expected unspecified batch_sampler "
+                f"option, but got batch_sampler={batch_sampler}"
+            )
+        if batch_size == "full":
+            raise ValueError("DataLoader: batch_size='full' needs a map-style data set")
+        shuffle = False
+    if sampler is not None and shuffle:
+        raise ValueError("sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError(
+                "batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                "sampler, and drop_last"
+            )
+        batch_size = None
+    elif batch_size is None and drop_last:
+        raise ValueError(
+            "batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
+        )
+    if shard is not None and (iterable or sampler is not None or batch_sampler is not None):
+        raise ValueError(
+            "DataLoader: shard splits the loader's own sampler; with a sampler, a "
+            "batch_sampler or an IterableDataset use DistributedSampler instead"
+        )
+    return bool(shuffle), batch_size
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
@@ -202,44 +253,9 @@ class DataLoader:
         if worker_init_fn is not None and not callable(worker_init_fn):
             raise TypeError("DataLoader: worker_init_fn must be callable or None")
 
-        if iterable:
-            if shuffle not in (None, False):
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified shuffle option, "
-                    f"but got shuffle={shuffle}"
-                )
-            if sampler is not None:
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified sampler option, "
-                    f"but got sampler={sampler}"
-                )
-            if batch_sampler is not None:
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified batch_sampler "
-                    f"option, but got batch_sampler={batch_sampler}"
-                )
-            if batch_size == "full":
-                raise ValueError("DataLoader: batch_size='full' needs a map-style data set")
-            shuffle = False
-        if sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError(
-                    "batch_sampler option is mutually exclusive with batch_size, shuffle, "
-                    "sampler, and drop_last"
-                )
-            batch_size = None
-        elif batch_size is None and drop_last:
-            raise ValueError(
-                "batch_size=None option disables auto-batching and is mutually exclusive "
-                "with drop_last"
-            )
-        if shard is not None and (iterable or sampler is not None or batch_sampler is not None):
-            raise ValueError(
-                "DataLoader: shard splits the loader's own sampler; with a sampler, a "
-                "batch_sampler or an IterableDataset use DistributedSampler instead"
-            )
+        shuffle, batch_size = _check_options(
+            iterable, shuffle, sampler, batch_sampler, batch_size, drop_last, shard
+        )
 
         if seed is None and shard is not None and generator is None:
             seed = 0  # every rank must draw the same order
@@ -409,7 +425,7 @@ class DataLoader:
                 yield batch
             return
         pool = self._pool
-        if pool is None:
+        if pool is None or not pool.workers:  # none yet, or shut down after a failure
             pool = WorkerPool(
                 self._spec(),
                 self.num_workers,
@@ -524,7 +540,8 @@ class DataLoader:
             # A new generator and samplers (not the old ones changed): a caller that
             # saved the loader's __dict__ can put everything back.
             self._rng = np.random.Generator(rng)
-            self._build_samplers()
+            if self._own_sampler:
+                self._build_samplers()
         self._pending = None if order is None else (order, int(position), int(base_seed))
         self._order, self._position = None, 0
 
