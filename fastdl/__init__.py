@@ -22,6 +22,7 @@ from fastdl import (  # memory: tunes glibc malloc on import (see fastdl/memory.
     optim,
     threads,
     train,
+    utils,
 )
 from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastdl.backends import use_backend
@@ -138,6 +139,7 @@ __all__ = [
     "train",
     "transpose",
     "use_backend",
+    "utils",
     "where",
     "zeros",
 ]

@@ -1,6 +1,7 @@
-"""Data sets and batching: :class:`Dataset`, :class:`TensorDataset`, :class:`DataLoader`,
-and the built-in data (:func:`load_digits`, :func:`load_idx`, :func:`make_spirals`,
-:func:`make_moons`).
+"""Data: the bundled data sets (:func:`load_digits`, :func:`load_idx`,
+:func:`make_spirals`, :func:`make_moons`) and, re-exported from
+:mod:`fastdl.utils.data`, :class:`Dataset`, :class:`TensorDataset`,
+:class:`DataLoader` and the rest of PyTorch's ``torch.utils.data``.
 
 Example:
     >>> from fastdl.data import DataLoader, TensorDataset, load_digits
@@ -10,7 +11,6 @@ Example:
     22
 """
 
-from fastdl.data.dataset import Dataset, TensorDataset
 from fastdl.data.datasets import (
     Split,
     load_digits,
@@ -19,17 +19,52 @@ from fastdl.data.datasets import (
     make_spirals,
     read_idx,
 )
-from fastdl.data.loader import DataLoader, default_collate
+from fastdl.utils.data import (
+    BatchSampler,
+    ChainDataset,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    WorkerInfo,
+    default_collate,
+    default_convert,
+    get_worker_info,
+    random_split,
+)
 
 __all__ = [
+    "BatchSampler",
+    "ChainDataset",
+    "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Split",
+    "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
+    "WorkerInfo",
     "default_collate",
+    "default_convert",
+    "get_worker_info",
     "load_digits",
     "load_idx",
     "make_moons",
     "make_spirals",
+    "random_split",
     "read_idx",
 ]
