@@ -3,7 +3,7 @@
 Kernels compile lazily on first call (nothing compiles at import) and are cached
 on disk. Threads, deliberately: the Numba kernels run single-threaded, because a
 parallel Numba region right after a BLAS call fights OpenBLAS's spinning threads on
-a small machine (8 ms for a 450 us step; see ARCHITECTURE.md, "Performance notes").
+a small machine (8 ms for a 450 us step; see docs/ARCHITECTURE.md, "Threads: one pool per step").
 Multithreaded work goes to two places only: OpenBLAS (the matmuls the C extension
 does not serve: convolutions, RNNs, generic matmul, dense layers above a batch of
 512) and the C extension's one pool (the dense layers' GEMMs, optimizer steps,
