@@ -11,6 +11,8 @@ environment sets (see README.md)::
   Numba compilation or cache loading stays out of the timings.
 * ``torch`` is imported only by the ``torch`` fixture (skipped cleanly when absent),
   so ``-k fastdl`` runs never load torch's OpenMP runtime into the process.
+* The tests' ``-n auto`` (pytest-xdist, from pyproject's ``addopts``) is turned off
+  here: a benchmark times one process on an otherwise idle machine.
 * The threadpoolctl report (BLAS library, kernel, threads) goes into each benchmark's
   ``extra_info`` and into the JSON's ``machine_info``.
 """
@@ -22,6 +24,12 @@ import platform
 
 import pytest
 from _benchutil import ForeignLoad, blas_summary, cpu_model, threadpools
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "numprocesses"):  # pytest-xdist: one process, no workers
+        config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
+
 
 # Threads for both sides: fastdl's default is OpenBLAS's own default, one thread per
 # core (2 on the development machine); torch is set to the same number explicitly.
