@@ -30,10 +30,45 @@ from fastdl.backends.cpu import cext as _cext_loader
 from fastdl.device import device
 from fastdl.dtypes import bool_, double, float32, float64, int64, long
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
-from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt, where
+from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt
+from fastdl.ops.indexing import (
+    gather,
+    index_select,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    where,
+)
 from fastdl.ops.matmul import matmul
 from fastdl.ops.reduce import argmax, max, mean, sum
-from fastdl.ops.shape import cat, reshape, stack, transpose
+from fastdl.ops.reshaping import (
+    expand,
+    expand_as,
+    flatten,
+    flip,
+    movedim,
+    repeat,
+    repeat_interleave,
+    roll,
+    squeeze,
+    t,
+    unsqueeze,
+)
+from fastdl.ops.shape import cat, permute, reshape, stack, transpose
+from fastdl.ops.slicing import (
+    chunk,
+    concat,
+    diag,
+    hstack,
+    narrow,
+    split,
+    tril,
+    triu,
+    unbind,
+    vstack,
+)
+from fastdl.ops.sorting import argsort, sort, topk
 from fastdl.random import Generator, initial_seed, manual_seed
 from fastdl.serialization import load, save
 from fastdl.tensor import (
@@ -142,4 +177,36 @@ __all__ = [
     "utils",
     "where",
     "zeros",
+    # shape and indexing ops
+    "argsort",
+    "chunk",
+    "concat",
+    "diag",
+    "expand",
+    "expand_as",
+    "flatten",
+    "flip",
+    "gather",
+    "hstack",
+    "index_select",
+    "masked_select",
+    "movedim",
+    "narrow",
+    "nonzero",
+    "permute",
+    "repeat",
+    "repeat_interleave",
+    "roll",
+    "scatter",
+    "scatter_add",
+    "sort",
+    "split",
+    "squeeze",
+    "t",
+    "topk",
+    "tril",
+    "triu",
+    "unbind",
+    "unsqueeze",
+    "vstack",
 ]

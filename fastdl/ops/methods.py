@@ -26,9 +26,13 @@ from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
 from fastdl.backends import host
 from fastdl.ops import activation
 from fastdl.ops import elementwise as _ew
+from fastdl.ops import indexing as _idx
 from fastdl.ops import matmul as _mm
 from fastdl.ops import reduce as _red
+from fastdl.ops import reshaping as _rs
 from fastdl.ops import shape as _shape
+from fastdl.ops import slicing as _sl
+from fastdl.ops import sorting as _sort
 from fastdl.tensor import Tensor, _backend_of, _same_device, parse_to_args
 
 
@@ -206,13 +210,6 @@ class TensorMethods:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        if self.ndim == 0:
-            return self.reshape(1)
-        start = start_dim % self.ndim
-        end = end_dim % self.ndim
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
-
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return _shape.transpose(self, dim0, dim1)
 
@@ -337,6 +334,99 @@ class TensorMethods:
         return self
 
     __hash__ = object.__hash__  # defining __eq__ would otherwise make tensors unhashable
+
+    # -- shape and indexing ops (their functions are in ops.reshaping, ops.slicing,
+    # ops.indexing and ops.sorting) ---------------------------------------------------
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _rs.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return _rs.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _rs.unsqueeze(self, dim)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return _rs.movedim(self, source, destination)
+
+    def t(self) -> Tensor:
+        return _rs.t(self)
+
+    @property
+    def mT(self) -> Tensor:
+        return _rs.matrix_transpose(self)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return _rs.expand(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _rs.expand_as(self, other)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return _rs.repeat(self, *sizes)
+
+    def repeat_interleave(
+        self, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
+    ) -> Tensor:
+        return _rs.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def flip(self, *dims: Any) -> Tensor:
+        return _rs.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _rs.roll(self, shifts, dims)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _sl.narrow(self, dim, start, length)
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sl.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sl.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sl.unbind(self, dim)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _sl.triu(self, diagonal)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _sl.tril(self, diagonal)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _sl.diag(self, diagonal)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return _idx.gather(self, dim, index)
+
+    def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+        return _idx.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return _idx.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        return _idx.index_select(self, dim, index)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        return _idx.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        return _idx.nonzero(self, as_tuple=as_tuple)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        return _idx.where(condition, self, other)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
+        return _sort.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        return _sort.topk(self, k, dim, largest, sorted)
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}

@@ -13,8 +13,9 @@ never a stall (benchmarks/bench_gemm.py, "mixed").
 
 Generic kernels whose NumPy form is already one vectorised pass (broadcast
 arithmetic, reductions, matmul through OpenBLAS) are shared with the reference
-backend by name, listed in ``SHARED_WITH_REFERENCE``; a Numba version would add
-compile time and nothing else. Every other kernel in the spec must come from a
+backend by name, listed in ``SHARED_WITH_REFERENCE``, as are the gather and the stable
+sort along a dimension (NumPy's ``take_along_axis`` and ``argsort``); a Numba version
+would add compile time and nothing else. Every other kernel in the spec must come from a
 module here.
 
 The C extension: a family module with a C path (today linear, conv, optim, random)
@@ -28,7 +29,7 @@ import importlib
 
 from fastdl.backends import host, reference, spec
 
-SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
+SHARED_WITH_REFERENCE: tuple[str, ...] = (*spec.GENERIC_NAMES, "gather_along", "sort_along")
 _FAMILIES = tuple(f for f in spec.FAMILIES if f != "generic")
 
 

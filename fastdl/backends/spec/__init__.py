@@ -36,6 +36,7 @@ from fastdl.backends.spec import (
     clip,
     conv,
     generic,
+    indexing,
     linear,
     loss,
     norm,
@@ -61,7 +62,7 @@ from fastdl.backends.spec.pool import pool_output_size
 
 # The family modules, in the order of the kernel table.
 _FAMILY_MODULES = (generic, linear, activation, softmax, loss, norm, optim, clip, random)
-_FAMILY_MODULES += (conv, pool, rnn)
+_FAMILY_MODULES += (conv, pool, rnn, indexing)
 
 KERNELS: tuple[Kernel, ...] = tuple(k for module in _FAMILY_MODULES for k in module.KERNELS)
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}
