@@ -28,6 +28,7 @@ from fastdl.ops import activation
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import matmul as _mm
 from fastdl.ops import reduce as _red
+from fastdl.ops import sampling as _sampling
 from fastdl.ops import shape as _shape
 from fastdl.tensor import Tensor, _backend_of, _same_device, parse_to_args
 
@@ -337,6 +338,15 @@ class TensorMethods:
         return self
 
     __hash__ = object.__hash__  # defining __eq__ would otherwise make tensors unhashable
+
+    # -- sampling ------------------------------------------------------------------------
+
+    def multinomial(
+        self, num_samples: int, replacement: bool = False, *, generator: Any = None
+    ) -> Tensor:
+        """Category indices drawn from this tensor's rows of weights (see
+        :func:`fastdl.multinomial`)."""
+        return _sampling.multinomial(self, num_samples, replacement, generator=generator)
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}
