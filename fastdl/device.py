@@ -68,7 +68,7 @@ def set_default_device(name: Any) -> None:
 
         >>> import fastdl
         >>> fastdl.set_default_device("cpu")
-        >>> fastdl.zeros(2).device
+        >>> fastdl.zeros(2).device.type
         'cpu'
     """
     _default["device"] = CPU if name is None else resolve(name)

@@ -75,6 +75,7 @@ def empty(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.empty(2, 3).shape
         (2, 3)
     """
@@ -102,6 +103,7 @@ def empty_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.empty_like(fastdl.ones(2, 2)).shape
         (2, 2)
     """
@@ -122,6 +124,7 @@ def zeros_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.zeros_like(fastdl.ones(3)).tolist()
         [0.0, 0.0, 0.0]
     """
@@ -141,6 +144,7 @@ def ones_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.ones_like(fastdl.zeros(2, dtype=fastdl.int64)).tolist()
         [1, 1]
     """
@@ -161,6 +165,7 @@ def full_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.full_like(fastdl.zeros(2), 7).tolist()
         [7.0, 7.0]
     """
@@ -207,6 +212,7 @@ def linspace(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.linspace(0, 1, 5).tolist()
         [0.0, 0.25, 0.5, 0.75, 1.0]
     """
@@ -231,6 +237,7 @@ def logspace(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.logspace(0, 2, 3).tolist()
         [1.0, 10.0, 100.0]
     """
@@ -254,6 +261,7 @@ def eye(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.eye(2).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
     """
@@ -270,6 +278,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
     Example::
 
+        >>> import fastdl
         >>> import numpy as np
         >>> a = np.zeros(3)
         >>> t = fastdl.as_tensor(a)
@@ -295,6 +304,7 @@ def is_tensor(obj: Any) -> bool:
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.is_tensor(fastdl.zeros(1)), fastdl.is_tensor([0.0])
         (True, False)
     """
@@ -306,6 +316,7 @@ def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's keyword
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.numel(fastdl.zeros(2, 3))
         6
     """
@@ -319,6 +330,7 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
 
     Example::
 
+        >>> import fastdl
         >>> gx, gy = fastdl.meshgrid(fastdl.arange(3), fastdl.arange(2), indexing="xy")
         >>> gx.shape
         (2, 3)
@@ -394,6 +406,7 @@ class FloatTensor(_Legacy):
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.FloatTensor([1, 2]).tolist()
         [1.0, 2.0]
     """
@@ -406,6 +419,7 @@ class DoubleTensor(_Legacy):
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.DoubleTensor([1]).dtype
         dtype('float64')
     """
@@ -418,6 +432,7 @@ class LongTensor(_Legacy):
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.LongTensor([3, 1]).tolist()
         [3, 1]
     """
@@ -430,6 +445,7 @@ class BoolTensor(_Legacy):
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.BoolTensor([True, False]).tolist()
         [True, False]
     """

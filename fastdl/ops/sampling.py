@@ -54,6 +54,7 @@ def rand_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.rand_like(fastdl.zeros(2, 3)).shape
         (2, 3)
     """
@@ -75,6 +76,7 @@ def randn_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.randn_like(fastdl.zeros(4)).shape
         (4,)
     """
@@ -111,6 +113,7 @@ def randint(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.randint(10, (2, 3)).shape
         (2, 3)
         >>> fastdl.randint(5, 7, size=(4,)).dtype
@@ -152,6 +155,7 @@ def randint_like(
 
     Example::
 
+        >>> import fastdl
         >>> fastdl.randint_like(fastdl.zeros(3, dtype=fastdl.int64), 5).shape
         (3,)
     """
@@ -176,6 +180,7 @@ def randperm(
 
     Example::
 
+        >>> import fastdl
         >>> sorted(fastdl.randperm(4).tolist())
         [0, 1, 2, 3]
     """
@@ -235,6 +240,7 @@ def multinomial(
 
     Example::
 
+        >>> import fastdl
         >>> w = fastdl.tensor([0.0, 1.0, 3.0])
         >>> fastdl.multinomial(w, 2).tolist() in ([1, 2], [2, 1])
         True
