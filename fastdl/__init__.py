@@ -10,6 +10,7 @@ Example::
 """
 
 from fastdl import (  # memory: tunes glibc malloc on import (see fastdl/memory.py)
+    accelerator,
     autograd,
     backends,
     data,
@@ -24,12 +25,54 @@ from fastdl import (  # memory: tunes glibc malloc on import (see fastdl/memory.
     train,
     utils,
 )
-from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from fastdl.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from fastdl.backends import use_backend
 from fastdl.backends.cpu import cext as _cext_loader
-from fastdl.device import device
-from fastdl.dtypes import bool_, double, float32, float64, int64, long
+from fastdl.device import device, get_default_device, set_default_device
+from fastdl.dtypes import (
+    bfloat16,
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.creation import (
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    LongTensor,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    full_like,
+    is_tensor,
+    linspace,
+    logspace,
+    meshgrid,
+    numel,
+    ones_like,
+    zeros_like,
+)
 from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt
 from fastdl.ops.indexing import (
     gather,
@@ -55,6 +98,14 @@ from fastdl.ops.reshaping import (
     t,
     unsqueeze,
 )
+from fastdl.ops.sampling import (
+    multinomial,
+    rand_like,
+    randint,
+    randint_like,
+    randn_like,
+    randperm,
+)
 from fastdl.ops.shape import cat, permute, reshape, stack, transpose
 from fastdl.ops.slicing import (
     chunk,
@@ -69,7 +120,7 @@ from fastdl.ops.slicing import (
     vstack,
 )
 from fastdl.ops.sorting import argsort, sort, topk
-from fastdl.random import Generator, initial_seed, manual_seed
+from fastdl.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from fastdl.serialization import load, save
 from fastdl.tensor import (
     Tensor,
@@ -85,6 +136,11 @@ from fastdl.tensor import (
 from fastdl.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
+
+# torch.float, torch.int, torch.bool; out of __all__, so a star import keeps the builtins.
+float = dtypes.float  # noqa: A001
+int = dtypes.int  # noqa: A001
+bool = dtypes.bool  # noqa: A001
 
 _cext_loader.warn_if_missing()
 
@@ -209,4 +265,45 @@ __all__ = [
     "unbind",
     "unsqueeze",
     "vstack",
+    # torch namespace: factories, dtypes, grad modes, random state, default device
+    "BoolTensor",
+    "DoubleTensor",
+    "FloatTensor",
+    "LongTensor",
+    "accelerator",
+    "as_tensor",
+    "bfloat16",
+    "empty",
+    "empty_like",
+    "eye",
+    "float16",
+    "full_like",
+    "get_default_device",
+    "get_default_dtype",
+    "get_rng_state",
+    "half",
+    "inference_mode",
+    "int8",
+    "int16",
+    "int32",
+    "is_inference_mode_enabled",
+    "is_tensor",
+    "linspace",
+    "logspace",
+    "meshgrid",
+    "multinomial",
+    "numel",
+    "ones_like",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn_like",
+    "randperm",
+    "seed",
+    "set_default_device",
+    "set_default_dtype",
+    "set_rng_state",
+    "short",
+    "uint8",
+    "zeros_like",
 ]

@@ -57,10 +57,41 @@ CPU = device("cpu")
 CUDA0 = device("cuda:0")
 
 
+_default = {"device": CPU}  # where factories put tensors when no device is named
+
+
+def set_default_device(name: Any) -> None:
+    """Make factories (``zeros``, ``rand``, ``tensor``...) called without ``device=``
+    place tensors on ``name`` ("cpu", "cuda"); None restores the CPU.
+
+    Example::
+
+        >>> import fastdl
+        >>> fastdl.set_default_device("cpu")
+        >>> fastdl.zeros(2).device.type
+        'cpu'
+    """
+    _default["device"] = CPU if name is None else resolve(name)
+
+
+def get_default_device() -> device:
+    """The device factories use when none is named (the CPU unless changed).
+
+    Example::
+
+        >>> import fastdl
+        >>> fastdl.get_default_device()
+        device(type='cpu')
+    """
+    return _default["device"]
+
+
 def resolve(name: Any) -> device:
     """The device a tensor placed on ``name`` lives on: "cpu", or "cuda:N" checked against
-    the GPUs present ("cuda" is the current GPU). A RuntimeError names why CUDA is not
-    usable here."""
+    the GPUs present ("cuda" is the current GPU); None is the default device. A
+    RuntimeError names why CUDA is not usable here."""
+    if name is None:
+        return _default["device"]
     d = device(name)
     if d.type == "cpu":
         return CPU

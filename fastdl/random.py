@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends
+from fastdl.device import device as _device_name
 
 __all__ = [
     "Generator",
@@ -92,9 +93,13 @@ def _check_int(name, value) -> int:
 class Generator:
     """A Philox 4x32-10 random number generator, shaped like ``torch.Generator``.
 
-    ``device`` names the device whose backend runs the kernels ("cpu"). A new
-    generator starts from ``DEFAULT_SEED`` (PyTorch's default seed) at offset 0.
-    Drawing is thread-safe: each draw reserves its words under a lock.
+    ``device`` ("cpu" or "cuda") is where its draws land unless a draw names another
+    device; the stream is the same on every device. A new generator starts from
+    ``DEFAULT_SEED`` (PyTorch's default seed) at offset 0. Drawing is thread-safe: each
+    draw reserves its words under a lock.
+
+    ``get_state()`` is the uint64 NumPy array ``[seed, offset]``; ``set_state`` also
+    takes the uint8 Tensor of :func:`get_rng_state` (PyTorch's form).
 
     Example::
 
@@ -109,13 +114,13 @@ class Generator:
     def __init__(self, device: str = "cpu") -> None:
         if not isinstance(device, str):
             raise TypeError(f"device must be a str, got {type(device).__name__}")
-        self.device = device
+        self.device = _device_name(device)
         self._seed = DEFAULT_SEED
         self._offset = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Generator(device={self.device!r}, seed={self._seed}, offset={self._offset})"
+        return f"Generator(device={str(self.device)!r}, seed={self._seed}, offset={self._offset})"
 
     # -- seeding and state ---------------------------------------------------
 
@@ -176,6 +181,7 @@ class Generator:
             >>> _ = g.uniform(5)
             >>> _ = g.set_state(s)
         """
+        state = _from_bytes(state)
         if not isinstance(state, np.ndarray):
             raise TypeError(
                 f"state must be a NumPy uint64 array [seed, offset], got {type(state).__name__}"
@@ -225,7 +231,8 @@ class Generator:
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
             raise ValueError(f"uniform needs finite low <= high, got low={low}, high={high}")
         n = math.prod(shape)
-        if (low, high) != (0.0, 1.0) and device is not None and str(device) != "cpu":
+        target = self.device if device is None else device
+        if (low, high) != (0.0, 1.0) and str(target) != "cpu":
             host = self.uniform(shape, dtype, low, high)  # rescaled on the host: init only
             return self._backend(device).from_host(host)
         backend, out = self._out(n, dtype, device)
@@ -283,7 +290,7 @@ class Generator:
         """n uint64 values, each from two consecutive words (first word high)."""
         words = np.empty(2 * n, dtype=np.uint32)
         seed, offset = self._reserve(2 * n)
-        self._backend().philox_uint32(seed, offset, words)
+        self._backend("cpu").philox_uint32(seed, offset, words)
         pairs = words.reshape(n, 2).astype(np.uint64)
         return (pairs[:, 0] << np.uint64(32)) | pairs[:, 1]
 
@@ -362,18 +369,45 @@ def initial_seed() -> int:
     return default_generator.initial_seed()
 
 
-def get_rng_state() -> np.ndarray:
-    """The default generator's state, a uint64 array ``[seed, offset]``.
+STATE_BYTES = 16  # seed and offset, two little-endian uint64
+
+
+def _to_bytes(state: np.ndarray) -> Any:
+    from fastdl.tensor import Tensor  # tensor imports this module
+
+    return Tensor._wrap(state.astype("<u8").view(np.uint8).copy())
+
+
+def _from_bytes(state: Any) -> Any:
+    """``[seed, offset]`` from the uint8 form (a Tensor or array); anything else as is."""
+    raw = getattr(state, "_data", state)
+    if isinstance(raw, np.ndarray) and raw.dtype == np.uint8:
+        if raw.shape != (STATE_BYTES,):
+            raise ValueError(
+                f"state must be {STATE_BYTES} bytes (seed and offset), got shape {raw.shape}"
+            )
+        return np.ascontiguousarray(raw).view("<u8").astype(np.uint64)
+    if raw is not state:
+        raise TypeError(f"state must be a uint8 Tensor (get_rng_state), got dtype {raw.dtype}")
+    return state
+
+
+def get_rng_state() -> Any:
+    """The default generator's state as a uint8 Tensor (PyTorch's form), for
+    :func:`set_rng_state`.
 
     Example::
 
         >>> state = get_rng_state()
-        >>> _ = default_generator.uniform(3)
+        >>> a = default_generator.uniform(3)
         >>> set_rng_state(state)
+        >>> bool((default_generator.uniform(3) == a).all())
+        True
     """
-    return default_generator.get_state()
+    return _to_bytes(default_generator.get_state())
 
 
-def set_rng_state(state) -> None:
-    """Restore the default generator's state from :func:`get_rng_state`."""
-    default_generator.set_state(state)
+def set_rng_state(new_state: Any) -> None:
+    """Restore the default generator's state from :func:`get_rng_state` (a uint8
+    Tensor; the uint64 ``[seed, offset]`` array of ``Generator.get_state`` works too)."""
+    default_generator.set_state(new_state)

@@ -340,13 +340,13 @@ def _same_device(a: Tensor, b: Tensor, what: str) -> None:
 # -- factories ---------------------------------------------------------------------
 
 
-def tensor(
-    data: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
-) -> Tensor:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Build a tensor from data (copied): nested lists, numbers, NumPy arrays or Tensors.
 
-    The dtype is inferred as PyTorch does — Python floats give float32, ints int64 —
-    and NumPy arrays keep float32/float64/int64.
+    The dtype is inferred as PyTorch does — Python floats give the default dtype
+    (float32 unless :func:`fastdl.set_default_dtype` changed it), ints int64 — and
+    NumPy arrays keep float32/float64/int64. ``device`` defaults to
+    :func:`fastdl.get_default_device`.
 
     Example::
 
@@ -393,11 +393,24 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
-def _shape_arg(size: tuple) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], tuple | list):
-        size = tuple(size[0])
+def _shape_arg(size: tuple, keyword: Any = None) -> tuple[int, ...]:
+    """The shape given as varargs ``(2, 3)``, one sequence ``((2, 3),)`` or ``size=``."""
+    if keyword is not None:
+        if size:
+            raise TypeError("size given both positionally and as size=")
+        size = (keyword,)
+    if len(size) == 1 and not isinstance(size[0], int | np.integer):
+        if isinstance(size[0], Tensor):
+            size = tuple(size[0].tolist())
+        else:
+            try:
+                size = tuple(size[0])
+            except TypeError:
+                raise TypeError(
+                    f"size must be ints or a sequence of ints, got {type(size[0]).__name__}"
+                ) from None
     for n in size:
-        if not isinstance(n, int | np.integer) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"size must be non-negative ints, got {size}")
     return tuple(int(n) for n in size)
 
@@ -422,55 +435,124 @@ def _filled(shape: tuple, value: Any, dtype: np.dtype, requires_grad: bool, devi
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
-    return dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+    return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+
+
+def _random_dtype(dtype: Any, who: str) -> np.dtype:
+    resolved = _float_dtype(dtype)
+    if not dtypes.is_floating(resolved):
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {resolved}")
+    return resolved
 
 
 def zeros(
-    *size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+    **torch_only: Any,
 ) -> Tensor:
-    """A tensor of zeros. Example: ``fastdl.zeros(2, 3)``."""
-    return _filled(_shape_arg(size), 0, _float_dtype(dtype), requires_grad, device)
+    """A tensor of zeros; ``size`` as varargs or one sequence.
+
+    Example::
+
+        >>> zeros(2, 3).shape == zeros((2, 3)).shape == (2, 3)
+        True
+    """
+    shape = _shape_arg(size, _size_keyword(torch_only, "zeros"))
+    return _filled(shape, 0, _float_dtype(dtype), requires_grad, device)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu") -> Tensor:
-    """A tensor of ones. Example: ``fastdl.ones(2, 3)``."""
-    return _filled(_shape_arg(size), 1, _float_dtype(dtype), requires_grad, device)
+def ones(
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+    **torch_only: Any,
+) -> Tensor:
+    """A tensor of ones; ``size`` as varargs or one sequence.
+
+    Example::
+
+        >>> ones(2, 3, dtype=fastdl.float64).dtype
+        dtype('float64')
+    """
+    shape = _shape_arg(size, _size_keyword(torch_only, "ones"))
+    return _filled(shape, 1, _float_dtype(dtype), requires_grad, device)
+
+
+def _size_keyword(torch_only: dict, who: str) -> Any:
+    """``size=`` and the keywords PyTorch's factories take that change nothing here
+    (``out=None``, ``layout``, ``pin_memory``, ``memory_format``)."""
+    size = torch_only.pop("size", None)
+    if torch_only.pop("out", None) is not None:
+        raise TypeError(f"{who}: out= is not supported")
+    for name in ("layout", "pin_memory", "memory_format"):
+        torch_only.pop(name, None)
+    if torch_only:
+        raise TypeError(f"{who}() got unexpected keyword arguments {sorted(torch_only)}")
+    return size
 
 
 def full(
-    size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: str = "cpu"
+    size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
 ) -> Tensor:
-    """A tensor filled with ``fill_value``; the dtype is inferred from it by default."""
-    shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
+    """A tensor filled with ``fill_value``; the dtype is inferred from it by default.
+
+    Example::
+
+        >>> full((2, 2), 7).dtype
+        dtype('int64')
+    """
+    shape = _shape_arg((size,))
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     dtype = dtypes.infer(fill_value) if dtype is None else dtypes.as_dtype(dtype)
     return _filled(shape, fill_value, dtype, requires_grad, device)
 
 
 def rand(
     *size: Any,
+    generator: Any = None,
     dtype: Any = None,
     requires_grad: bool = False,
-    device: str = "cpu",
-    generator: Any = None,
+    device: Any = None,
+    **torch_only: Any,
 ) -> Tensor:
-    """Uniform samples in [0, 1) from the Philox generator."""
-    gen = generator or _random.default_generator
-    device = _check_device(device)
-    data = gen.uniform(_shape_arg(size), _float_dtype(dtype), device=device)
+    """Uniform samples in [0, 1) from the Philox generator (``generator``, else the one
+    :func:`fastdl.manual_seed` seeds): the same values on every device.
+
+    Example::
+
+        >>> g = fastdl.Generator().manual_seed(0)
+        >>> rand(2, 3, generator=g).shape
+        (2, 3)
+    """
+    shape = _shape_arg(size, _size_keyword(torch_only, "rand"))
+    gen = _random.default_generator if generator is None else generator
+    data = gen.uniform(shape, _random_dtype(dtype, "rand"), device=_check_device(device))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randn(
     *size: Any,
+    generator: Any = None,
     dtype: Any = None,
     requires_grad: bool = False,
-    device: str = "cpu",
-    generator: Any = None,
+    device: Any = None,
+    **torch_only: Any,
 ) -> Tensor:
-    """Standard normal samples from the Philox generator."""
-    gen = generator or _random.default_generator
-    device = _check_device(device)
-    data = gen.normal(_shape_arg(size), _float_dtype(dtype), device=device)
+    """Standard normal samples from the Philox generator (``generator``, else the one
+    :func:`fastdl.manual_seed` seeds).
+
+    Example::
+
+        >>> randn((4,), generator=fastdl.Generator().manual_seed(1)).shape
+        (4,)
+    """
+    shape = _shape_arg(size, _size_keyword(torch_only, "randn"))
+    gen = _random.default_generator if generator is None else generator
+    data = gen.normal(shape, _random_dtype(dtype, "randn"), device=_check_device(device))
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -480,16 +562,24 @@ def arange(
     step: Any = 1,
     dtype: Any = None,
     requires_grad: bool = False,
-    device: str = "cpu",
+    device: Any = None,
 ) -> Tensor:
-    """Evenly spaced values in [start, end), as ``torch.arange``."""
+    """Evenly spaced values in [start, end), as ``torch.arange``: int64 from ints, the
+    default dtype when any bound is a float.
+
+    Example::
+
+        >>> arange(3).tolist(), arange(0, 1, 0.5).tolist()
+        ([0, 1, 2], [0.0, 0.5])
+    """
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if dtype is None:
-        floats = any(isinstance(v, float) for v in (start, end, step))
-        dtype = dtypes.float32 if floats else dtypes.int64
+        floats = any(isinstance(v, float | np.floating) for v in (start, end, step))
+        dtype = dtypes.get_default_dtype() if floats else dtypes.int64
     return _factory(
         np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad, device
     )

@@ -9,7 +9,7 @@ Read it in this order:
 * :mod:`~fastdl.autograd.leaf_grads` — accumulation into ``.grad`` and its two
   shortcuts: stale buffers and ``ctx.give`` ownership, each with its invariant;
 * :mod:`~fastdl.autograd.grad_mode` — ``no_grad``, ``enable_grad``,
-  ``set_grad_enabled``, ``detect_anomaly``;
+  ``set_grad_enabled``, ``inference_mode``, ``detect_anomaly``;
 * :mod:`~fastdl.autograd.gradient_check` — ``gradcheck``;
 * :mod:`~fastdl.autograd.second_order` — ``hessian``, ``hvp``.
 
@@ -24,7 +24,9 @@ from fastdl.autograd.function import Context, Function, Node
 from fastdl.autograd.grad_mode import (
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -42,7 +44,9 @@ __all__ = [
     "gradcheck",
     "hessian",
     "hvp",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "no_grad",
     "queue_callback",
     "set_grad_enabled",

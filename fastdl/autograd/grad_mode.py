@@ -1,5 +1,6 @@
 """Grad mode: whether ops record a graph (``no_grad``, ``enable_grad``,
-``set_grad_enabled``), and anomaly detection (``detect_anomaly``). Both are per thread.
+``set_grad_enabled``, ``inference_mode``), and anomaly detection
+(``detect_anomaly``). Both are per thread.
 
 Example::
 
@@ -9,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,9 +23,31 @@ def is_grad_enabled() -> bool:
     return getattr(_grad_mode, "enabled", True)
 
 
-def set_grad_enabled(mode: bool) -> None:
-    """Turn graph recording on or off for this thread (``torch.set_grad_enabled``)."""
+def _set_enabled(mode: bool) -> None:
     _grad_mode.enabled = bool(mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an :class:`inference_mode` block is running on this thread.
+
+    Example::
+
+        >>> with inference_mode():
+        ...     is_inference_mode_enabled()
+        True
+    """
+    return getattr(_grad_mode, "inference", False)
+
+
+def _decorate(fn: Callable, make: Callable[[], Any]) -> Callable:
+    """``fn`` run inside the context manager ``make()`` builds afresh for each call."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with make():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class _GradMode:
@@ -39,19 +63,13 @@ class _GradMode:
 
     def __enter__(self) -> None:
         self._previous = is_grad_enabled()
-        set_grad_enabled(self._mode)
+        _set_enabled(self._mode)
 
     def __exit__(self, *exc: Any) -> None:
-        set_grad_enabled(self._previous)
+        _set_enabled(self._previous)
 
     def __call__(self, fn: Callable) -> Callable:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
-        return wrapper
+        return _decorate(fn, self.__class__)
 
 
 class no_grad(_GradMode):
@@ -67,9 +85,87 @@ class no_grad(_GradMode):
 
 
 class enable_grad(_GradMode):
-    """Context manager (and decorator) that turns graph recording back on."""
+    """Context manager (and decorator) that turns graph recording back on.
+
+    Example::
+
+        with fastdl.no_grad():
+            with fastdl.enable_grad():
+                y = x * 2         # recorded
+    """
 
     _mode = True
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off for this thread (``torch.set_grad_enabled``).
+
+    A plain call sets the mode from now on; as a context manager it sets the mode for
+    the block and restores the one before it on exit; as a decorator, for each call.
+
+    Example::
+
+        fastdl.set_grad_enabled(False)           # from now on
+        with fastdl.set_grad_enabled(is_train):  # for a block
+            loss = model(x).sum()
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous = is_grad_enabled()
+        _set_enabled(self.mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_enabled(self._previous)
+
+    def __call__(self, fn: Callable) -> Callable:
+        _set_enabled(self._previous)  # decorating changes nothing until fn runs
+        mode = self.mode
+        return _decorate(fn, lambda: set_grad_enabled(mode))
+
+    def clone(self) -> set_grad_enabled:
+        return set_grad_enabled(self.mode)
+
+
+class inference_mode:
+    """Context manager (and decorator) for inference: no graph is recorded, as under
+    :class:`no_grad` (fastdl keeps no version counters, so the two cost the same).
+    ``inference_mode(False)`` changes nothing inside an outer block's mode.
+
+    Example::
+
+        with fastdl.inference_mode():
+            y = model(x)          # y.requires_grad is False
+
+        @fastdl.inference_mode()
+        def predict(x): ...
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        instance = super().__new__(cls)
+        instance.mode = True if callable(mode) else bool(mode)
+        # `@inference_mode` without parentheses decorates the function directly.
+        return instance(mode) if callable(mode) else instance
+
+    def __enter__(self) -> None:
+        self._previous = (is_grad_enabled(), is_inference_mode_enabled())
+        if self.mode:
+            _set_enabled(False)
+            _grad_mode.inference = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_enabled(self._previous[0])
+        _grad_mode.inference = self._previous[1]
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        return _decorate(fn, lambda: inference_mode(mode))
+
+    def clone(self) -> inference_mode:
+        return inference_mode(self.mode)
 
 
 _anomaly = threading.local()

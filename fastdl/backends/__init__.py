@@ -41,7 +41,9 @@ import os
 import threading
 from types import SimpleNamespace
 
+from fastdl.backends import cudnn as cudnn  # torch.backends' flags
 from fastdl.backends import host, spec
+from fastdl.backends import mps as mps
 
 _CPU_BACKENDS = ("numba", "reference")
 _DEVICE_BACKENDS = ("cuda",)  # each serves the devices named after it ("cuda", "cuda:N")

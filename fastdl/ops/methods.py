@@ -30,6 +30,7 @@ from fastdl.ops import indexing as _idx
 from fastdl.ops import matmul as _mm
 from fastdl.ops import reduce as _red
 from fastdl.ops import reshaping as _rs
+from fastdl.ops import sampling as _sampling
 from fastdl.ops import shape as _shape
 from fastdl.ops import slicing as _sl
 from fastdl.ops import sorting as _sort
@@ -427,6 +428,15 @@ class TensorMethods:
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
         return _sort.topk(self, k, dim, largest, sorted)
+
+    # -- sampling ------------------------------------------------------------------------
+
+    def multinomial(
+        self, num_samples: int, replacement: bool = False, *, generator: Any = None
+    ) -> Tensor:
+        """Category indices drawn from this tensor's rows of weights (see
+        :func:`fastdl.multinomial`)."""
+        return _sampling.multinomial(self, num_samples, replacement, generator=generator)
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}
