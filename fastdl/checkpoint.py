@@ -14,13 +14,16 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fastdl.nn.module import Module
+from fastdl.random import Generator
 
 
 @dataclass
@@ -63,6 +66,10 @@ class TrainingState:
     history: History = field(default_factory=History)
     extra: dict[str, Any] = field(default_factory=dict)
     meter: dict[str, Any] | None = None  # the running loss of the epoch in progress
+
+
+# The largest epoch or step count a training state may hold (an int64 counter).
+MAX_COUNT = 2**62
 
 
 def _is_int(value: Any) -> bool:
@@ -148,6 +155,7 @@ def save_training_state(
 
 
 def _check_model_state(model: Module, saved: Any) -> None:
+    """Every entry an array of the model's own shape and dtype; parameters finite."""
     if not isinstance(saved, dict):
         raise ValueError("'model' is not a state dict")
     expected = model.state_dict()
@@ -155,12 +163,54 @@ def _check_model_state(model: Module, saved: Any) -> None:
     unexpected = [k for k in saved if k not in expected]
     if missing or unexpected:
         raise ValueError(f"model keys differ: missing {missing}, unexpected {unexpected}")
+    # Buffers may hold infinities on purpose (an attention mask); parameters may not.
+    parameters = {name for name, _ in model.named_parameters()}
     for name, value in saved.items():
-        shape = tuple(getattr(value, "shape", ()))
-        if not hasattr(value, "shape") or shape != tuple(expected[name].shape):
+        want = expected[name]
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"model entry {name!r} is a {type(value).__name__}, not an array")
+        if value.shape != tuple(want.shape):
             raise ValueError(
-                f"model entry {name!r} has shape {shape}, expected {tuple(expected[name].shape)}"
+                f"model entry {name!r} has shape {value.shape}, expected {tuple(want.shape)}"
             )
+        if value.dtype != want.dtype:
+            raise ValueError(f"model entry {name!r} has dtype {value.dtype}, expected {want.dtype}")
+        if name in parameters and value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"model entry {name!r} holds non-finite values")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _check_history(saved: Any) -> History:
+    """The saved history as a :class:`History`: a list of dicts of scalar values."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("epochs"), list):
+        raise ValueError("history is malformed: expected {'epochs': [...]}")
+    for i, record in enumerate(saved["epochs"]):
+        if not isinstance(record, dict):
+            raise ValueError(f"history epoch {i} is a {type(record).__name__}, not a dict")
+        for key, value in record.items():
+            if not isinstance(key, str) or not (
+                value is None or isinstance(value, (str, bool)) or _is_real(value)
+            ):
+                raise ValueError(f"history epoch {i} has entry {key!r}: {value!r}")
+    return History([dict(record) for record in saved["epochs"]])
+
+
+def _check_meter(meter: Any) -> None:
+    """The running sums of the epoch in progress, as ``fit`` saves them."""
+    if meter is None:
+        return
+    if not isinstance(meter, dict) or set(meter) != {"loss", "samples", "correct", "lr"}:
+        raise ValueError("meter is malformed: expected the keys loss, samples, correct, lr")
+    counts = [meter["samples"]] + ([] if meter["correct"] is None else [meter["correct"]])
+    if not all(_is_int(c) and c >= 0 for c in counts):
+        raise ValueError(f"meter counts must be ints >= 0, got {meter!r}")
+    if not _is_real(meter["loss"]) or not (meter["lr"] is None or _is_real(meter["lr"])):
+        raise ValueError(f"meter loss and lr must be numbers, got {meter!r}")
 
 
 def _check_state(state: Any, scheduler: Any, loader: Any, gens: dict, callbacks: list) -> None:
@@ -171,8 +221,8 @@ def _check_state(state: Any, scheduler: Any, loader: Any, gens: dict, callbacks:
     if missing:
         raise ValueError(f"training state lacks {missing}")
     for key, low in (("epoch", 1), ("step", 0), ("global_step", 0)):
-        if not _is_int(state[key]) or state[key] < low:
-            raise ValueError(f"{key} must be an int >= {low}, got {state[key]!r}")
+        if not _is_int(state[key]) or not low <= state[key] <= MAX_COUNT:
+            raise ValueError(f"{key} must be an int in [{low}, {MAX_COUNT}], got {state[key]!r}")
     if (state["scheduler"] is None) != (scheduler is None):
         which = "has no" if state["scheduler"] is None else "has a"
         raise ValueError(f"the checkpoint {which} scheduler state, unlike this run")
@@ -200,15 +250,63 @@ def _check_state(state: Any, scheduler: Any, loader: Any, gens: dict, callbacks:
             )
     if not isinstance(state["callbacks"], list) or len(state["callbacks"]) != len(callbacks):
         raise ValueError("callback states do not match the callbacks given")
-    if not isinstance(state["history"], dict) or not isinstance(
-        state["history"].get("epochs"), list
-    ):
-        raise ValueError("history is malformed")
-    if state["meter"] is not None and not (
-        isinstance(state["meter"], dict)
-        and {"loss", "samples", "correct", "lr"} <= set(state["meter"])
-    ):
-        raise ValueError("meter is malformed")  # fmt: skip
+    _check_meter(state["meter"])
+
+
+def _check_whole(
+    state: Any, model: Module, optimizer: Any, scheduler: Any, loader: Any, gens: dict,
+    callbacks: list,
+) -> History:  # fmt: skip
+    """Every check that needs no write, the parts' own included; the saved history."""
+    _check_state(state, scheduler, loader, gens, callbacks)
+    _check_model_state(model, state["model"])
+    for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
+        check = getattr(target, "check_state_dict", None)
+        if callable(check):
+            try:
+                check(state[name])
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+    return _check_history(state["history"])
+
+
+def _snapshot(
+    model: Module, optimizer: Any, scheduler: Any, loader: Any, gens: dict, callbacks: list
+) -> Callable[[], None]:
+    """A function that puts every object back as it is now, bit for bit."""
+    weights = model.state_dict()  # copies
+    if callable(getattr(optimizer, "_snapshot", None)):
+        restore_optimizer = optimizer._snapshot()
+    else:
+        saved_optimizer = optimizer.state_dict()
+        restore_optimizer = functools.partial(optimizer.load_state_dict, saved_optimizer)
+    rng = {name: g.get_state() for name, g in gens.items()}
+    # The scheduler's optimizer and the loader's data set stay the same objects.
+    objects = [(scheduler, {"optimizer"}), (loader, None)] + [(cb, set()) for cb in callbacks]
+    attributes = []
+    for obj, deep in objects:
+        if obj is None or not hasattr(obj, "__dict__"):
+            continue
+        if deep is None:  # the loader: shallow, but its fastdl generator changes in place
+            saved = dict(obj.__dict__)
+            inner = {k: v.get_state() for k, v in saved.items() if isinstance(v, Generator)}
+        else:
+            saved = {k: v if k in deep else copy.deepcopy(v) for k, v in obj.__dict__.items()}
+            inner = {}
+        attributes.append((obj, saved, inner))
+
+    def restore() -> None:
+        model.load_state_dict(weights)
+        restore_optimizer()
+        for name, g in gens.items():
+            g.set_state(rng[name])
+        for obj, saved, inner in attributes:
+            obj.__dict__.clear()
+            obj.__dict__.update(saved)
+            for key, state in inner.items():
+                saved[key].set_state(state)
+
+    return restore
 
 
 def load_training_state(
@@ -235,8 +333,6 @@ def load_training_state(
         state = load_training_state("ckpt.fdl", model, opt, sched, loader)
         fit(..., resume_from="ckpt.fdl")      # or let fit do all of it
     """
-    import copy
-
     from fastdl.serialization import load
 
     where = "training state"
@@ -246,49 +342,45 @@ def load_training_state(
     callbacks = list(callbacks)
     gens = _generators(generators)
     try:
-        _check_state(source, scheduler, loader, gens, callbacks)
-        _check_model_state(model, source["model"])
+        history = _check_whole(source, model, optimizer, scheduler, loader, gens, callbacks)
     except ValueError as error:
         raise ValueError(f"{where}: cannot resume: {error}; nothing was changed") from None
 
-    backup = {
-        "model": {
-            k: np.array(getattr(v, "_data", v), copy=True) for k, v in model.state_dict().items()
-        },
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": {name: g.get_state() for name, g in gens.items()},
-        "loader": None if loader is None else copy.copy(loader.__dict__),
-        "callbacks": [copy.deepcopy(getattr(cb, "__dict__", None)) for cb in callbacks],
-    }
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("model", functools.partial(model.load_state_dict, source["model"])),
+        ("optimizer", functools.partial(optimizer.load_state_dict, source["optimizer"])),
+    ]
+    if scheduler is not None:
+        steps.append(
+            ("scheduler", functools.partial(scheduler.load_state_dict, source["scheduler"]))
+        )
+    if loader is not None:
+        steps.append(("loader", functools.partial(loader.load_state_dict, source["loader"])))
+    for name, g in gens.items():
+        steps.append((f"generator {name!r}", functools.partial(g.set_state, source["rng"][name])))
+    for i, (cb, saved) in enumerate(zip(callbacks, source["callbacks"])):
+        if saved is not None and callable(getattr(cb, "load_state_dict", None)):
+            steps.append(
+                (
+                    f"callbacks[{i}] ({type(cb).__name__})",
+                    functools.partial(cb.load_state_dict, saved),
+                )
+            )
+
+    restore = _snapshot(model, optimizer, scheduler, loader, gens, callbacks)
+    done = 0
     try:
-        model.load_state_dict(source["model"])
-        optimizer.load_state_dict(source["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(source["scheduler"])
-        if loader is not None:
-            loader.load_state_dict(source["loader"])
-        for name, g in gens.items():
-            g.set_state(source["rng"][name])
-        for cb, saved in zip(callbacks, source["callbacks"]):
-            if saved is not None and callable(getattr(cb, "load_state_dict", None)):
-                cb.load_state_dict(saved)
-    except (ValueError, TypeError, KeyError) as error:
-        model.load_state_dict(backup["model"])
-        optimizer.load_state_dict(backup["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(backup["scheduler"])
-        if loader is not None:
-            loader.__dict__.clear()
-            loader.__dict__.update(backup["loader"])
-        for name, g in gens.items():
-            g.set_state(backup["rng"][name])
-        for cb, saved in zip(callbacks, backup["callbacks"]):
-            if saved is not None:
-                cb.__dict__.clear()
-                cb.__dict__.update(saved)
-        raise ValueError(f"{where}: cannot resume: {error}; nothing was changed") from None
-    history = History([dict(e) for e in source["history"]["epochs"]])
+        for _, step in steps:
+            step()
+            done += 1
+    except BaseException as error:  # an interrupt too: never leave a half-restored run
+        restore()
+        if not isinstance(error, Exception):
+            raise
+        problem = error if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        raise ValueError(
+            f"{where}: cannot resume: {steps[done][0]}: {problem}; nothing was changed"
+        ) from None
     extra = {k: v for k, v in source.items() if k not in _RESERVED}
     return TrainingState(
         source["epoch"], source["step"], source["global_step"], history, extra, source["meter"]

@@ -136,6 +136,8 @@ def infer(data: Any) -> np.dtype:
             return float32
         raise TypeError(f"data of dtype {kind} cannot become a tensor")
     array = np.asarray(data)
+    if array.dtype == object:
+        _check_int64_range(data)
     if array.dtype == np.bool_:
         return bool_
     if array.dtype.kind in "iu":
@@ -143,6 +145,19 @@ def infer(data: Any) -> np.dtype:
     if array.dtype.kind == "f":
         return get_default_dtype()
     raise TypeError(f"data of type {type(data).__name__} cannot become a tensor")
+
+
+def _check_int64_range(data: Any) -> None:
+    """Raise ValueError if ``data`` is integers only, some beyond int64 (NumPy then
+    falls back to an object array); anything else is left to the caller."""
+    try:
+        np.array(data, dtype=int64)
+    except OverflowError:
+        raise ValueError(
+            "data holds an integer outside int64's range [-2**63, 2**63 - 1]"
+        ) from None
+    except (TypeError, ValueError):
+        pass
 
 
 def promote(a: np.dtype, b: np.dtype) -> np.dtype:

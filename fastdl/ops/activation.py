@@ -6,6 +6,7 @@ Pointwise activations differentiate from their output, so the fused
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -122,8 +123,11 @@ def _along(x: Tensor, dim: Any, log: bool, name: str) -> Tensor:
     if x.ndim == 0:
         return _RowSoftmax.apply(x.reshape(1, 1), log).reshape(())
     dim = normalize_dim(dim, x.ndim)
+    if x.numel() == 0:  # nothing to normalise: an empty result still in the graph
+        return x * 0
     moved = x if dim == x.ndim - 1 else x.transpose(dim, -1)
-    rows = moved.contiguous().reshape(-1, moved.shape[-1])
+    count = math.prod(moved.shape[:-1])  # not -1: an empty tensor has none to infer
+    rows = moved.contiguous().reshape(count, moved.shape[-1])
     out = _RowSoftmax.apply(rows, log).reshape(moved.shape)
     return out if dim == x.ndim - 1 else out.transpose(dim, -1)
 

@@ -219,6 +219,16 @@ def _check_tensors(x, weight, bias, name: str) -> None:
             f"{name}: weight must be 4-D (out_channels, in_channels / groups, kH, kW), got "
             f"shape {tuple(weight.shape)}"
         )
+    if weight.shape[2] < 1 or weight.shape[3] < 1:
+        raise ValueError(
+            f"{name}: weight's kernel size must be greater than zero, got weight shape "
+            f"{tuple(weight.shape)}"
+        )
+    if weight.shape[0] < 1 or weight.shape[1] < 1:
+        raise ValueError(
+            f"{name}: weight must have at least one output and one input channel, got "
+            f"weight shape {tuple(weight.shape)}"
+        )
     if not dtypes.is_floating(weight.dtype) or x.dtype != weight.dtype:
         raise ValueError(
             f"{name}: input dtype {x.dtype} must match weight dtype {weight.dtype} (float32 "

@@ -388,9 +388,35 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clamp every element into ``[min, max]``; either bound may be None."""
+    """Clamp every element into ``[min, max]``; either bound may be None.
+
+    The result's dtype follows PyTorch's promotion: a float bound lifts an integer
+    or bool tensor to float32, an int bound lifts a bool tensor to int64.
+
+    Example::
+
+        fastdl.tensor([1, 5, 9]).clamp(2.5, 7)     # tensor([2.5, 5., 7.]), float32
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp: input must be a Tensor, got {type(x).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    dtype = x.dtype
+    for argument, bound in (("min", min), ("max", max)):
+        if bound is None:
+            continue
+        if not isinstance(bound, bool | int | float | np.bool_ | np.integer | np.floating):
+            raise TypeError(
+                f"clamp: {argument} must be a real number or None, got {type(bound).__name__}"
+            )
+        dtype = dtypes.promote(dtype, dtypes.promote_scalar(x.dtype, bound))
+    if dtype != x.dtype:
+        x = x.to(dtype)
+    if dtype.kind == "i":
+        info = np.iinfo(dtype)
+        for argument, bound in (("min", min), ("max", max)):
+            if bound is not None and not info.min <= bound <= info.max:
+                raise ValueError(f"clamp: {argument}={bound} does not fit the input's {dtype}")
     return Clamp.apply(x, min, max)
 
 

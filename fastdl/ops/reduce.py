@@ -195,7 +195,10 @@ def max(  # noqa: A001
     if dim is None:
         values, _ = MaxDim.apply(x.reshape(-1), 0, False)
         return values
-    return MaxDim.apply(x, normalize_dim(dim, x.ndim), keepdim)
+    dim = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:  # PyTorch: a 0-d tensor has one element along dim 0 (or -1)
+        return MaxDim.apply(x.reshape(1), 0, False)
+    return MaxDim.apply(x, dim, keepdim)
 
 
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -206,6 +209,8 @@ def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
         data, axis = reshape_array(data, (data.size,)), 0
     else:
         axis = normalize_dim(dim, x.ndim)
+        if x.ndim == 0:  # as in max: one element along dim 0, a 0-d result
+            data, keepdim = reshape_array(data, (1,)), False
     backend = backends.for_device(x.device)
     out = backend.empty(data.shape[:axis] + data.shape[axis + 1 :], dtypes.int64)
     backend.argmax(data, axis, out)

@@ -280,12 +280,15 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: tensors[{i}] is a {type(t).__name__}, not a Tensor")
+        if t.ndim == 0:
+            raise ValueError(f"cat: tensors[{i}] is zero-dimensional and cannot be concatenated")
     first = tensors[0]
     dim = normalize_dim(dim, first.ndim)
     dtype = first.dtype
     for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"cat: tensors[{i}] is a {type(t).__name__}, not a Tensor")
         dtype = dtypes.promote(dtype, t.dtype)
         if t.ndim != first.ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim

@@ -10,9 +10,10 @@ next backward overwrites them (see :mod:`fastdl.autograd`). Per-parameter state 
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -393,6 +394,34 @@ class Optimizer:
                 arrays[name] = array
             writes.append((chunk, pos, step, arrays))
         return loaded, writes
+
+    def _snapshot(self) -> Callable[[], None]:
+        """A function that puts the groups' options, the step counts and the state
+        arrays back exactly as they are now, without checks (a caller restoring
+        several objects rolls this one back with it when another fails)."""
+        groups = [
+            {k: v if k == "params" else copy.deepcopy(v) for k, v in group.items()}
+            for group in self.param_groups
+        ]
+        chunks = [
+            (chunk, dict(chunk.state), {n: _host_copy(b) for n, b in chunk.state.items()},
+             chunk.steps.copy())
+            for chunks in self._chunks
+            for chunk in chunks
+        ]  # fmt: skip
+
+        def restore() -> None:
+            for group, saved in zip(self.param_groups, groups):
+                group.clear()
+                group.update(saved)
+            for chunk, arrays, values, steps in chunks:
+                be = chunk.flat.backend()
+                chunk.state = arrays
+                for name, buf in arrays.items():
+                    be.copy(be.from_host(values[name]), buf)
+                chunk.steps[:] = steps
+
+        return restore
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore state saved by ``state_dict``. Everything is checked first

@@ -298,7 +298,7 @@ def _weight_grads(x, weight_ih, hidden, reverse, dz_all, grads):
     flat = dz_all.reshape(dz_all.shape[0], length * n_batch)
     if grad_whh is not None:
         hidden_prev = hidden[1:] if reverse else hidden[:length]
-        np.matmul(flat, hidden_prev.reshape(length * n_batch, -1), out=grad_whh)
+        np.matmul(flat, hidden_prev.reshape(length * n_batch, hidden_prev.shape[-1]), out=grad_whh)
     if grad_wih is not None:
         np.matmul(flat, x.reshape(length * n_batch, features), out=grad_wih)
     if grad_bias is not None:

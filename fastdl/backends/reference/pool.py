@@ -33,8 +33,9 @@ def _max_pool(x, out, indices, rows_of, cols_of):
     """Shared max loop: rows_of(i) / cols_of(j) give (taps, first position)."""
     n, c, h, w = x.shape
     planes = x.reshape(n * c, h, w)
-    flat_out, flat_idx = out.reshape(n * c, -1), indices.reshape(n * c, -1)
     ho, wo = out.shape[2:]
+    # Explicit sizes, not -1: an empty batch (n * c == 0) has no -1 to infer.
+    flat_out, flat_idx = out.reshape(n * c, ho * wo), indices.reshape(n * c, ho * wo)
     for i in range(ho):
         rows, r0 = rows_of(i)
         for j in range(wo):
@@ -44,7 +45,7 @@ def _max_pool(x, out, indices, rows_of, cols_of):
                 flat_out[:, o] = -np.inf
                 flat_idx[:, o] = r0 * w + c0
                 continue
-            window = planes[:, rows[:, None], cols[None, :]].reshape(n * c, -1)
+            window = planes[:, rows[:, None], cols[None, :]].reshape(n * c, rows.size * cols.size)
             where = (rows[:, None] * w + cols[None, :]).reshape(-1)
             best = _argmax_first_nan_last(window)
             flat_out[:, o] = window[np.arange(n * c), best]
@@ -67,8 +68,9 @@ def max_pool2d_backward(grad_out, indices, grad_x):
     """grad_x = 0, then grad_out scattered onto the argmax positions, accumulating."""
     n, c, h, w = grad_x.shape
     gx = np.zeros((n * c, h * w), grad_x.dtype)
-    idx = indices.reshape(n * c, -1)
-    g = grad_out.reshape(n * c, -1)
+    outputs = grad_out.shape[2] * grad_out.shape[3]
+    idx = indices.reshape(n * c, outputs)
+    g = grad_out.reshape(n * c, outputs)
     plane, o = np.nonzero((idx >= 0) & (idx < h * w))
     np.add.at(gx, (plane, idx[plane, o]), g[plane, o])  # in row-major output order
     grad_x[...] = gx.reshape(grad_x.shape)
