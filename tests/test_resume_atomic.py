@@ -44,7 +44,7 @@ def _snapshot(objects) -> dict:
     opt_state = opt.state_dict()
     loader_state = loader.state_dict()
     return {
-        "model": {k: v.tobytes() for k, v in model.state_dict().items()},
+        "model": {k: np.asarray(v).tobytes() for k, v in model.state_dict().items()},
         "optimizer": {
             i: {k: np.asarray(v).tobytes() for k, v in entry.items()}
             for i, entry in opt_state["state"].items()
@@ -54,7 +54,7 @@ def _snapshot(objects) -> dict:
             for g in opt.param_groups
         ],
         "scheduler": sched.state_dict(),
-        "rng": fastdl.random.get_rng_state().tobytes(),
+        "rng": np.asarray(fastdl.random.get_rng_state()).tobytes(),
         "gens": {k: g.get_state().tobytes() for k, g in gens.items()},
         "loader": (loader_state["rng"], loader_state["position"], sorted(loader.__dict__)),
         "callbacks": [cb.state_dict() for cb in callbacks],
