@@ -28,7 +28,7 @@ import importlib
 
 from fastdl.backends import host, reference, spec
 
-SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES
+SHARED_WITH_REFERENCE: tuple[str, ...] = spec.GENERIC_NAMES + spec.NUMPY_PASS_NAMES
 _FAMILIES = tuple(f for f in spec.FAMILIES if f != "generic")
 
 

@@ -40,9 +40,11 @@ from fastdl.backends.spec import (
     loss,
     norm,
     optim,
+    pointwise,
     pool,
     random,
     rnn,
+    scan,
     softmax,
 )
 from fastdl.backends.spec.base import (
@@ -62,6 +64,7 @@ from fastdl.backends.spec.pool import pool_output_size
 # The family modules, in the order of the kernel table.
 _FAMILY_MODULES = (generic, linear, activation, softmax, loss, norm, optim, clip, random)
 _FAMILY_MODULES += (conv, pool, rnn)
+_FAMILY_MODULES += (pointwise, scan)
 
 KERNELS: tuple[Kernel, ...] = tuple(k for module in _FAMILY_MODULES for k in module.KERNELS)
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}
@@ -70,6 +73,10 @@ FAMILIES: tuple[str, ...] = tuple(module.__name__.rsplit(".", 1)[1] for module i
 
 GENERIC_KERNELS: tuple[Kernel, ...] = generic.KERNELS
 GENERIC_NAMES: tuple[str, ...] = tuple(k.name for k in GENERIC_KERNELS)
+# Pointwise and scan kernels whose NumPy form is one vectorised pass (not erf).
+NUMPY_PASS_NAMES: tuple[str, ...] = tuple(
+    k.name for k in pointwise.KERNELS + scan.KERNELS if k.name != "erf"
+)
 CONV_KERNELS: tuple[Kernel, ...] = conv.KERNELS
 POOL_KERNELS: tuple[Kernel, ...] = pool.KERNELS
 RNN_KERNELS: tuple[Kernel, ...] = rnn.KERNELS
@@ -99,6 +106,7 @@ __all__ = [
     "IM2COL_GEOMETRY",
     "KERNELS",
     "NAMES",
+    "NUMPY_PASS_NAMES",
     "POOL_KERNELS",
     "RNN_KERNELS",
     "Kernel",
