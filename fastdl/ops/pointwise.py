@@ -203,7 +203,7 @@ def isfinite(input: Tensor) -> Tensor:  # noqa: A002
     if not dtypes.is_floating(input.dtype):
         return _ew.compare(input, input, "eq")  # all True
     with no_grad():
-        return _ew.compare(_ew.sub(input, input), 0.0, "eq")  # inf - inf and NaN give NaN
+        return _ew.compare(_ew.abs(input), math.inf, "lt")  # NaN compares False
 
 
 def nan_to_num(
@@ -269,7 +269,8 @@ def isclose(
     with no_grad():
         close = _ew.compare(input, other, "eq")
         if dtypes.is_floating(input.dtype):
-            gap = _ew.abs(input - other)
+            with np.errstate(invalid="ignore"):  # inf - inf: NaN, then not "within"
+                gap = _ew.abs(input - other)
             bound = atol + rtol * _ew.abs(other)
             within = _and(_ew.compare(gap, bound, "le"), isfinite(gap))
             close = _or(close, within)
