@@ -11,6 +11,7 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
+from fastdl.ops._out import check_out, write_out
 from fastdl.ops._util import empty, full, run, unbroadcast
 from fastdl.ops.reduce import sum_to
 from fastdl.tensor import Tensor, tensor
@@ -342,25 +343,69 @@ def _as(value: Any, dtype: np.dtype) -> Any:
     return np.asarray(value, dtype=dtype)
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting. Example: ``fastdl.add(x, 1.0)``."""
-    return Add.apply(*_operands(a, b, "add"))
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input + alpha * other`` with broadcasting. Example: ``fastdl.add(x, y, alpha=0.5)``."""
+    check_out(out, "add")
+    if alpha != 1:
+        other = mul(other, alpha)
+    return write_out(Add.apply(*_operands(input, other, "add")), out, "add")
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    return Sub.apply(*_operands(a, b, "sub"))
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input - alpha * other`` with broadcasting. Example: ``fastdl.sub(x, 1.0)``."""
+    check_out(out, "sub")
+    if alpha != 1:
+        other = mul(other, alpha)
+    return write_out(Sub.apply(*_operands(input, other, "sub")), out, "sub")
 
 
-def mul(a: Any, b: Any) -> Tensor:
-    return Mul.apply(*_operands(a, b, "mul"))
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input * other`` with broadcasting. Example: ``fastdl.mul(x, 2.0)``."""
+    check_out(out, "mul")
+    return write_out(Mul.apply(*_operands(input, other, "mul")), out, "mul")
 
 
-def div(a: Any, b: Any) -> Tensor:
-    return Div.apply(*_operands(a, b, "div"))
+_ROUNDING = {"trunc": "trunc", "floor": "floor"}
 
 
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
-    return Pow.apply(*_operands(a, b, "pow"))
+def div(
+    input: Any,  # noqa: A002
+    other: Any,
+    *,
+    rounding_mode: str | None = None,
+    out: Tensor | None = None,
+) -> Tensor:
+    """``input / other``: true division, or rounded toward zero (``rounding_mode="trunc"``)
+    or down (``"floor"``); integer operands then give an integer result, as in PyTorch.
+
+    Example: ``fastdl.div(fastdl.tensor([-7]), 2, rounding_mode="floor")`` is ``[-4]``.
+    """
+    if rounding_mode is not None and rounding_mode not in _ROUNDING:
+        raise ValueError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
+    check_out(out, "div")
+    if rounding_mode is None:
+        return write_out(Div.apply(*_operands(input, other, "div")), out, "div")
+    a, b = _operands(input, other, "floor_divide")
+    integral = not dtypes.is_floating(_operand_dtype(a, b))
+    if integral:  # exact up to 2**53, through float64 as NumPy's floor_divide on floats
+        a, b = _as(a, dtypes.float64), _as(b, dtypes.float64)
+    from fastdl.ops import pointwise  # pointwise builds on this module
+
+    quotient = Div.apply(a, b)
+    rounded = pointwise.UnaryMath.apply(quotient, _ROUNDING[rounding_mode])
+    return write_out(rounded.to(dtypes.int64) if integral else rounded, out, "div")
+
+
+def _operand_dtype(a: Any, b: Any) -> np.dtype:
+    return a.dtype if isinstance(a, Tensor) else b.dtype
+
+
+def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A001, A002
+    """``input ** exponent``; either may be a number. Example: ``fastdl.pow(x, 2)``."""
+    check_out(out, "pow")
+    return write_out(Pow.apply(*_operands(input, exponent, "pow")), out, "pow")
 
 
 def neg(x: Tensor) -> Tensor:
@@ -371,53 +416,105 @@ def _floating(x: Tensor) -> Tensor:
     return x if dtypes.is_floating(x.dtype) else x.to(dtypes.float32)
 
 
-def exp(x: Tensor) -> Tensor:
-    return Exp.apply(_floating(x))
+def exp(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """Elementwise exp. Example: ``fastdl.exp(fastdl.tensor([1.0]))``."""
+    check_out(out, "exp")
+    return write_out(Exp.apply(_floating(input)), out, "exp")
 
 
-def log(x: Tensor) -> Tensor:
-    return Log.apply(_floating(x))
+def log(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """Elementwise log. Example: ``fastdl.log(fastdl.tensor([1.0]))``."""
+    check_out(out, "log")
+    return write_out(Log.apply(_floating(input)), out, "log")
 
 
-def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(_floating(x))
+def sqrt(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """Elementwise sqrt. Example: ``fastdl.sqrt(fastdl.tensor([1.0]))``."""
+    check_out(out, "sqrt")
+    return write_out(Sqrt.apply(_floating(input)), out, "sqrt")
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001
-    return Abs.apply(x)
+def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A001, A002
+    """Elementwise absolute value. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``."""
+    check_out(out, "abs")
+    return write_out(Abs.apply(input), out, "abs")
 
 
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clamp every element into ``[min, max]``; either bound may be None.
+def clamp(
+    input: Tensor,  # noqa: A002
+    min: Any = None,  # noqa: A002
+    max: Any = None,  # noqa: A002
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Clamp every element into ``[min, max]``; each bound is a number, a Tensor
+    (broadcast) or None (no bound), not both None. Tensor bounds get gradients where
+    they are the result, as in PyTorch. With number bounds the result's dtype follows
+    PyTorch's promotion: a float bound lifts an integer or bool tensor to float32, an
+    int bound lifts a bool tensor to int64.
 
-    The result's dtype follows PyTorch's promotion: a float bound lifts an integer
-    or bool tensor to float32, an int bound lifts a bool tensor to int64.
-
-    Example::
-
-        fastdl.tensor([1, 5, 9]).clamp(2.5, 7)     # tensor([2.5, 5., 7.]), float32
+    Example: ``fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=-1, max=1)``.
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"clamp: input must be a Tensor, got {type(x).__name__}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clamp: input must be a Tensor, got {type(input).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    check_out(out, "clamp")
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        return write_out(Clamp.apply(_promoted_for_bounds(input, min, max), min, max), out, "clamp")
+    result = input
+    if min is not None:  # NaN compares False, so it passes through
+        result = where(compare(result, min, "lt"), min, result)
+    if max is not None:
+        result = where(compare(result, max, "gt"), max, result)
+    return write_out(result, out, "clamp")
+
+
+def _promoted_for_bounds(x: Tensor, min: Any, max: Any) -> Tensor:  # noqa: A002
+    """``x`` in the dtype PyTorch gives ``clamp(x, min, max)`` for number bounds, with
+    the bounds checked against it."""
     dtype = x.dtype
     for argument, bound in (("min", min), ("max", max)):
         if bound is None:
             continue
         if not isinstance(bound, bool | int | float | np.bool_ | np.integer | np.floating):
             raise TypeError(
-                f"clamp: {argument} must be a real number or None, got {type(bound).__name__}"
+                f"clamp: {argument} must be a real number, a Tensor or None, "
+                f"got {type(bound).__name__}"
             )
         dtype = dtypes.promote(dtype, dtypes.promote_scalar(x.dtype, bound))
-    if dtype != x.dtype:
-        x = x.to(dtype)
     if dtype.kind == "i":
         info = np.iinfo(dtype)
         for argument, bound in (("min", min), ("max", max)):
             if bound is not None and not info.min <= bound <= info.max:
                 raise ValueError(f"clamp: {argument}={bound} does not fit the input's {dtype}")
-    return Clamp.apply(x, min, max)
+    return x if dtype == x.dtype else x.to(dtype)
+
+
+clip = clamp
+
+
+def maximum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The elementwise larger of two tensors; NaN propagates, and a tie splits the
+    gradient evenly between them, as in PyTorch. Example: ``fastdl.maximum(x, y)``."""
+    check_out(out, "maximum")
+    return write_out(_extreme(input, other, "gt", "lt"), out, "maximum")
+
+
+def minimum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The elementwise smaller of two tensors (see :func:`maximum`)."""
+    check_out(out, "minimum")
+    return write_out(_extreme(input, other, "lt", "gt"), out, "minimum")
+
+
+def _extreme(a: Tensor, b: Tensor, wins: str, loses: str) -> Tensor:
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("maximum/minimum: input and other must be Tensors")
+    a, b = _operands(a, b, "maximum")
+    # Ties (and NaN, which compares False both ways) take the mean: the tie's value
+    # itself, NaN where either is NaN, and half the gradient each.
+    tie = (a + b) * 0.5 if dtypes.is_floating(a.dtype) else a
+    return where(compare(a, b, wins), a, where(compare(a, b, loses), b, tie))
 
 
 def where(condition: Tensor, a: Any, b: Any) -> Tensor:

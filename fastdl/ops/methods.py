@@ -27,6 +27,7 @@ from fastdl.backends import host
 from fastdl.ops import activation
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import indexing as _idx
+from fastdl.ops import mathops as _math
 from fastdl.ops import matmul as _mm
 from fastdl.ops import reduce as _red
 from fastdl.ops import reshaping as _rs
@@ -437,6 +438,180 @@ class TensorMethods:
         """Category indices drawn from this tensor's rows of weights (see
         :func:`fastdl.multinomial`)."""
         return _sampling.multinomial(self, num_samples, replacement, generator=generator)
+
+    # -- math: elementwise, reductions, scans, linear algebra, comparisons -------------
+
+    def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return _ew.add(self, other, alpha=alpha)
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return _ew.sub(self, other, alpha=alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return _ew.mul(self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return _ew.div(self, other, rounding_mode=rounding_mode)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _ew.pow(self, exponent)
+
+    def sign(self) -> Tensor:
+        return _math.sign(self)
+
+    def rsqrt(self) -> Tensor:
+        return _math.rsqrt(self)
+
+    def expm1(self) -> Tensor:
+        return _math.expm1(self)
+
+    def log1p(self) -> Tensor:
+        return _math.log1p(self)
+
+    def log2(self) -> Tensor:
+        return _math.log2(self)
+
+    def sin(self) -> Tensor:
+        return _math.sin(self)
+
+    def cos(self) -> Tensor:
+        return _math.cos(self)
+
+    def erf(self) -> Tensor:
+        return _math.erf(self)
+
+    def floor(self) -> Tensor:
+        return _math.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _math.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _math.trunc(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _math.round(self, decimals=decimals)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return _ew.clamp(self, min, max)
+
+    def nan_to_num(
+        self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+    ) -> Tensor:
+        return _math.nan_to_num(self, nan, posinf, neginf)
+
+    def isnan(self) -> Tensor:
+        return _math.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return _math.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return _math.isfinite(self)
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return _ew.maximum(self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return _ew.minimum(self, other)
+
+    def min(self, dim: Any = None, keepdim: bool = False, **numpy_style: Any) -> Any:
+        return _red.min(self, dim, keepdim, **numpy_style)
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return _red.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return _red.amin(self, dim, keepdim)
+
+    def argmin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _red.argmin(self, dim, keepdim)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        return _math.prod(self, dim, keepdim, dtype=dtype)
+
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        return _math.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        return _math.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(
+        self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None
+    ) -> Tensor:
+        return _math.norm(self, p, dim, keepdim, dtype)
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        return _math.logsumexp(self, dim, keepdim)
+
+    def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return _math.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return _math.cumprod(self, dim, dtype=dtype)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return _mm.matmul(self, other)
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        return _math.mm(self, mat2)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        return _math.bmm(self, mat2)
+
+    def dot(self, other: Tensor) -> Tensor:
+        return _math.dot(self, other)
+
+    def outer(self, vec2: Tensor) -> Tensor:
+        return _math.outer(self, vec2)
+
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
+        return _math.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def allclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> bool:
+        return _math.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> Tensor:
+        return _math.isclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Tensor) -> bool:
+        return _math.equal(self, other)
+
+    def eq(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "eq")
+
+    def ne(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "ne")
+
+    def lt(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "lt")
+
+    def le(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "le")
+
+    def gt(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "gt")
+
+    def ge(self, other: Any) -> Tensor:
+        return _ew.compare(self, other, "ge")
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}

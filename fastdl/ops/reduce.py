@@ -1,9 +1,10 @@
-"""Reductions: sum, mean, max (with indices), argmax — PyTorch's ``dim``/``keepdim``."""
+"""Reductions: sum, mean, max/min (with indices), amax/amin, argmax/argmin — PyTorch's
+``dim``/``keepdim``."""
 
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from fastdl.ops._util import (
     normalize_dim,
     normalize_dims,
     reshape_array,
+    transpose_array,
     unbroadcast,
     zeros,
 )
@@ -180,6 +182,84 @@ def mean(
     return Mean.apply(x, normalize_dims(dim, x.ndim), keepdim)
 
 
+class ValuesIndices(NamedTuple):
+    """``(values, indices)`` of ``max``/``min`` along a dim, as PyTorch's return types."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class AMax(Function):
+    """The largest element over the axes ``dims``; the gradient is shared evenly among
+    the elements equal to it, as in PyTorch's ``amax``."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        kept_dims = tuple(d for d in range(x.ndim) if d not in dims)
+        kept = _reduced_shape(x.shape, dims, keepdim=True)
+        lines = reshape_array(
+            transpose_array(x, kept_dims + dims),
+            tuple(x.shape[d] for d in kept_dims) + (-1,),
+        )
+        values = empty(lines.shape[:-1], x.dtype)
+        ctx.backend.max(lines, lines.ndim - 1, values, empty(values.shape, dtypes.int64))
+        ctx.save_for_backward(x, reshape_array(values, kept))
+        ctx.dims = dims
+        return reshape_array(values, _reduced_shape(x.shape, dims, keepdim))
+
+    @staticmethod
+    def backward(ctx, grad):
+        be, (x, values) = ctx.backend, ctx.saved
+        share = empty(x.shape, grad.dtype)
+        mask = empty(x.shape, dtypes.bool_)
+        be.compare(x, values, "eq", mask)
+        be.copy(mask, share)
+        count = empty(values.shape, grad.dtype)
+        be.sum(share, ctx.dims, True, count)
+        per_element = empty(values.shape, grad.dtype)
+        be.div(reshape_array(grad, values.shape), count, per_element)
+        be.mul(share, per_element, share)
+        return share, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        x, values = ctx.saved
+        mask = Tensor._wrap(_equal_as(x, values, grad.dtype))
+        count = mask.sum(ctx.dims, keepdim=True)
+        return broadcast_to(grad.reshape(values.shape) / count, x.shape) * mask, None, None
+
+
+def _equal_as(x: Any, values: Any, dtype: Any) -> Any:
+    backend = backends.of(x)
+    mask = backend.empty(x.shape, dtypes.bool_)
+    backend.compare(x, values, "eq", mask)
+    return backend.cast(mask, dtype)
+
+
+def _extreme(x: Tensor, dim: Any, keepdim: bool, name: str, largest: bool) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    dims = normalize_dims(dim, x.ndim)
+    if x.numel() == 0 and (dim is None or builtins.any(x.shape[d] == 0 for d in dims)):
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+    if x.dtype == dtypes.bool_:
+        return _extreme(x.to(dtypes.int64), dim, keepdim, name, largest).to(dtypes.bool_)
+    if largest:
+        return AMax.apply(x, dims, keepdim)
+    return -AMax.apply(-x, dims, keepdim)
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The largest elements over ``dim`` (an int or a tuple; all axes when empty); the
+    gradient is shared evenly among ties. Example: ``fastdl.amax(x, dim=(0, 1))``."""
+    return _extreme(input, None if dim == () else dim, keepdim, "amax", largest=True)
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The smallest elements over ``dim`` (see :func:`amax`)."""
+    return _extreme(input, None if dim == () else dim, keepdim, "amin", largest=False)
+
+
 def max(  # noqa: A001
     x: Tensor,
     dim: Any = None,
@@ -188,17 +268,63 @@ def max(  # noqa: A001
     axis: Any = None,
     keepdims: Any = None,
 ) -> Any:
-    """``max()`` -> the largest element (0-d); ``max(dim)`` -> ``(values, indices)``."""
+    """``max(x)`` -> the largest element (0-d); ``max(x, dim)`` -> ``(values, indices)``;
+    ``max(x, other)`` -> the elementwise maximum, as in PyTorch.
+
+    Example: ``values, indices = fastdl.max(x, dim=1)``.
+    """
+    if isinstance(dim, Tensor):
+        from fastdl.ops import elementwise  # elementwise builds on this module
+
+        return elementwise.maximum(x, dim)
     dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
     if x.numel() == 0:
         raise ValueError("max: the tensor is empty")
     if dim is None:
-        values, _ = MaxDim.apply(x.reshape(-1), 0, False)
-        return values
+        return _extreme(x, None, False, "max", largest=True)
     dim = normalize_dim(dim, x.ndim)
     if x.ndim == 0:  # PyTorch: a 0-d tensor has one element along dim 0 (or -1)
-        return MaxDim.apply(x.reshape(1), 0, False)
-    return MaxDim.apply(x, dim, keepdim)
+        return ValuesIndices(*MaxDim.apply(x.reshape(1), 0, False))
+    return ValuesIndices(*MaxDim.apply(x, dim, keepdim))
+
+
+def min(  # noqa: A001
+    x: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+) -> Any:
+    """``min(x)`` -> the smallest element (0-d); ``min(x, dim)`` -> ``(values, indices)``
+    (the first minimum); ``min(x, other)`` -> the elementwise minimum.
+
+    Example: ``values, indices = fastdl.min(x, dim=0, keepdim=True)``.
+    """
+    if isinstance(dim, Tensor):
+        from fastdl.ops import elementwise
+
+        return elementwise.minimum(x, dim)
+    dim, keepdim = _check_dims_args(dim, axis, keepdim, keepdims)
+    if x.numel() == 0:
+        raise ValueError("min: the tensor is empty")
+    if dim is None:
+        return _extreme(x, None, False, "min", largest=False)
+    if x.dtype == dtypes.bool_:
+        values, indices = min(x.to(dtypes.int64), dim, keepdim)
+        return ValuesIndices(values.to(dtypes.bool_), indices)
+    values, indices = max(-x, dim, keepdim)
+    return ValuesIndices(-values, indices)
+
+
+def argmin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """Index of the smallest element (first one on ties); over the flattened tensor
+    when ``dim`` is None. Example: ``fastdl.argmin(fastdl.tensor([3, 1, 2]))`` is 1."""
+    from fastdl.autograd.grad_mode import no_grad
+
+    with no_grad():
+        flipped = -(input.to(dtypes.int64) if input.dtype == dtypes.bool_ else input)
+    return argmax(flipped, dim, keepdim)
 
 
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:

@@ -29,7 +29,12 @@ import importlib
 
 from fastdl.backends import host, reference, spec
 
-SHARED_WITH_REFERENCE: tuple[str, ...] = (*spec.GENERIC_NAMES, "gather_along", "sort_along")
+SHARED_WITH_REFERENCE: tuple[str, ...] = (
+    *spec.GENERIC_NAMES,
+    *spec.NUMPY_PASS_NAMES,
+    "gather_along",
+    "sort_along",
+)
 _FAMILIES = tuple(f for f in spec.FAMILIES if f != "generic")
 
 

@@ -163,8 +163,10 @@ _OPS = {
 
 
 @cache
-def _device_op(name):
-    return cuda.jit(device=True, inline=True)(_OPS[name])
+def _device_op(op):
+    """The device function of ``op``: a name in ``_OPS``, or a Python function (the
+    pointwise family's)."""
+    return cuda.jit(device=True, inline=True)(_OPS[op] if isinstance(op, str) else op)
 
 
 # -- source generation -----------------------------------------------------------------

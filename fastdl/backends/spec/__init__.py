@@ -41,9 +41,11 @@ from fastdl.backends.spec import (
     loss,
     norm,
     optim,
+    pointwise,
     pool,
     random,
     rnn,
+    scan,
     softmax,
 )
 from fastdl.backends.spec.base import (
@@ -63,6 +65,7 @@ from fastdl.backends.spec.pool import pool_output_size
 # The family modules, in the order of the kernel table.
 _FAMILY_MODULES = (generic, linear, activation, softmax, loss, norm, optim, clip, random)
 _FAMILY_MODULES += (conv, pool, rnn, indexing)
+_FAMILY_MODULES += (pointwise, scan)
 
 KERNELS: tuple[Kernel, ...] = tuple(k for module in _FAMILY_MODULES for k in module.KERNELS)
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}
@@ -71,6 +74,10 @@ FAMILIES: tuple[str, ...] = tuple(module.__name__.rsplit(".", 1)[1] for module i
 
 GENERIC_KERNELS: tuple[Kernel, ...] = generic.KERNELS
 GENERIC_NAMES: tuple[str, ...] = tuple(k.name for k in GENERIC_KERNELS)
+# Pointwise and scan kernels whose NumPy form is one vectorised pass (not erf).
+NUMPY_PASS_NAMES: tuple[str, ...] = tuple(
+    k.name for k in pointwise.KERNELS + scan.KERNELS if k.name != "erf"
+)
 CONV_KERNELS: tuple[Kernel, ...] = conv.KERNELS
 POOL_KERNELS: tuple[Kernel, ...] = pool.KERNELS
 RNN_KERNELS: tuple[Kernel, ...] = rnn.KERNELS
@@ -100,6 +107,7 @@ __all__ = [
     "IM2COL_GEOMETRY",
     "KERNELS",
     "NAMES",
+    "NUMPY_PASS_NAMES",
     "POOL_KERNELS",
     "RNN_KERNELS",
     "Kernel",

@@ -1,0 +1,120 @@
+"""CUDA pointwise maths kernels: one thread per element, through the generic
+elementwise launcher (broadcasting, strides and casts as there). Integer and bool
+inputs compute in float64, as NumPy's loops do.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+from fastdl.backends.cuda import generic
+
+
+def _expm1(x):
+    return math.expm1(x)
+
+
+def _log1p(x):
+    return math.log1p(x)
+
+
+def _log2(x):
+    return math.log2(x)
+
+
+def _sin(x):
+    return math.sin(x)
+
+
+def _cos(x):
+    return math.cos(x)
+
+
+def _erf(x):
+    return math.erf(x)
+
+
+# Past 2**52 every float is an integer (and inf, NaN have no fraction to drop). The
+# rounding functions stay in floating point: math.floor would give an int64.
+_WHOLE = 4503599627370496.0
+
+
+def _trunc(x):
+    if not abs(x) < _WHOLE:
+        return x
+    return x - math.fmod(x, 1.0)
+
+
+def _floor(x):
+    t = _trunc_device(x)
+    return t - 1.0 if t > x else t
+
+
+def _ceil(x):
+    t = _trunc_device(x)
+    return t + 1.0 if t < x else t
+
+
+def _rint(x):
+    if not abs(x) < _WHOLE:
+        return x
+    r = _floor_device(x + 0.5)
+    if r - x == 0.5 and math.fmod(r, 2.0) != 0.0:  # a half: to the even neighbour
+        r -= 1.0
+    return r
+
+
+_trunc_device = cuda.jit(device=True, inline=True)(_trunc)
+_floor_device = cuda.jit(device=True, inline=True)(_floor)
+
+
+def expm1(x, out):
+    """out = exp(x) - 1."""
+    generic._float_unary(_expm1, x, out)
+
+
+def log1p(x, out):
+    """out = log(1 + x)."""
+    generic._float_unary(_log1p, x, out)
+
+
+def log2(x, out):
+    """out = log2(x)."""
+    generic._float_unary(_log2, x, out)
+
+
+def sin(x, out):
+    """out = sin(x)."""
+    generic._float_unary(_sin, x, out)
+
+
+def cos(x, out):
+    """out = cos(x)."""
+    generic._float_unary(_cos, x, out)
+
+
+def erf(x, out):
+    """out = erf(x)."""
+    generic._float_unary(_erf, x, out)
+
+
+def floor(x, out):
+    """out = floor(x)."""
+    generic._float_unary(_floor, x, out)
+
+
+def ceil(x, out):
+    """out = ceil(x)."""
+    generic._float_unary(_ceil, x, out)
+
+
+def trunc(x, out):
+    """out = x rounded toward zero."""
+    generic._float_unary(_trunc, x, out)
+
+
+def rint(x, out):
+    """out = x rounded to the nearest integer, halves to even."""
+    generic._float_unary(_rint, x, out)

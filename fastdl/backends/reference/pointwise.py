@@ -1,0 +1,49 @@
+"""Pointwise maths kernels in NumPy: one ufunc each, erf through the math module."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def expm1(x, out):
+    np.expm1(x, out=out)
+
+
+def log1p(x, out):
+    np.log1p(x, out=out)
+
+
+def log2(x, out):
+    np.log2(x, out=out)
+
+
+def sin(x, out):
+    np.sin(x, out=out)
+
+
+def cos(x, out):
+    np.cos(x, out=out)
+
+
+def erf(x, out):
+    out[...] = _erf(x)
+
+
+def floor(x, out):
+    np.floor(x, out=out)
+
+
+def ceil(x, out):
+    np.ceil(x, out=out)
+
+
+def trunc(x, out):
+    np.trunc(x, out=out)
+
+
+def rint(x, out):
+    np.rint(x, out=out)

@@ -1,0 +1,45 @@
+"""Pointwise maths kernels: unary functions of floating arrays (expm1 ... rint).
+
+Shape legend: ``x`` and ``out`` of one shape (any), one floating dtype. Integer
+rounding (floor, ceil, trunc, rint) keeps the dtype; rint rounds halves to even.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.backends.spec.base import Kernel, empty, randn, size
+
+# name -> (doc, domain of the sampled x: "any", "positive" or "above_minus_one")
+FUNCTIONS = {
+    "expm1": ("out = exp(x) - 1, accurate near 0.", "any"),
+    "log1p": ("out = log(1 + x), accurate near 0.", "above_minus_one"),
+    "log2": ("out = log2(x).", "positive"),
+    "sin": ("out = sin(x).", "any"),
+    "cos": ("out = cos(x).", "any"),
+    "erf": ("out = erf(x), the error function.", "any"),
+    "floor": ("out = floor(x).", "any"),
+    "ceil": ("out = ceil(x).", "any"),
+    "trunc": ("out = x rounded toward zero.", "any"),
+    "rint": ("out = x rounded to the nearest integer, halves to even.", "any"),
+}
+
+
+def _sampler(domain: str):
+    def sample(rng, dtype):
+        shape = (size(rng), size(rng))
+        x = randn(rng, shape, dtype) * 3
+        if domain == "positive":
+            x = np.abs(x) + 0.1
+        elif domain == "above_minus_one":
+            x = np.abs(x) - 0.9
+        x[0, 0] = 0.5  # a half, where rint's tie rule shows
+        return {"x": x.astype(dtype), "out": empty(shape, dtype)}
+
+    return sample
+
+
+KERNELS: tuple[Kernel, ...] = tuple(
+    Kernel(name, "pointwise", ("x", "out"), ("out",), doc, _sampler(domain))
+    for name, (doc, domain) in FUNCTIONS.items()
+)
