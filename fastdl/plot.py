@@ -517,19 +517,18 @@ def elbo_curves(
     left.set_title("ELBO (higher is better)")
     left.set_ylabel("ELBO per sample (nats)")
     terms = (
-        ("reconstruction", f"reconstruction: -log p(x|z) ({likelihood})"),
-        ("kl", "KL(q(z|x) || N(0, I))"),
+        ("reconstruction", f"reconstruction: -log p(x|z) ({likelihood})", "reconstruction"),
+        ("kl", "KL(q(z|x) || N(0, I))", "KL"),
     )
-    for key, label in terms:
+    for key, label, short in terms:
+        color = None
         if has_val:
-            right.plot(epochs, [r[f"val_{key}"] for r in history], marker=".", label=label)
+            (line,) = right.plot(epochs, [r[f"val_{key}"] for r in history], marker=".")
+            line.set_label(f"{label}, validation")
+            color = line.get_color()
         if test is not None and epochs:
-            right.plot([epochs[-1]], [test[key]], label=f"{key}, test, once", **once)
-    right.set_title(
-        "the validation ELBO's terms (ELBO = -reconstruction - KL)"
-        if has_val
-        else "the test ELBO's terms (ELBO = -reconstruction - KL)"
-    )
+            right.plot([epochs[-1]], [test[key]], label=f"{short}, test, once", color=color, **once)
+    right.set_title("the ELBO's terms (ELBO = -reconstruction - KL)")
     right.set_ylabel("nats per sample")
     for ax in (left, right):
         ax.set_xlabel("epoch")
