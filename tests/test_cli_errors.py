@@ -71,11 +71,13 @@ def test_unallocatable_hidden_size(model, capsys, tmp_path):
         (["--val-fraction", "1"], "--val-fraction"),
         (["--val-fraction", "-0.1"], "--val-fraction"),
         (["--val-fraction", "0", "--early-stopping", "2"], "--early-stopping needs"),
+        (["--model", "vae", "--val-fraction", "0", "--scheduler", "plateau"], "plateau with"),
         (["--val-fraction", "0.0001"], "leaves the validation split empty"),
     ],
 )
 def test_bad_validation_flags(flags, fragment, capsys, tmp_path):
-    _fails(capsys, _spirals(tmp_path, *flags), fragment)
+    _, out = _fails(capsys, _spirals(tmp_path, *flags), fragment)
+    assert out == ""  # refused before any work
 
 
 def test_gan_takes_no_validation_split(capsys, tmp_path):

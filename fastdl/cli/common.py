@@ -263,12 +263,10 @@ def validation_split(
 
 def split_validation(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> tuple:
     """``(X_train, y_train, X_val, y_val)``: ``--val-fraction`` of the training data
-    held out (see :func:`validation_split`); a UsageError when
-    either part would be empty, or --early-stopping has no split to watch."""
+    held out (see :func:`validation_split`); a UsageError when either part would be
+    empty."""
     share = args.val_fraction
     if share == 0:
-        if args.early_stopping is not None:
-            raise UsageError("fastdl train: --early-stopping needs a --val-fraction above 0")
         return X, y, X[:0], y[:0]
     X_train, y_train, X_val, y_val = validation_split(X, y, share, args.seed)
     if len(X_val) == 0 or len(X_train) == 0:

@@ -248,8 +248,6 @@ def _train_vae(
         + linear_parameters((latent_dim, *hidden[::-1], features)),
     )
     X_train, y_train, X_val, _ = split_validation(args, X_train, y_train)
-    if len(X_val) == 0 and args.scheduler == "plateau":
-        raise UsageError("fastdl train: --scheduler plateau needs a --val-fraction above 0")
     vae = models.VAE(features, latent_dim, hidden, likelihood)
     optimizer = build_optimizer(args, vae.parameters())
     loader = _loader(X_train, args.batch_size, args.seed)

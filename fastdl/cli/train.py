@@ -262,8 +262,7 @@ def run(args: argparse.Namespace) -> int:
     from fastdl.train import EarlyStopping, evaluate, fit, save_training_state
 
     _check_device(args)
-    if args.val_fraction is None and args.model != "gan":
-        args.val_fraction = 0.1
+    _resolve_val_fraction(args)
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
@@ -351,6 +350,22 @@ def run(args: argparse.Namespace) -> int:
         f"out={out}" + _throughput(dist, train_loader, len(history), fit_seconds)
     )
     return 0
+
+
+def _resolve_val_fraction(args: argparse.Namespace) -> None:
+    """Default --val-fraction to 0.1 (the GAN takes none), and refuse what needs a
+    validation split without one."""
+    if args.model == "gan":
+        return
+    if args.val_fraction is None:
+        args.val_fraction = 0.1
+    if args.val_fraction == 0:
+        if args.early_stopping is not None:
+            raise UsageError("fastdl train: --early-stopping needs a --val-fraction above 0")
+        if args.model == "vae" and args.scheduler == "plateau":
+            raise UsageError(
+                "fastdl train: --scheduler plateau with --model vae needs a --val-fraction above 0"
+            )
 
 
 def _backend_name(device: str) -> str:
