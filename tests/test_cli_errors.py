@@ -45,7 +45,7 @@ def _write_idx(directory, prefix, n, side):
 # -- flags ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["-1", str(2**70), "1.5"])
+@pytest.mark.parametrize("value", ["-1", str(2**70), "2**70", "1.5"])
 @pytest.mark.parametrize("command", [["train"], ["lab", "momentum"]])
 def test_seed_out_of_range(command, value, capsys, tmp_path):
     _fails(capsys, [*command, "--seed", value, "--out", str(tmp_path)], "--seed", value)
