@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 _SERIES = (
-    ("Loss", (("train_loss", "train"), ("val_loss", "val"))),
-    ("Accuracy", (("train_accuracy", "train"), ("val_accuracy", "val"))),
+    ("Loss", "loss", (("train_loss", "train"), ("val_loss", "val"))),
+    ("Accuracy", "accuracy", (("train_accuracy", "train"), ("val_accuracy", "val"))),
 )
 
 
@@ -67,7 +67,14 @@ def _value(record: Mapping, key: str):
     return value if math.isfinite(value) else None
 
 
-def history(history, path, *, title: str | None = None, dpi: int = 100):
+def history(
+    history,
+    path,
+    *,
+    title: str | None = None,
+    dpi: int = 100,
+    test: Mapping[str, Any] | None = None,
+):
     """Write a PNG of loss and accuracy (train and validation) against epoch.
 
     Arguments:
@@ -82,6 +89,9 @@ def history(history, path, *, title: str | None = None, dpi: int = 100):
             whatever the suffix.
         title: an optional figure title.
         dpi: resolution of the PNG.
+        test: an optional dict with ``loss`` and ``accuracy`` measured once on
+            the test split after training, drawn as one marker at the last
+            epoch (labelled "test, once") rather than as a curve.
 
     Returns:
         ``path``, as given.
@@ -111,7 +121,7 @@ def history(history, path, *, title: str | None = None, dpi: int = 100):
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(_SERIES))
-    for ax, (name, series) in zip(axes, _SERIES):
+    for ax, (name, metric, series) in zip(axes, _SERIES):
         drawn = 0
         for key, label in series:
             points = [(x, _value(r, key)) for x, r in zip(xs, epochs)]
@@ -120,6 +130,10 @@ def history(history, path, *, title: str | None = None, dpi: int = 100):
                 continue
             px, py = zip(*points)
             ax.plot(px, py, marker="o" if len(points) < 30 else None, label=label)
+            drawn += 1
+        final = None if test is None or not xs else _value(test, metric)
+        if final is not None:
+            ax.plot([xs[-1]], [final], marker="*", markersize=12, linestyle="", label="test, once")
             drawn += 1
         ax.set_title(name)
         ax.set_xlabel("epoch")
@@ -479,27 +493,48 @@ def reconstruction_grid(
     return path
 
 
-def elbo_curves(history: Sequence[Mapping[str, Any]], path: str, likelihood: str) -> str:
-    """Train and test ELBO per epoch, and the test ELBO's two terms (records with
-    ``epoch``, ``train_elbo``, ``test_elbo``, ``test_reconstruction``, ``test_kl``)."""
+def elbo_curves(
+    history: Sequence[Mapping[str, Any]],
+    path: str,
+    likelihood: str,
+    test: Mapping[str, float] | None = None,
+) -> str:
+    """Train and validation ELBO per epoch, and the validation ELBO's two terms
+    (records with ``epoch``, ``train_elbo`` and, when a validation split was held
+    out, ``val_elbo``, ``val_reconstruction``, ``val_kl``). ``test`` (``elbo``,
+    ``reconstruction``, ``kl``), measured once after training, is one marker at the
+    last epoch."""
     epochs = [r["epoch"] for r in history]
+    has_val = bool(history) and "val_elbo" in history[-1]
     fig = _canvas(10, 4)
     left, right = fig.subplots(1, 2)
-    for split in ("train", "test"):
-        left.plot(epochs, [r[f"{split}_elbo"] for r in history], marker=".", label=split)
+    for split, label in (("train", "train"), ("val", "validation")):
+        if split == "train" or has_val:
+            left.plot(epochs, [r[f"{split}_elbo"] for r in history], marker=".", label=label)
+    once = {"marker": "*", "markersize": 12, "linestyle": ""}
+    if test is not None and epochs:
+        left.plot([epochs[-1]], [test["elbo"]], label="test, once", **once)
     left.set_title("ELBO (higher is better)")
     left.set_ylabel("ELBO per sample (nats)")
-    for key, label in (
-        ("test_reconstruction", f"reconstruction: -log p(x|z) ({likelihood})"),
-        ("test_kl", "KL(q(z|x) || N(0, I))"),
-    ):
-        right.plot(epochs, [r[key] for r in history], marker=".", label=label)
-    right.set_title("the test ELBO's terms (ELBO = -reconstruction - KL)")
+    terms = (
+        ("reconstruction", f"reconstruction: -log p(x|z) ({likelihood})", "reconstruction"),
+        ("kl", "KL(q(z|x) || N(0, I))", "KL"),
+    )
+    for key, label, short in terms:
+        color = None
+        if has_val:
+            (line,) = right.plot(epochs, [r[f"val_{key}"] for r in history], marker=".")
+            line.set_label(f"{label}, validation")
+            color = line.get_color()
+        if test is not None and epochs:
+            right.plot([epochs[-1]], [test[key]], label=f"{short}, test, once", color=color, **once)
+    right.set_title("the ELBO's terms (ELBO = -reconstruction - KL)")
     right.set_ylabel("nats per sample")
     for ax in (left, right):
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.savefig(path, format="png", dpi=100)
     return path
 

@@ -157,7 +157,7 @@ def test_train_early_stopping_stops(tmp_path, capsys):
 @pytest.mark.parametrize(
     "batch_size, regime, steps",
     [
-        ("1", "stochastic gradient descent", "450 steps per epoch"),
+        ("1", "stochastic gradient descent", "405 steps per epoch"),
         ("full", "full-batch gradient descent", "1 step per epoch"),
         ("100", "mini-batch gradient descent: each step uses 100", "5 steps per epoch"),
     ],

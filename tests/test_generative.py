@@ -313,9 +313,13 @@ def test_cli_vae(tmp_path, capsys):
     checkpoint = fastdl.load(out / "checkpoint.fdl")
     assert checkpoint["model"]["fc_mu.weight"].shape == (2, 16)
     epochs = checkpoint["history"]["epochs"]
-    assert len(epochs) == 2 and epochs[-1]["test_elbo"] == pytest.approx(
+    assert len(epochs) == 2 and checkpoint["test"]["elbo"] == pytest.approx(
         float(last.split("test_elbo=")[1].split()[0]), abs=1e-3
     )
+    assert epochs[-1]["val_elbo"] == pytest.approx(
+        float(last.split("val_elbo=")[1].split()[0]), abs=1e-3
+    )
+    assert "test_elbo" not in epochs[-1]  # the test split is measured once, after training
 
 
 @pytest.mark.parametrize(
@@ -331,7 +335,7 @@ def test_cli_vae_flags(flags, tmp_path, capsys):
     last = _last_line(capsys)
     checkpoint = fastdl.load(tmp_path / "checkpoint.fdl")
     assert checkpoint["config"]["likelihood"] in last and "scheduler" in checkpoint
-    if "--early-stopping" in flags:  # lr 0: the test ELBO cannot improve after epoch 1
+    if "--early-stopping" in flags:  # lr 0: the validation ELBO cannot improve after epoch 1
         assert "stopped_early=true" in last and len(checkpoint["history"]["epochs"]) == 2
 
 

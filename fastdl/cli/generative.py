@@ -2,11 +2,14 @@
 
 ``--model vae`` trains :class:`fastdl.models.VAE` and writes, under ``--out``,
 ``samples/epoch_NNN.png`` (decoded draws of a fixed set of ``z ~ N(0, I)``),
-``reconstructions/epoch_NNN.png`` (test images above their reconstructions),
+``reconstructions/epoch_NNN.png`` (validation images above their reconstructions),
 ``elbo.png`` (the ELBO and its two terms per epoch), ``latent.png`` when
 ``--latent-dim 2`` (the test images' posterior means, coloured by digit) and
 ``checkpoint.fdl``, and
-prints one summary line starting ``test_elbo=``.
+prints one summary line starting ``test_elbo=``. ``--val-fraction`` of the
+training images (default 0.1, stratified by digit) is held out: its ELBO is what
+early stopping and ``--scheduler plateau`` watch, and the test ELBO is measured
+once, after training.
 
 ``--model gan`` trains :func:`fastdl.models.gan_mlp` and writes
 ``samples/epoch_NNN.png``, ``losses.png`` (both losses and the discriminator's
@@ -14,7 +17,9 @@ outputs), ``quality.png`` and ``checkpoint.fdl``. Sample quality: an MLP digits
 classifier is trained here (its test accuracy must reach 0.97), labels 1,000
 generated samples, and the summary line reports their mean confidence (the mean
 top softmax probability; ``real_confidence`` is the same on real test images) and
-the class histogram (all classes present = no mode collapse).
+the class histogram (all classes present = no mode collapse). The GAN makes no
+choice on held-out data, so it trains on the whole training split
+(``--val-fraction`` does not apply).
 
 Both train through :func:`fastdl.train.fit` with a step of their own (the VAE's
 negative ELBO; the GAN's alternating discriminator and generator updates) and
@@ -37,10 +42,13 @@ from fastdl.cli.common import (
     UsageError,
     build_optimizer,
     build_scheduler,
+    check_memory,
     config,
+    linear_parameters,
     load_data,
     output_folder,
     set_up,
+    split_validation,
     square_side,
 )
 
@@ -71,6 +79,7 @@ def _reject(args: argparse.Namespace) -> None:
             ("early_stopping", None),
             ("clip_grad_norm", None),
             ("likelihood", None),
+            ("val_fraction", None),
         ):
             if getattr(args, flag) != default:
                 option = "--" + flag.replace("_", "-")
@@ -121,8 +130,12 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     _reject(args)
-    folders = ("samples", "reconstructions") if args.model == "vae" else ("samples",)
-    out = output_folder(args, folders)
+    if args.model == "vae":
+        folders = ("samples", "reconstructions")
+        files = ("checkpoint.fdl", "elbo.png", "latent.png")
+    else:
+        folders, files = ("samples",), ("checkpoint.fdl", "losses.png", "quality.png")
+    out = output_folder(args, folders, files=files)
     set_up(args)
     data = _images(args)
     run = _train_vae if args.model == "vae" else _train_gan
@@ -189,7 +202,10 @@ def _elbo_step(vae: Any, optimizer: Any, x: Any, clip: float | None) -> dict[str
     return {"train_reconstruction": nll.item(), "train_kl": kl.item()}
 
 
-def _vae_figures(vae: Any, epoch: int, out: str, shown: np.ndarray, side: int, seed: int) -> None:
+def _vae_figures(
+    vae: Any, epoch: int, out: str, shown: tuple[str, np.ndarray], side: int, seed: int
+) -> None:
+    """The sample grid and the reconstructions of ``shown``, ``(name, images)``."""
     import fastdl
 
     name = f"epoch_{epoch:03d}.png"
@@ -199,12 +215,13 @@ def _vae_figures(vae: Any, epoch: int, out: str, shown: np.ndarray, side: int, s
         os.path.join(out, "samples", name),
         f"VAE samples after epoch {epoch}: decoder mean for {GRID * GRID} fixed z ~ N(0, I)",
     )
-    recons = vae.reconstruct(fastdl.tensor(shown)).numpy()
+    which, images = shown
+    recons = vae.reconstruct(fastdl.tensor(images)).numpy()
     plot.reconstruction_grid(
-        shown.reshape(-1, side, side),
+        images.reshape(-1, side, side),
         recons.reshape(-1, side, side),
         os.path.join(out, "reconstructions", name),
-        f"VAE reconstructions after epoch {epoch} (test images, z = mean of q(z|x))",
+        f"VAE reconstructions after epoch {epoch} ({which} images, z = mean of q(z|x))",
     )
 
 
@@ -223,28 +240,38 @@ def _train_vae(
 
     latent_dim = args.latent_dim or VAE_LATENT_DIM
     likelihood = args.likelihood or "bernoulli"
-    vae = models.VAE(X_train.shape[1], latent_dim, args.hidden or VAE_HIDDEN, likelihood)
+    hidden = args.hidden or VAE_HIDDEN
+    features = X_train.shape[1]
+    check_memory(
+        "--hidden",
+        linear_parameters((features, *hidden, 2 * latent_dim))
+        + linear_parameters((latent_dim, *hidden[::-1], features)),
+    )
+    X_train, y_train, X_val, _ = split_validation(args, X_train, y_train)
+    vae = models.VAE(features, latent_dim, hidden, likelihood)
     optimizer = build_optimizer(args, vae.parameters())
     loader = _loader(X_train, args.batch_size, args.seed)
     scheduler = build_scheduler(args, optimizer, len(loader))
+    shown = ("validation", X_val) if len(X_val) else ("training", X_train)
+    shown = (shown[0], shown[1][: GRID * GRID // 2])
 
     def step(batch: Any) -> dict[str, float]:
         return _elbo_step(vae, optimizer, _as_tensor(batch[0]), args.clip_grad_norm)
 
     def validate(model: Any) -> dict[str, float]:
-        nll, kl = _vae_terms(vae, X_test, _eval_generator(args.seed + 2))
-        # val_loss, the negative test ELBO, is what early stopping and plateau watch.
+        nll, kl = _vae_terms(vae, X_val, _eval_generator(args.seed + 2))
+        # val_loss, the negative validation ELBO, is what early stopping and plateau watch.
         return {
-            "test_elbo": -(nll + kl),
-            "test_reconstruction": nll,
-            "test_kl": kl,
+            "val_elbo": -(nll + kl),
+            "val_reconstruction": nll,
+            "val_kl": kl,
             "val_loss": nll + kl,
         }
 
     def draw(record: dict[str, Any]) -> None:
         record["train_elbo"] = -(record["train_reconstruction"] + record["train_kl"])
-        _progress(args, record, ("train_elbo", "test_elbo"))
-        _vae_figures(vae, record["epoch"], out, X_test[: GRID * GRID // 2], side, args.seed)
+        _progress(args, record, ("train_elbo", "val_elbo") if len(X_val) else ("train_elbo",))
+        _vae_figures(vae, record["epoch"], out, shown, side, args.seed)
 
     callbacks = [_after_epoch(draw)]
     if args.early_stopping is not None:
@@ -259,10 +286,13 @@ def _train_vae(
         callbacks=callbacks,
         progress=False,
         step=step,
-        validate=validate,
+        validate=validate if len(X_val) else None,
     ).epochs
 
-    plot.elbo_curves(history, os.path.join(out, "elbo.png"), likelihood)
+    # The only look at the test split.
+    nll, kl = _vae_terms(vae, X_test, _eval_generator(args.seed + 2))
+    test = {"elbo": -(nll + kl), "reconstruction": nll, "kl": kl}
+    plot.elbo_curves(history, os.path.join(out, "elbo.png"), likelihood, test=test)
     if latent_dim == 2:
         with fastdl.no_grad():
             mu, _ = vae.eval().encode(fastdl.from_numpy(X_test))
@@ -271,6 +301,7 @@ def _train_vae(
         "model": vae.state_dict(),
         "optimizer": optimizer.state_dict(),
         "history": {"epochs": history},
+        "test": test,
         "config": {**config(args), "latent_dim": latent_dim, "likelihood": likelihood},
     }
     if scheduler is not None:
@@ -278,9 +309,10 @@ def _train_vae(
     fastdl.save(state, os.path.join(out, "checkpoint.fdl"))
     last = history[-1]
     stopped = " stopped_early=true" if len(history) < args.epochs else ""
+    val = f"val_elbo={last['val_elbo']:.3f} " if len(X_val) else ""
     return (
-        f"test_elbo={last['test_elbo']:.3f} test_reconstruction={last['test_reconstruction']:.3f} "
-        f"test_kl={last['test_kl']:.3f} model=vae likelihood={likelihood} "
+        f"test_elbo={test['elbo']:.3f} test_reconstruction={test['reconstruction']:.3f} "
+        f"test_kl={test['kl']:.3f} {val}model=vae likelihood={likelihood} "
         f"latent_dim={latent_dim} train_elbo={last['train_elbo']:.3f}{stopped} "
         f"scheduler={args.scheduler}"
     )
@@ -369,7 +401,14 @@ def _train_gan(
 
     latent_dim = args.latent_dim or GAN_LATENT_DIM
     smoothing = 0.0 if args.label_smoothing is None else args.label_smoothing
-    gan = models.gan_mlp(X_train.shape[1], latent_dim, args.hidden or GAN_HIDDEN)
+    hidden = args.hidden or GAN_HIDDEN
+    features = X_train.shape[1]
+    check_memory(
+        "--hidden",
+        linear_parameters((latent_dim, *hidden, features))
+        + linear_parameters((features, *hidden[::-1], 1)),
+    )
+    gan = models.gan_mlp(features, latent_dim, hidden)
     opt_g, opt_d = _gan_optimizers(args, gan)
     loader = _loader(X_train, args.batch_size, args.seed)
     steps: list[tuple[float, float]] = []

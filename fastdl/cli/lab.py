@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fastdl.cli.common import UsageError, output_folder
+from fastdl.cli.common import UsageError, output_folder, seed
 
 
 def add_parser(sub: Any) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: Any) -> None:
     lab.add_argument("name", help="the lab to run, or 'list' to list them")
     lab.add_argument("--quick", action="store_true", help="a smaller run (seconds)")
     lab.add_argument("--out", default=None, help="folder for the plot (default runs/lab-NAME)")
-    lab.add_argument("--seed", type=int, default=0)
+    lab.add_argument("--seed", type=seed, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +30,6 @@ def run(args: argparse.Namespace) -> int:
             f"fastdl lab: unknown lab {args.name!r}; choose one of: "
             f"{', '.join(labs.LABS)} (or 'list')"
         )
-    out = output_folder(args, default=f"runs/lab-{args.name}")
+    out = output_folder(args, default=f"runs/lab-{args.name}", files=(f"{args.name}.png",))
     labs.run(args.name, quick=args.quick, out=out, seed=args.seed)
     return 0

@@ -4,9 +4,12 @@
 bundled 8x8 digits (``--model cnn|resnet|lstm`` picks a LeNet-style CNN, a small
 ResNet, or an LSTM reading the image rows as a sequence), writes a checkpoint and
 a history plot under ``--out``, and prints one summary line with
-``test_accuracy=``. Errors in flags, paths or files print one line and exit with
-status 2. ``--model vae|gan`` trains a generative model instead (see
-:mod:`fastdl.cli.generative`).
+``test_accuracy=``. ``--val-fraction`` of the training data (default 0.1,
+stratified by class, drawn with ``--seed``) is held out as the validation split:
+early stopping, ``--scheduler plateau`` and the history's ``val`` curves use it,
+and the test split is evaluated once, after training. Errors in flags, paths or
+files print one line and exit with status 2. ``--model vae|gan`` trains a
+generative model instead (see :mod:`fastdl.cli.generative`).
 """
 
 from __future__ import annotations
@@ -26,15 +29,20 @@ from fastdl.cli.common import (
     batch_size,
     build_optimizer,
     build_scheduler,
+    check_memory,
     config,
     device,
+    fraction,
     hidden_sizes,
+    linear_parameters,
     load_data,
     non_negative_float,
     output_folder,
     positive_float,
     positive_int,
+    seed,
     set_up,
+    split_validation,
     square_side,
 )
 
@@ -57,7 +65,8 @@ SCHEDULER_HELP = (
     "gamma=0.1); cosine = CosineAnnealingLR(T_max=epochs); exponential = "
     "ExponentialLR(gamma=0.9); onecycle = OneCycleLR(max_lr=LR, stepped per batch, "
     "beta1 or a non-zero momentum cycled 0.95-0.85); plateau = "
-    "ReduceLROnPlateau(factor=0.1, patience=3) on the validation loss (the test split)"
+    "ReduceLROnPlateau(factor=0.1, patience=3) on the validation loss (the training loss "
+    "with --val-fraction 0)"
 )
 
 
@@ -131,8 +140,16 @@ def add_parser(sub: Any) -> None:
         type=positive_int,
         default=None,
         metavar="PATIENCE",
-        help="stop when the validation loss (on the test split) has not improved for "
-        "PATIENCE epochs",
+        help="stop when the validation loss has not improved for PATIENCE epochs",
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=fraction,
+        default=None,
+        metavar="F",
+        help="hold out F of the training data, stratified by class, as the validation "
+        "split of early stopping, plateau and the val curves (default 0.1; 0 = none; "
+        "not for gan); the test split is evaluated once, after training",
     )
     train.add_argument("--epochs", type=positive_int, default=30)
     train.add_argument(
@@ -142,7 +159,7 @@ def add_parser(sub: Any) -> None:
         help="samples per step: 'full' = full-batch gradient descent (one step per epoch), "
         "1 = stochastic gradient descent (one step per sample), N = mini-batch (default 32)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed, default=0)
     train.add_argument(
         "--backend",
         choices=("numba", "reference"),
@@ -207,9 +224,9 @@ def _check_device(args: argparse.Namespace) -> None:
 
 
 def _build_model(
-    args: argparse.Namespace, X_train: np.ndarray, X_test: np.ndarray, n_classes: int
-) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The model --model names, and the inputs reshaped to what it reads."""
+    args: argparse.Namespace, arrays: tuple[np.ndarray, ...], n_classes: int
+) -> tuple[Any, tuple[np.ndarray, ...]]:
+    """The model --model names, and ``arrays`` (inputs) reshaped to what it reads."""
     from fastdl import models
 
     for flag in ("latent_dim", "likelihood", "label_smoothing"):
@@ -218,14 +235,16 @@ def _build_model(
                 f"fastdl train: --{flag.replace('_', '-')} applies to --model vae or gan, "
                 f"not {args.model}"
             )
+    features = arrays[0].shape[1]
     if args.model == "mlp":
         hidden = (128, 64) if args.hidden is None else args.hidden
+        check_memory("--hidden", linear_parameters((features, *hidden, n_classes)))
         activation = args.activation or "relu"
-        return models.mlp(X_train.shape[1], hidden, n_classes, activation), X_train, X_test
+        return models.mlp(features, hidden, n_classes, activation), arrays
     for flag in ("hidden", "activation"):
         if getattr(args, flag) is not None:
             raise UsageError(f"fastdl train: --{flag} applies to --model mlp, not {args.model}")
-    side = square_side(args, X_train.shape[1], minimum=4, verb="reads")
+    side = square_side(args, features, minimum=4, verb="reads")
     if args.model == "lstm":
         model = models.lstm_classifier(input_size=side, num_classes=n_classes)
         shape: tuple[int, ...] = (side, side)
@@ -233,7 +252,7 @@ def _build_model(
         build = models.lenet if args.model == "cnn" else models.resnet
         model = build((1, side, side), num_classes=n_classes)
         shape = (1, side, side)
-    return model, X_train.reshape(-1, *shape), X_test.reshape(-1, *shape)
+    return model, tuple(X.reshape(-1, *shape) for X in arrays)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
     from fastdl.train import EarlyStopping, evaluate, fit, save_training_state
 
     _check_device(args)
+    _resolve_val_fraction(args)
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
@@ -253,12 +273,13 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     dist = _distributed(args)
     main = dist is None or dist.is_main()
-    out = output_folder(args, create=main)
+    out = output_folder(args, create=main, files=("checkpoint.fdl", "history.png"))
     set_up(args)
 
     X_train, y_train, X_test, y_test = load_data(args.data, args.seed)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    model, X_train, X_test = _build_model(args, X_train, X_test, n_classes)
+    X_train, y_train, X_val, y_val = split_validation(args, X_train, y_train)
+    model, (X_train, X_val, X_test) = _build_model(args, (X_train, X_val, X_test), n_classes)
     model.to(args.device)  # before the optimizer: it lays the parameters out where they are
     net = model if dist is None else dist.DistributedDataParallel(model)
     optimizer = build_optimizer(args, net.parameters())
@@ -275,11 +296,14 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         shard=shard,
     )
+    val_loader = None
+    if len(X_val):
+        val_loader = DataLoader(TensorDataset(X_val, y_val), batch_size=1024)
     test_loader = DataLoader(TensorDataset(X_test, y_test), batch_size=1024)
     scheduler = build_scheduler(args, optimizer, len(train_loader))
     callbacks = [] if args.early_stopping is None else [EarlyStopping(patience=args.early_stopping)]
     if main:
-        print(_regime(args.batch_size, len(X_train), len(train_loader)))
+        print(_regime(args.batch_size, len(X_train), len(train_loader), len(X_val)))
 
     if resume is not None:
         resume = _restore(args, resume, model, optimizer, scheduler, train_loader, callbacks)
@@ -291,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer,
         train_loader,
         args.epochs,
-        val_loader=test_loader,
+        val_loader=val_loader,
         scheduler=scheduler,
         callbacks=callbacks,
         progress=not args.no_progress and main,
@@ -302,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_extra={"config": config(args)},
     )
     fit_seconds = time.perf_counter() - fit_start
-    test = evaluate(model, test_loader, loss_fn)
+    test = evaluate(model, test_loader, loss_fn)  # the only look at the test split
     if not main:
         return 0
 
@@ -313,17 +337,35 @@ def run(args: argparse.Namespace) -> int:
         global_step=len(history) * len(train_loader), history=history, callbacks=callbacks,
         extra={"config": config(args)},
     )  # fmt: skip
-    plot.history(history, os.path.join(out, "history.png"))
+    plot.history(history, os.path.join(out, "history.png"), test=test)
     stopped = " stopped_early=true" if len(history) < args.epochs else ""
+    last = history.epochs[-1]
+    val = "" if val_loader is None else f"val_accuracy={last['val_accuracy']:.3f} "
     print(
-        f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} model={args.model} "
-        f"train_loss={history.epochs[-1]['train_loss']:.4f} epochs={len(history)}{stopped} "
+        f"test_accuracy={test['accuracy']:.3f} test_loss={test['loss']:.4f} {val}"
+        f"model={args.model} train_loss={last['train_loss']:.4f} epochs={len(history)}{stopped} "
         f"optimizer={args.optimizer} final_lr={optimizer.param_groups[0]['lr']:.3g} "
         f"scheduler={args.scheduler} batch_size={args.batch_size} "
         f"backend={_backend_name(args.device)} seconds={time.perf_counter() - start:.1f} "
         f"out={out}" + _throughput(dist, train_loader, len(history), fit_seconds)
     )
     return 0
+
+
+def _resolve_val_fraction(args: argparse.Namespace) -> None:
+    """Default --val-fraction to 0.1 (the GAN takes none), and refuse what needs a
+    validation split without one."""
+    if args.model == "gan":
+        return
+    if args.val_fraction is None:
+        args.val_fraction = 0.1
+    if args.val_fraction == 0:
+        if args.early_stopping is not None:
+            raise UsageError("fastdl train: --early-stopping needs a --val-fraction above 0")
+        if args.model == "vae" and args.scheduler == "plateau":
+            raise UsageError(
+                "fastdl train: --scheduler plateau with --model vae needs a --val-fraction above 0"
+            )
 
 
 def _backend_name(device: str) -> str:
@@ -351,8 +393,9 @@ def _throughput(dist: Any, loader: Any, epochs: int, seconds: float) -> str:
     return f" world_size={world} samples_per_s={samples * world / max(seconds, 1e-9):.0f}"
 
 
-def _regime(batch_size: int | str, n_samples: int, steps: int) -> str:
-    """One line naming the gradient-descent regime the batch size gives."""
+def _regime(batch_size: int | str, n_samples: int, steps: int, held_out: int) -> str:
+    """One line naming the gradient-descent regime the batch size gives, and the
+    number of samples held out for validation."""
     per_epoch = f"{steps} step{'s' if steps != 1 else ''} per epoch"
     if batch_size == "full" or batch_size >= n_samples:
         kind = "full-batch gradient descent: each step uses all"
@@ -360,7 +403,10 @@ def _regime(batch_size: int | str, n_samples: int, steps: int) -> str:
         kind = "stochastic gradient descent: each step uses one of the"
     else:
         kind = f"mini-batch gradient descent: each step uses {batch_size} of the"
-    return f"regime: {kind} {n_samples} training samples, {per_epoch}"
+    return (
+        f"regime: {kind} {n_samples} training samples, {per_epoch}; "
+        f"{held_out} held out for validation"
+    )
 
 
 # Flags that may differ between a run and its --resume.
