@@ -3,7 +3,7 @@
 Example::
 
     history = fastdl.train.fit(model, nn.CrossEntropyLoss(), opt, train_loader,
-                               epochs=10, val_loader=test_loader)
+                               epochs=10, val_loader=val_loader)
     history.epochs[-1]["val_accuracy"]
 
 Checkpoint and resume (bit-identical on the same backend)::
