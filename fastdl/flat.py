@@ -49,10 +49,13 @@ class FlatBuffer:
             value = self.values[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
             grad = self.grads[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
             be.copy(p._data, value)
-            if p.grad is not None:
+            had_grad = p.grad is not None
+            if had_grad:
                 be.copy(p.grad._data, grad)
             p._data = value
             p.grad = Tensor._wrap(grad)
+            if not had_grad:  # stays None, and the first backward writes into the view
+                p._mark_grad_stale(to_none=True)
             self.value_views.append(value)
             self.grad_views.append(grad)
         _REGISTRY[id(self.values)] = self
@@ -93,7 +96,7 @@ class FlatBuffer:
                 be = be or self.backend()
                 be.copy(p._data, value)
                 p._data = value
-            if p._grad is None or not p.requires_grad:  # frozen after flattening: skipped
+            if not p._has_grad or not p.requires_grad:  # frozen after flattening: skipped
                 has_grad.append(False)
                 continue
             current = p.grad  # a gradient still stale here is zero: this writes the zeros
