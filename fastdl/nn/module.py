@@ -580,9 +580,10 @@ class Module:
 
     def _state_tensors(self, prefix: str = "") -> OrderedDict[str, Tensor]:
         """PyTorch's ``state_dict`` order: module by module (pre-order), each module's
-        parameters then its persistent buffers."""
+        parameters then its persistent buffers; a module reached by two paths appears
+        under both names."""
         found: OrderedDict[str, Tensor] = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             dotted = prefix + (f"{module_name}." if module_name else "")
             skipped = module._non_persistent_buffers_set
             for name, t in module._parameters.items():

@@ -17,7 +17,8 @@ from fastdl.tensor import Tensor
 class _BatchNorm(Module):
     """Per-channel normalization with batch statistics in training mode and running
     statistics in evaluation mode. ``momentum=None`` makes the running statistics a
-    cumulative average (factor 1 / num_batches_tracked), as in PyTorch."""
+    cumulative average (factor 1 / num_batches_tracked), as in PyTorch; ``bias=False``
+    keeps the affine scale without its shift."""
 
     def __init__(
         self,
@@ -28,6 +29,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -38,9 +41,11 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if self.affine:
             self.weight = Parameter(np.ones(num_features, dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype))
         else:
             self.register_parameter("weight", None)
+        if self.affine and bias:
+            self.bias = Parameter(np.zeros(num_features, dtype))
+        else:
             self.register_parameter("bias", None)
         if self.track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
