@@ -2,7 +2,8 @@
 
 :func:`flatten` lays parameters of one dtype out in one contiguous values buffer
 and one gradient buffer, and rebinds each parameter's storage and ``.grad`` as
-views into them. Then zeroing gradients is one fill and an optimizer step is one
+views into them (a parameter without a gradient keeps reading ``.grad`` as None; its
+view waits for the first backward). Then zeroing gradients is one fill and an optimizer step is one
 fused kernel over the whole buffer. Calling it again on parameters that already
 form one contiguous run of a buffer does nothing. Buffers live where their
 parameters do: parameters on a GPU get device buffers (one per device and dtype).

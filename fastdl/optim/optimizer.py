@@ -2,10 +2,13 @@
 
 Each parameter group's trainable parameters are laid out in one flat buffer per
 dtype (:func:`fastdl.flat.flatten`), so a step is one fused kernel launch per
-(group, dtype), and ``zero_grad`` writes nothing: it marks gradients stale, so the
-next backward overwrites them (see :mod:`fastdl.autograd`). Per-parameter state (``exp_avg``,
-``momentum_buffer``, ...) is a view into a flat state buffer of the same layout;
-``state_dict()`` shows it per parameter, as PyTorch does.
+(group, dtype), and ``zero_grad`` writes nothing: it marks gradients stale (reading
+as None, or zeros with ``set_to_none=False``), so the next backward overwrites them in
+the flat buffer (see :mod:`fastdl.autograd.leaf_grads`). Per-parameter state
+(``exp_avg``, ``momentum_buffer``, ...) is a view into a flat state buffer of the same
+layout; ``state[p]`` and ``state_dict()`` show it per parameter, as PyTorch does. An
+optimizer written the PyTorch way (overriding ``step``, keeping ``self.state[p]``) works
+on the same base class.
 """
 
 from __future__ import annotations
