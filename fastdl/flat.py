@@ -2,7 +2,8 @@
 
 :func:`flatten` lays parameters of one dtype out in one contiguous values buffer
 and one gradient buffer, and rebinds each parameter's storage and ``.grad`` as
-views into them. Then zeroing gradients is one fill and an optimizer step is one
+views into them (a parameter without a gradient keeps reading ``.grad`` as None; its
+view waits for the first backward). Then zeroing gradients is one fill and an optimizer step is one
 fused kernel over the whole buffer. Calling it again on parameters that already
 form one contiguous run of a buffer does nothing. Buffers live where their
 parameters do: parameters on a GPU get device buffers (one per device and dtype).
@@ -49,10 +50,13 @@ class FlatBuffer:
             value = self.values[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
             grad = self.grads[self.offsets[i] : self.offsets[i + 1]].reshape(p.shape)
             be.copy(p._data, value)
-            if p.grad is not None:
+            had_grad = p.grad is not None
+            if had_grad:
                 be.copy(p.grad._data, grad)
             p._data = value
             p.grad = Tensor._wrap(grad)
+            if not had_grad:  # stays None, and the first backward writes into the view
+                p._mark_grad_stale(to_none=True)
             self.value_views.append(value)
             self.grad_views.append(grad)
         _REGISTRY[id(self.values)] = self
@@ -93,7 +97,7 @@ class FlatBuffer:
                 be = be or self.backend()
                 be.copy(p._data, value)
                 p._data = value
-            if p._grad is None or not p.requires_grad:  # frozen after flattening: skipped
+            if not p._has_grad or not p.requires_grad:  # frozen after flattening: skipped
                 has_grad.append(False)
                 continue
             current = p.grad  # a gradient still stale here is zero: this writes the zeros

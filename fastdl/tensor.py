@@ -21,6 +21,11 @@ from fastdl import dtypes
 from fastdl import random as _random
 from fastdl.backends.host import owns as _on_host
 
+# ``Tensor._grad_stale``: False (``_grad`` holds the gradient), True (the buffer holds
+# garbage and means zero) or GRAD_NONE (the buffer holds garbage and ``.grad`` is None;
+# the buffer is kept so that the next backward writes into it, see autograd.leaf_grads).
+GRAD_NONE = "none"
+
 
 def _check_device(device: Any) -> _device.device:
     return _device.resolve(device)
@@ -109,8 +114,12 @@ class Tensor:
 
         ``zero_grad`` only marks a gradient stale; the zeros are written here, on the
         first read, unless backward overwrote the buffer first (see ``autograd``).
+        After ``zero_grad(set_to_none=True)`` the gradient reads as None while its
+        buffer is kept for the next backward to write into.
         """
         if self._grad_stale:
+            if self._grad_stale is GRAD_NONE:
+                return None
             self._grad._data.fill(0)
             self._grad_stale = False
         return self._grad
@@ -127,10 +136,16 @@ class Tensor:
         self._grad = value
         self._grad_stale = False
 
-    def _mark_grad_stale(self) -> None:
-        """Promise a zero gradient without writing it (what ``zero_grad`` does)."""
+    def _mark_grad_stale(self, to_none: bool = False) -> None:
+        """Promise a zero gradient without writing it (what ``zero_grad`` does); with
+        ``to_none`` the gradient reads as None instead, its buffer kept for reuse."""
         if self._grad is not None:
-            self._grad_stale = True
+            self._grad_stale = GRAD_NONE if to_none else True
+
+    @property
+    def _has_grad(self) -> bool:
+        """Whether ``.grad`` is not None (without writing a stale gradient's zeros)."""
+        return self._grad is not None and self._grad_stale is not GRAD_NONE
 
     # -- metadata ------------------------------------------------------------------
 
@@ -278,11 +293,13 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        if self._grad is not None and value.device != self.device:
-            raise RuntimeError(
-                f"data: assigned data is on {value.device}, but the tensor's grad is on "
-                f"{self.device}"
-            )
+        if value.device != self.device and self._grad is not None:
+            if self._has_grad:
+                raise RuntimeError(
+                    f"data: assigned data is on {value.device}, but the tensor's grad is on "
+                    f"{self.device}"
+                )
+            self._grad, self._grad_stale = None, False  # a kept buffer on the old device
         self._data = value._data
 
     def detach(self) -> Tensor:

@@ -261,7 +261,7 @@ def test_stale_gradients_count_as_zero(backend, flat):
     params = _params(np.float32, seed=10)
     if flat:
         _flat(params)
-        _ALIVE[-1].zero_grad()  # marks stale; the old values stay in the buffer
+        _ALIVE[-1].zero_grad(set_to_none=False)  # marks stale; old values stay in the buffer
     else:
         for p in params:
             p._mark_grad_stale()

@@ -298,9 +298,9 @@ def test_parameters_children_modules_and_modes():
     x = fastdl.randn(5, 4)
     model(x).sum().backward()
     assert all(p.grad is not None and np.abs(p.grad.numpy()).sum() > 0 for p in params)
-    model.zero_grad()
+    model.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.numpy().any() for p in params)
-    model.zero_grad(set_to_none=True)
+    model.zero_grad()
     assert all(p.grad is None for p in params)
 
     model.requires_grad_(False)

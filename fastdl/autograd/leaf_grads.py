@@ -9,7 +9,9 @@ gradient straight into it: a Linear layer's weight gradient goes from the matmul
 the flat gradient buffer with no temporary. Returning that very buffer as the
 gradient says the write happened (:func:`wrote_in_place` then clears the mark). A
 buffer is offered to one input of one node only, so two writers never share it.
-Reading ``Tensor.grad`` while stale writes the zeros first.
+Reading ``Tensor.grad`` while stale writes the zeros first. ``zero_grad(set_to_none=True)``
+marks the buffer stale with ``GRAD_NONE`` instead: ``.grad`` reads as None, and the next
+gradient still lands in the kept buffer (an optimizer's flat buffer stays one).
 
 **Ownership.** ``ctx.give(array)`` hands the engine a gradient. Invariant: *a given
 array was allocated by that backward, is referenced nowhere else, and is the

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
 from fastdl.nn import init
+from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
 from fastdl.ops.conv import _conv2d, check_padding, pair
-from fastdl.tensor import Tensor, _check_device
+from fastdl.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -73,15 +73,13 @@ class Conv2d(Module):
                 f"Conv2d: padding_mode={padding_mode!r} is not implemented in fastdl; only "
                 "'zeros' is"
             )
-        if device is not None:
-            _check_device(device)
+        device, dtype = factory_kwargs("Conv2d", device, dtype)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = pair(stride, "stride", "Conv2d", 1)
         self.padding = check_padding(padding, self.stride, "Conv2d")
         self.dilation = pair(dilation, "dilation", "Conv2d", 1)
         self.groups, self.padding_mode = int(groups), padding_mode
-        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype))
         if bias:
@@ -89,6 +87,7 @@ class Conv2d(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         # kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)).

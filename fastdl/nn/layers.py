@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
 from fastdl.autograd import no_grad
 from fastdl.nn import functional as F
 from fastdl.nn import init
+from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor
@@ -19,26 +19,33 @@ from fastdl.tensor import Tensor
 class Linear(Module):
     """``y = x @ weight.T + bias`` with weight ``(out_features, in_features)``.
 
-    Initialised as PyTorch does: weight and bias from U(-1/sqrt(in), 1/sqrt(in)).
+    Initialised as PyTorch does: weight and bias from U(-1/sqrt(in), 1/sqrt(in)), on
+    the host, then moved to ``device``.
 
     Example::
 
-        layer = fastdl.nn.Linear(64, 10)
+        layer = fastdl.nn.Linear(64, 10, dtype=fastdl.float64)
         layer(fastdl.randn(32, 64)).shape     # (32, 10)
     """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, int | np.integer) or value <= 0:
                 raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
-        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+        device, dtype = factory_kwargs("Linear", device, dtype)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty((out_features,), dtype)) if bias else None
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         # kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -173,7 +180,9 @@ class Embedding(Module):
 
     Initialised from N(0, 1) as PyTorch does; the row at ``padding_idx`` (if given) is
     zeroed and receives no gradient. Indices outside ``[0, num_embeddings)`` raise
-    ValueError (PyTorch raises IndexError).
+    ValueError (PyTorch raises IndexError). ``_weight`` gives the initial weight and
+    ``_freeze=True`` makes it not require grad; ``max_norm``, ``scale_grad_by_freq``
+    and ``sparse`` are accepted at their defaults only.
 
     Example::
 
@@ -186,12 +195,34 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        _freeze: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
         for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(value, int | np.integer) or value <= 0:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}")
+        for name, value, default in (
+            ("max_norm", max_norm, None),
+            ("scale_grad_by_freq", scale_grad_by_freq, False),
+            ("sparse", sparse, False),
+        ):
+            if value != default:
+                raise ValueError(
+                    f"Embedding: {name}={value!r} is not implemented in fastdl; use {default}"
+                )
+        shape = (int(num_embeddings), int(embedding_dim))
+        if _weight is not None and tuple(_weight.shape) != shape:
+            raise ValueError(
+                f"Embedding: _weight has shape {tuple(_weight.shape)}, expected {shape} "
+                "(num_embeddings, embedding_dim)"
+            )
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
@@ -199,11 +230,17 @@ class Embedding(Module):
                     f"{num_embeddings}), got {padding_idx}"
                 )
             padding_idx = int(padding_idx) % num_embeddings
-        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        device, dtype = factory_kwargs("Embedding", device, dtype)
+        self.num_embeddings, self.embedding_dim = shape
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
-        self.reset_parameters()
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = Parameter(np.empty(shape, dtype), requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        place(self, device)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

@@ -71,24 +71,55 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # -- attribute registration ----------------------------------------------------
+    #
+    # As in PyTorch: assigning a Parameter registers a parameter and a Module a child;
+    # assigning to a name already registered as a parameter, child or buffer keeps it
+    # registered there, so it takes only None or a value of that kind.
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() call")
-        for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
+            self._forget(name)
             self._parameters[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} "
+                    "(fastdl.nn.Parameter or None expected)"
+                )
+            self._parameters[name] = None
         elif isinstance(value, Module):
+            self._forget(name)
             self._modules[name] = value
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module {name!r} "
+                    "(fastdl.nn.Module or None expected)"
+                )
+            self._modules[name] = None
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer {name!r} "
+                    "(fastdl.Tensor or None expected)"
+                )
+            self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
-            return
+
+    def _forget(self, name: str) -> None:
+        """Drop ``name`` from every registry and the instance dict."""
         self.__dict__.pop(name, None)
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name: str) -> Any:
         for registry in ("_parameters", "_buffers", "_modules"):
@@ -101,24 +132,110 @@ class Module:
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
+                self._non_persistent_buffers_set.discard(name)
                 return
         object.__delattr__(self, name)
 
+    def _check_new_name(self, name: Any, kind: str, registry: dict) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if not name:
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got {name!r}')
+        if name not in registry and hasattr(self, name):
+            raise KeyError(f"attribute {name!r} already exists")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or None, a declared but absent parameter) under ``name``.
+
+        Example::
+
+            layer.register_parameter("scale", fastdl.nn.Parameter(fastdl.ones(4)))
+        """
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_new_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r}")
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter {name!r} "
+                "(fastdl.nn.Parameter or None expected)"
+            )
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """Register state that is saved in the state dict but is not learnable."""
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register state that is not learnable: saved in the state dict, moved by
+        ``to()``; a buffer with ``persistent=False`` is left out of the state dict.
+
+        Example::
+
+            self.register_buffer("running_mean", fastdl.zeros(16))
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_new_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r}")
+            raise TypeError(
+                f"cannot assign {type(tensor).__name__} as buffer {name!r} "
+                "(fastdl.Tensor or None expected)"
+            )
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module (or None) under ``name``; ``register_module`` is the same.
+
+        Example::
+
+            model.add_module("head", fastdl.nn.Linear(8, 2))
+        """
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module")
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_new_name(name, "module", self._modules)
         self._modules[name] = module
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias of :meth:`add_module`."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at dotted path ``target`` (``""``: this module).
+
+        Example::
+
+            model.get_submodule("encoder.0")
+        """
+        module = self
+        if target == "":
+            return module
+        walked = []
+        for item in target.split("."):
+            child = module._modules.get(item)
+            if not isinstance(child, Module):
+                where = ".".join(walked) or type(self).__name__
+                raise AttributeError(f"{where} has no submodule {item!r} (looking up {target!r})")
+            walked.append(item)
+            module = child
+        return module
+
+    def _get_member(self, target: str, registry: str, kind: str) -> Tensor:
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        members = getattr(module, registry)
+        if name not in members:
+            raise AttributeError(f"{type(module).__name__} has no {kind} {name!r} ({target!r})")
+        return members[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target``, e.g. ``"fc.weight"``."""
+        return self._get_member(target, "_parameters", "parameter")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``, e.g. ``"bn.running_mean"``."""
+        return self._get_member(target, "_buffers", "buffer")
 
     # -- calling -------------------------------------------------------------------
 
@@ -280,14 +397,24 @@ class Module:
 
     # -- traversal -------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module and every descendant, pre-order;
+        a module reached twice is listed once unless ``remove_duplicate=False``.
+
+        Example::
+
+            [name for name, _ in model.named_modules()]    # ['', '0', '1', ...]
+        """
+        seen: set[int] = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
             children = [
                 (f"{name}.{child_name}" if name else child_name, child)
@@ -301,34 +428,49 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool):
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool):
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        if recurse:
+            modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            modules = [(prefix, self)]
         for module_name, module in modules:
             for name, value in getattr(module, registry).items():
-                if value is None or id(value) in seen:
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{module_name}.{name}" if module_name else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True):
-        """``(name, Parameter)`` pairs, each parameter once, in registration order."""
-        return self._named_members("_parameters", prefix, recurse)
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """``(name, Parameter)`` pairs, each parameter once, in registration order;
+        ``recurse=False``: this module's own only.
+
+        Example::
+
+            {name: p.shape for name, p in model.named_parameters()}
+        """
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True):
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buf in self.named_buffers(recurse=recurse):
@@ -337,8 +479,12 @@ class Module:
     # -- modes -------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=False``: evaluation) here and in every descendant;
+        returns the module."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
         for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+            object.__setattr__(module, "training", mode)
         return self
 
     def eval(self) -> Module:
@@ -349,21 +495,38 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none: bool = False) -> None:
-        """Zero every parameter's gradient in place (or drop it with ``set_to_none``).
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to None (the default, as PyTorch >= 2.0),
+        or to zeros with ``set_to_none=False``.
 
-        The default differs from PyTorch's (``set_to_none=True``): gradients are views
-        into the optimizer's flat buffer, and zeroing keeps them so.
+        Nothing is written either way: the gradient buffer is kept and marked stale,
+        and the next backward writes into it (an optimizer's flat buffer stays one).
+        So a reference kept to an old ``p.grad`` sees the next gradient; ``clone()``
+        it to keep its values.
+
+        Example::
+
+            model.zero_grad()
+            assert all(p.grad is None for p in model.parameters())
         """
         for param in self.parameters():
-            if set_to_none:
-                param.grad = None
-            else:
-                param._mark_grad_stale()
+            param._mark_grad_stale(to_none=set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        for module in list(self.modules())[::-1]:
-            fn(module)
+        """Call ``fn`` on every child (recursively, children first), then on this
+        module; returns the module.
+
+        Example::
+
+            def init_weights(m):
+                if isinstance(m, fastdl.nn.Linear):
+                    fastdl.nn.init.zeros_(m.bias)
+
+            model.apply(init_weights)
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
         return self
 
     # -- dtype and device ------------------------------------------------------------
@@ -401,27 +564,50 @@ class Module:
     def float(self) -> Module:
         return self.to(dtypes.float32)
 
+    def half(self) -> Module:
+        """Refused: fastdl's kernels compute in float32 and float64 only."""
+        raise TypeError(
+            "Module.half(): fastdl does not support float16; use float() (float32) or double()"
+        )
+
+    def bfloat16(self) -> Module:
+        """Refused: fastdl's kernels compute in float32 and float64 only."""
+        raise TypeError(
+            "Module.bfloat16(): fastdl does not support bfloat16; use float() (float32) or double()"
+        )
+
     # -- state -------------------------------------------------------------------------
 
-    def _state_tensors(self) -> OrderedDict[str, Tensor]:
+    def _state_tensors(self, prefix: str = "") -> OrderedDict[str, Tensor]:
         """PyTorch's ``state_dict`` order: module by module (pre-order), each module's
-        parameters then its buffers."""
+        parameters then its persistent buffers; a module reached by two paths appears
+        under both names."""
         found: OrderedDict[str, Tensor] = OrderedDict()
-        for module_name, module in self.named_modules():
-            prefix = f"{module_name}." if module_name else ""
-            for registry in (module._parameters, module._buffers):
-                for name, t in registry.items():
-                    if t is not None:
-                        found[prefix + name] = t
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            dotted = prefix + (f"{module_name}." if module_name else "")
+            skipped = module._non_persistent_buffers_set
+            for name, t in module._parameters.items():
+                if t is not None:
+                    found[dotted + name] = t
+            for name, t in module._buffers.items():
+                if t is not None and name not in skipped:
+                    found[dotted + name] = t
         return found
 
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Every parameter and buffer by dotted name, as NumPy array copies, in
-        PyTorch's order (each module's parameters, then its buffers, then its children).
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
+        """Every parameter and persistent buffer by dotted name (after ``prefix``), as
+        NumPy array copies, in PyTorch's order (each module's parameters, then its
+        buffers, then its children); ``keep_vars=True`` gives the tensors themselves.
+
+        Example::
+
+            weights = model.state_dict()
         """
+        tensors = self._state_tensors(prefix)
+        if keep_vars:
+            return tensors
         return OrderedDict(
-            (name, np.array(t.detach()._host(), copy=True))
-            for name, t in self._state_tensors().items()
+            (name, np.array(t.detach()._host(), copy=True)) for name, t in tensors.items()
         )
 
     def load_state_dict(

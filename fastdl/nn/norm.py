@@ -8,6 +8,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.nn import functional as F
+from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor
@@ -16,7 +17,8 @@ from fastdl.tensor import Tensor
 class _BatchNorm(Module):
     """Per-channel normalization with batch statistics in training mode and running
     statistics in evaluation mode. ``momentum=None`` makes the running statistics a
-    cumulative average (factor 1 / num_batches_tracked), as in PyTorch."""
+    cumulative average (factor 1 / num_batches_tracked), as in PyTorch; ``bias=False``
+    keeps the affine scale without its shift."""
 
     def __init__(
         self,
@@ -25,20 +27,25 @@ class _BatchNorm(Module):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         name = type(self).__name__
         if not isinstance(num_features, int | np.integer) or num_features <= 0:
             raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
-        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+        device, dtype = factory_kwargs(name, device, dtype)
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if self.affine:
             self.weight = Parameter(np.ones(num_features, dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype))
         else:
             self.register_parameter("weight", None)
+        if self.affine and bias:
+            self.bias = Parameter(np.zeros(num_features, dtype))
+        else:
             self.register_parameter("bias", None)
         if self.track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
@@ -48,6 +55,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+        place(self, device)
 
     def _check_input_dim(self, x: Tensor) -> None:
         raise NotImplementedError
@@ -134,6 +142,8 @@ class LayerNorm(Module):
         normalized_shape: int | tuple[int, ...],
         eps: float = 1e-5,
         elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -147,15 +157,18 @@ class LayerNorm(Module):
                 f"LayerNorm: normalized_shape must be a positive int or a non-empty tuple of "
                 f"them, got {normalized_shape!r}"
             )
-        dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+        device, dtype = factory_kwargs("LayerNorm", device, dtype)
         self.normalized_shape = tuple(int(n) for n in shape)
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype))
-            self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
         else:
             self.register_parameter("weight", None)
+        if self.elementwise_affine and bias:
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
+        else:
             self.register_parameter("bias", None)
+        place(self, device)
 
     def forward(self, x: Tensor) -> Tensor:
         shape = self.normalized_shape

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import dtypes
 from fastdl.nn import functional as F
 from fastdl.nn import init
+from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
 from fastdl.ops.rnn import lstm_layer, rnn_layer
@@ -31,15 +31,6 @@ def _positive_int(name: str, argument: str, value: Any, minimum: int = 1) -> int
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name}: {argument} must be an int >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _dtype(name: str, device: Any, dtype: Any) -> np.dtype:
-    if device not in (None, "cpu"):
-        raise ValueError(f"{name}: device {device!r} is not supported; expected 'cpu'")
-    dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
-    if not dtypes.is_floating(dtype):
-        raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def _check_tensor(name: str, argument: str, t: Any, dtype: np.dtype) -> None:
@@ -99,7 +90,7 @@ class RNNBase(Module):
             )
         if proj_size != 0:
             raise ValueError(f"{name}: proj_size={proj_size!r} is not supported; use 0")
-        dtype = _dtype(name, device, dtype)
+        device, dtype = factory_kwargs(name, device, dtype)
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), 0
         gates = 4 * self.hidden_size if mode == "LSTM" else self.hidden_size
@@ -116,6 +107,7 @@ class RNNBase(Module):
                     setattr(self, base + suffix, Parameter(np.empty(shape, dtype)))
                 self._all_weights.append([base + suffix for base in shapes])
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
@@ -373,7 +365,7 @@ class RNNCellBase(Module):
         self.input_size = _positive_int(name, "input_size", input_size)
         self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        dtype = _dtype(name, device, dtype)
+        device, dtype = factory_kwargs(name, device, dtype)
         rows = num_chunks * self.hidden_size
         self.weight_ih = Parameter(np.empty((rows, self.input_size), dtype))
         self.weight_hh = Parameter(np.empty((rows, self.hidden_size), dtype))
@@ -384,6 +376,7 @@ class RNNCellBase(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+        place(self, device)
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""

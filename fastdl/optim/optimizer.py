@@ -2,24 +2,30 @@
 
 Each parameter group's trainable parameters are laid out in one flat buffer per
 dtype (:func:`fastdl.flat.flatten`), so a step is one fused kernel launch per
-(group, dtype), and ``zero_grad`` writes nothing: it marks gradients stale, so the
-next backward overwrites them (see :mod:`fastdl.autograd`). Per-parameter state (``exp_avg``,
-``momentum_buffer``, ...) is a view into a flat state buffer of the same layout;
-``state_dict()`` shows it per parameter, as PyTorch does.
+(group, dtype), and ``zero_grad`` writes nothing: it marks gradients stale (reading
+as None, or zeros with ``set_to_none=False``), so the next backward overwrites them in
+the flat buffer (see :mod:`fastdl.autograd.leaf_grads`). Per-parameter state
+(``exp_avg``, ``momentum_buffer``, ...) is a view into a flat state buffer of the same
+layout; ``state[p]`` and ``state_dict()`` show it per parameter, as PyTorch does. An
+optimizer written the PyTorch way (overriding ``step``, keeping ``self.state[p]``) works
+on the same base class.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.flat import FlatBuffer, flatten
+from fastdl.nn.module import RemovableHandle
+from fastdl.optim.param_state import ParamState
 from fastdl.tensor import Tensor
 
 
@@ -128,24 +134,103 @@ def _state_array(value: Any, name: str, index: int, shape: tuple, dtype: Any) ->
     return array
 
 
+def _with_step_hooks(step: Callable) -> Callable:
+    """Wrap an optimizer's ``step`` to run its step pre- and post-hooks around it (once,
+    when a subclass's ``step`` calls ``super().step()``)."""
+
+    @functools.wraps(step)
+    def stepped(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        hooks = self.__dict__.get("_step_hooks")
+        if not hooks or self.__dict__.get("_in_hooked_step"):
+            return step(self, *args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            for hook in list(hooks["pre"].values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "an optimizer step pre-hook must return None or (args, kwargs), "
+                            f"got {type(result).__name__}"
+                        )
+                    args, kwargs = result
+            out = step(self, *args, **kwargs)
+            for hook in list(hooks["post"].values()):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self._in_hooked_step = False
+
+    stepped._runs_step_hooks = True  # type: ignore[attr-defined]
+    return stepped
+
+
+def _restored(entry: dict[str, Any], p: Tensor) -> dict[str, Any]:
+    """A saved state entry of an optimizer written the PyTorch way, for parameter ``p``:
+    arrays and tensors become tensors on ``p``'s device, floating ones of its dtype
+    (except ``step``), as PyTorch casts them."""
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, Tensor):
+            value = value.detach()._host()
+        if isinstance(value, np.ndarray):
+            array = np.array(value, copy=True)
+            if array.dtype.kind == "f" and key != "step":
+                array = array.astype(p.dtype)
+            value = Tensor._wrap(backends.of(p._data).from_host(array))
+        else:
+            value = copy.deepcopy(value)
+        out[key] = value
+    return out
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` and per-parameter ``state``.
 
-    Subclasses set ``state_names`` (the per-parameter state arrays, zeros before the
-    first step), or override ``_initial_state(group)`` where a group's options decide
-    which arrays it needs or their starting value, and implement
+    fastdl's optimizers set ``state_names`` (the per-parameter state arrays, zeros
+    before the first step), or override ``_initial_state(group)`` where a group's
+    options decide which arrays it needs or their starting value, and implement
     ``_update(group, chunk, where, step)``: one kernel call on the ``where`` slice of
     the chunk's flat buffers.
+
+    An optimizer written the PyTorch way works too: it overrides ``step`` and keeps
+    its state in ``self.state[p]`` (a dict per parameter, empty until first set).
+
+    Example::
+
+        class PlainSGD(fastdl.optim.Optimizer):
+            def __init__(self, params, lr=0.1):
+                super().__init__(params, dict(lr=lr))
+
+            @fastdl.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad, alpha=-group["lr"])
     """
 
     state_names: tuple[str, ...] = ()
     # State arrays that are sums of squares: a negative value is corrupt state.
     nonnegative_state: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_runs_step_hooks", False):
+            cls.step = _with_step_hooks(step)
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._chunks: list[list[_Chunk]] = []
+        self._where: dict[int, tuple[_Chunk, int]] = {}  # id(param) -> its chunk, position
+        self.state = ParamState(self._fused_state, self._stepped_params)
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -182,6 +267,9 @@ class Optimizer:
         trainable = [p for p in params if p.requires_grad]
         initial = self._initial_state(group)
         chunks = [_Chunk(flat, initial) for flat in flatten(trainable)] if trainable else []
+        for chunk in chunks:
+            for pos, p in enumerate(chunk.flat.params):
+                self._where[id(p)] = (chunk, pos)
         self.param_groups.append(group)
         self._chunks.append(chunks)
 
@@ -203,36 +291,81 @@ class Optimizer:
         _check_finite_numbers(group)
 
     @property
-    def state(self) -> dict[Tensor, dict[str, Any]]:
-        """Per-parameter state: views into the flat state buffers (stepped ones only)."""
-        out: dict[Tensor, dict[str, Any]] = {}
+    def _fused(self) -> bool:
+        """Whether this optimizer steps through ``_update`` on the flat buffers (else it
+        is written the PyTorch way, keeping its own ``state``)."""
+        return type(self)._update is not Optimizer._update
+
+    def _fused_state(self, p: Tensor) -> dict[str, Any] | None:
+        """``p``'s state as views into the flat state buffers, or None when ``p`` has
+        not been stepped by the fused path."""
+        found = self._where.get(id(p))
+        if found is None:
+            return None
+        chunk, pos = found
+        if chunk.flat.params[pos] is not p or chunk.steps[pos] == 0:
+            return None
+        entry: dict[str, Any] = {"step": int(chunk.steps[pos])}
+        where = chunk.flat.slice(pos)
+        for name, buf in chunk.state.items():
+            entry[name] = Tensor._wrap(buf[where].reshape(p.shape))
+        return entry
+
+    def _stepped_params(self) -> Iterator[Tensor]:
         for chunks in self._chunks:
             for chunk in chunks:
-                for i, p in enumerate(chunk.flat.params):
-                    if chunk.steps[i] == 0:
-                        continue
-                    entry: dict[str, Any] = {"step": int(chunk.steps[i])}
-                    for name, buf in chunk.state.items():
-                        entry[name] = buf[chunk.flat.slice(i)].reshape(p.shape)
-                    out[p] = entry
-        return out
+                for pos, p in enumerate(chunk.flat.params):
+                    if chunk.steps[pos]:
+                        yield p
 
-    def zero_grad(self, set_to_none: bool = False) -> None:
-        """Reset every gradient to zero.
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every gradient: to None (the default, as PyTorch >= 2.0), or to zeros
+        with ``set_to_none=False``.
 
-        The default (``set_to_none=False``) differs from PyTorch's: gradients are views
-        into the flat buffer, and zeroing keeps them so. The zeros are not written:
-        each gradient is marked stale, the next backward overwrites it, and reading
-        ``p.grad`` before that sees zeros. ``set_to_none=True`` drops the gradients,
-        and the next step then skips parameters whose gradient stays None.
+        Nothing is written either way: each gradient is marked stale and keeps its
+        view into the flat gradient buffer, so the next backward writes straight into
+        that buffer and the step stays one fused kernel. Until then ``p.grad`` reads as
+        None (or as zeros). A reference kept to an old ``p.grad`` sees the next
+        gradient: ``clone()`` it to keep its values. A step skips parameters whose
+        gradient is None.
+
+        Example::
+
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p._mark_grad_stale()
+                p._mark_grad_stale(to_none=set_to_none)
 
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` before every ``step``; it may return
+        None or new ``(args, kwargs)`` for the step.
+
+        Example::
+
+            handle = opt.register_step_pre_hook(lambda opt, args, kwargs: print("step"))
+            handle.remove()
+        """
+        return self._add_step_hook("pre", hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` after every ``step``."""
+        return self._add_step_hook("post", hook)
+
+    def _add_step_hook(self, kind: str, hook: Callable) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        hooks = self.__dict__.setdefault("_step_hooks", {"pre": {}, "post": {}})
+        handle = RemovableHandle(self, kind)  # type: ignore[arg-type]
+        hooks[kind][handle.id] = hook
+        return handle
+
+    def _remove_hook(self, kind: str, hook_id: int) -> None:
+        self.__dict__.get("_step_hooks", {}).get(kind, {}).pop(hook_id, None)
+
+    @_with_step_hooks
     def step(self, closure: Any = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = None
@@ -288,9 +421,40 @@ class Optimizer:
                 for pos, p in enumerate(chunk.flat.params):
                     yield index[id(p)], chunk, pos
 
+    def _params_by_index(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [...]}`` as in PyTorch, with
-        NumPy array copies; parameters are numbered across groups in order."""
+        NumPy array copies; parameters are numbered across groups in order.
+
+        Example::
+
+            fastdl.save(opt.state_dict(), "opt.fdl")
+        """
+        state = self._fused_state_dict() if self._fused else self._own_state_dict()
+        groups, start = [], 0
+        for group in self.param_groups:
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def _own_state_dict(self) -> dict[int, dict[str, Any]]:
+        """The state an optimizer written the PyTorch way keeps in ``self.state``:
+        tensors as NumPy copies, other values deep-copied."""
+        state: dict[int, dict[str, Any]] = {}
+        for index, p in enumerate(self._params_by_index()):
+            entry = self.state._own.get(p)
+            if entry:
+                state[index] = {
+                    k: _host_copy(v._data) if isinstance(v, Tensor) else copy.deepcopy(v)
+                    for k, v in entry.items()
+                }
+        return state
+
+    def _fused_state_dict(self) -> dict[int, dict[str, Any]]:
         state: dict[int, dict[str, Any]] = {}
         for index, chunk, pos in self._indexed():
             if chunk.steps[pos] == 0:
@@ -300,13 +464,7 @@ class Optimizer:
             for name, buf in chunk.state.items():
                 entry[name] = _host_copy(buf[chunk.flat.slice(pos)].reshape(shape))
             state[index] = entry
-        groups, start = [], 0
-        for group in self.param_groups:
-            saved = {k: v for k, v in group.items() if k != "params"}
-            saved["params"] = list(range(start, start + len(group["params"])))
-            start += len(group["params"])
-            groups.append(saved)
-        return {"state": state, "param_groups": groups}
+        return state
 
     def check_state_dict(self, state_dict: Any) -> None:
         """Raise ValueError (naming the entry) unless ``load_state_dict(state_dict)``
@@ -364,6 +522,9 @@ class Optimizer:
                     f"state for parameter {index} must be a dict, got {type(entry).__name__}"
                 )
             state[index] = entry
+        if not self._fused:
+            params = self._params_by_index()
+            return loaded, [(params[i], _restored(entry, params[i])) for i, entry in state.items()]
         # The saved options decide which state arrays each chunk needs (RMSprop's
         # momentum_buffer, Adam's max_exp_avg_sq, ...).
         initial = {
@@ -434,6 +595,13 @@ class Optimizer:
             opt.load_state_dict(fastdl.load("opt.fdl"))
         """
         loaded, writes = self._validated_state(state_dict)
+        if not self._fused:
+            self.state._own.clear()
+            for p, entry in writes:
+                self.state[p] = entry
+            for merged, group in zip(loaded, self.param_groups):
+                group.update(merged)
+            return
         initial = {
             id(chunk): self._initial_state(merged)
             for merged, chunks in zip(loaded, self._chunks)
