@@ -29,6 +29,7 @@ from fastdl.backends import use_backend
 from fastdl.backends.cpu import cext as _cext_loader
 from fastdl.device import device
 from fastdl.dtypes import bool_, double, float32, float64, int64, long
+from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from fastdl.ops.elementwise import abs, clamp, exp, log, sqrt, where
 from fastdl.ops.matmul import matmul
@@ -142,4 +143,6 @@ __all__ = [
     "utils",
     "where",
     "zeros",
+    "DeviceError",
+    "ShapeError",
 ]

@@ -30,6 +30,7 @@ from fastdl import backends
 from fastdl.autograd import leaf_grads
 from fastdl.autograd.function import Node
 from fastdl.autograd.grad_mode import anomaly_enabled, enable_grad, no_grad
+from fastdl.errors import ShapeError
 from fastdl.tensor import Tensor, _clock
 
 
@@ -280,7 +281,7 @@ def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
     else:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor.shape:
-            raise ValueError(
+            raise ShapeError(
                 f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
             )
         if isinstance(gradient, Tensor) and gradient.device != tensor.device:

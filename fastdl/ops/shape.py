@@ -324,7 +324,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         if t.ndim != first.ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim
         ):
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensors[{i}] has shape {t.shape}, incompatible with {first.shape} "
                 f"outside dim {dim}"
             )
@@ -342,7 +342,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     shape = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.shape != shape:
-            raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {shape}")
+            raise ShapeError(f"stack: tensors[{i}] has shape {t.shape}, expected {shape}")
     dim = normalize_dim(dim, len(shape) + 1)
     expanded = [t.reshape(shape[:dim] + (1,) + shape[dim:]) for t in tensors]
     return cat(expanded, dim)
