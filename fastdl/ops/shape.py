@@ -17,7 +17,7 @@ from fastdl.backends.strides import view_strides
 from fastdl.errors import ShapeError
 from fastdl.ops._util import (
     empty,
-    is_contiguous,  # noqa: F401 - Tensor.contiguous() reads it from here
+    is_contiguous,
     normalize_dim,
     reshape_array,
     transpose_array,
@@ -226,6 +226,8 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 def viewable(array: Any, shape: tuple) -> bool:
     """Whether ``array`` can be seen with ``shape`` without a copy (PyTorch's rule)."""
+    if is_contiguous(array):
+        return True
     return view_strides(tuple(array.shape), tuple(array.strides), tuple(shape)) is not None
 
 
