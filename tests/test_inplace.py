@@ -288,3 +288,26 @@ def test_inplace_ops_on_the_gpu_match_the_cpu():
         results[-1].append(w.detach().cpu().numpy())
     for gpu, cpu in zip(results[1], results[0]):
         np.testing.assert_allclose(gpu, cpu, rtol=1e-12)
+
+
+def _chain_setitem(x, w):
+    y = x * 2.0
+    y[1] = w  # a row from w
+    y[:, 0] = 5.0  # a constant column: no gradient there
+    y[fastdl.tensor([0, 2]), 3] = w[0]
+    return y * x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_item_assignment_into_a_graph_tensor_matches_finite_differences(backend):
+    rng = np.random.default_rng(4)
+    with fastdl.use_backend(backend):
+        assert gradcheck(_chain_setitem, [_leaf(rng, 3, 4), _leaf(rng, 4)])
+
+
+def test_item_assignment_into_a_graph_tensor_writes_exact_values():
+    x = fastdl.tensor([[1e20, 2.0], [3.0, 4.0]], dtype=fastdl.float64, requires_grad=True)
+    y = x * 1.0
+    alias = y.detach()
+    y[0, 0] = 1.0
+    assert alias.tolist() == [[1.0, 2.0], [3.0, 4.0]] and y.grad_fn is not None

@@ -23,7 +23,7 @@ from fastdl import dtypes
 from fastdl import random as _random
 from fastdl import tensor as _tensor_mod
 from fastdl.autograd import engine
-from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
+from fastdl.autograd.grad_mode import no_grad
 from fastdl.backends import host
 from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops import activation, inplace
@@ -227,7 +227,12 @@ class TensorMethods:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        inplace.check_leaf(self, "__setitem__")
+        if inplace.records(self, (value,)):  # gradients flow to the kept part and to value
+            inplace.apply(
+                self, "__setitem__", lambda s: _with_items(s, index, value), (value,), False
+            )
+            return
         index = _shape._raw_index(index)
         self._bump_version()
         if host.owns(self._data):
@@ -241,13 +246,6 @@ class TensorMethods:
             _backend_of(self).fill(target, value)
 
     # -- in place (fastdl.ops.inplace: writes into the storage, recorded under grad) ----
-
-    def _check_inplace(self, name: str) -> None:
-        inplace.check_leaf(self, name)
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                f"{name}: in-place operations on tensors inside the graph are not supported"
-            )
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         """``self += alpha * other`` in place. Example: ``w.add_(g, alpha=-0.1)``."""
@@ -612,6 +610,23 @@ def _round(q: Tensor, mode: str) -> Tensor:
 def _remainder(a: Tensor, b: Any) -> Tensor:
     """``a - floor(a / b) * b``: the sign of ``b``, as ``torch.remainder``."""
     return _ew.sub(a, _ew.mul(_divide(a, b, "floor"), b))
+
+
+def _with_items(x: Tensor, index: Any, value: Any) -> Tensor:
+    """``x`` with ``x[index] = value`` written, out of place and differentiable."""
+    raw = _shape._raw_index(index)
+    picked = np.broadcast_to(np.empty((), np.uint8), x.shape)[raw].shape
+    if isinstance(value, Tensor):
+        if value.device != x.device:
+            raise DeviceError(f"__setitem__: value is on {value.device}, the tensor on {x.device}")
+        value = value.to(x.dtype)
+    else:
+        value = x.new_tensor(value)
+    inplace._check_broadcast(value.shape, picked, "__setitem__")
+    spread = _shape.scatter(value + x.new_zeros(picked), x.shape, raw)
+    with no_grad():
+        hit = _ew.compare(_shape.scatter(x.new_ones(picked), x.shape, raw), 0, "ne")
+    return _ew.where(hit, spread, x)
 
 
 def _masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
