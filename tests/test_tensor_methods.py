@@ -61,6 +61,11 @@ def test_view_on_the_gpu_is_a_view_and_matches_the_cpu():
     np.testing.assert_array_equal(x.cpu().numpy(), expected.reshape(2, 3))
     with pytest.raises(RuntimeError, match="view size"):
         x.T.view(6)
+    strided = fastdl.tensor(np.zeros((3, 2)), device="cuda").T
+    assert not strided.is_contiguous()
+    v = strided.view(1, 2, 3)  # only a size-1 dim added: still a view
+    v[0, 1] = 7.0
+    assert strided.cpu().tolist() == [[0.0, 0.0, 0.0], [7.0, 7.0, 7.0]]
 
 
 # -- metadata ----------------------------------------------------------------------------
