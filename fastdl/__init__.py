@@ -54,6 +54,7 @@ from fastdl.dtypes import (
     short,
     uint8,
 )
+from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from fastdl.ops.creation import (
     BoolTensor,
@@ -408,4 +409,6 @@ __all__ = [
     "sub",
     "trunc",
     "var",
+    "DeviceError",
+    "ShapeError",
 ]

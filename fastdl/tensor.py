@@ -20,6 +20,20 @@ from fastdl import device as _device
 from fastdl import dtypes
 from fastdl import random as _random
 from fastdl.backends.host import owns as _on_host
+from fastdl.errors import DeviceError, ShapeError
+
+# PyTorch's legacy type names, as ``Tensor.type()`` returns them.
+_TYPE_NAMES = {
+    dtypes.float32: "FloatTensor",
+    dtypes.float64: "DoubleTensor",
+    dtypes.int64: "LongTensor",
+    dtypes.bool_: "BoolTensor",
+}
+
+# The in-place clock: every in-place write stamps the written storage's version counter
+# with the next tick, and a recorded node keeps the tick it was made at, so "modified
+# after it was saved" is one comparison (see fastdl.autograd.engine.check_saved).
+_clock = [0]
 
 # ``Tensor._grad_stale``: False (``_grad`` holds the gradient), True (the buffer holds
 # garbage and means zero) or GRAD_NONE (the buffer holds garbage and ``.grad`` is None;
@@ -80,6 +94,8 @@ class Tensor:
         "_grad_stale",
         "_node",
         "_retains_grad",
+        "_version",
+        "_view_of",
         "__weakref__",
     )
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
@@ -90,6 +106,8 @@ class Tensor:
         self._grad_stale = False
         self._node = None
         self._retains_grad = False
+        self._version = [0]  # shared by the views of one storage
+        self._view_of = None  # (base, how to rebuild it) for a view; see mark_view
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -103,8 +121,25 @@ class Tensor:
         t._grad_stale = False
         t._node = None
         t._retains_grad = False
+        t._version = [0]
+        t._view_of = None
         t.requires_grad = False
         return t
+
+    def _bump_version(self) -> None:
+        """Record that this tensor's storage was written in place."""
+        _clock[0] += 1
+        self._version[0] = _clock[0]
+
+    @property
+    def _base(self) -> Tensor | None:
+        """The tensor whose storage this view shares, as PyTorch's ``_base``."""
+        base = None
+        view_of = self._view_of
+        while view_of is not None:
+            base = view_of[0]
+            view_of = base._view_of
+        return base
 
     # -- gradient --------------------------------------------------------------------
 
@@ -130,8 +165,16 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
             if value.shape != self.shape:
-                raise ValueError(
+                raise ShapeError(
                     f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}"
+                )
+            if value.dtype != self.dtype:
+                raise TypeError(
+                    f"assigned grad has dtype {value.dtype}, but the tensor has dtype {self.dtype}"
+                )
+            if value.device != self.device:
+                raise DeviceError(
+                    f"assigned grad is on {value.device}, but the tensor is on {self.device}"
                 )
         self._grad = value
         self._grad_stale = False
@@ -173,8 +216,45 @@ class Tensor:
     def dim(self) -> int:
         return self._data.ndim
 
+    ndimension = dim
+
     def size(self, dim: int | None = None) -> Any:
-        return self.shape if dim is None else self.shape[dim]
+        """The shape, or the length of dimension ``dim``. Example: ``x.size(-1)``."""
+        return self.shape if dim is None else self.shape[_dim_index(dim, self.ndim)]
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Steps in elements between neighbours along each dimension (or along ``dim``).
+
+        Example: ``fastdl.zeros(2, 3).stride()`` is ``(3, 1)``; ``.t().stride()`` ``(1, 3)``.
+        """
+        steps = tuple(int(s) // self._data.itemsize for s in self._data.strides)
+        return steps if dim is None else steps[_dim_index(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        """Elements between the start of the storage and this tensor's first element.
+
+        Views fastdl makes (``view``, ``reshape``, ``permute``...) start where their
+        base starts, so on a device this is 0; on the host it is read from the array.
+        """
+        if not _on_host(self._data):
+            return 0
+        root = self._data
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        start = self._data.__array_interface__["data"][0]
+        return (start - root.__array_interface__["data"][0]) // self._data.itemsize
+
+    def element_size(self) -> int:
+        """Bytes per element. Example: ``fastdl.zeros(1).element_size()`` is 4."""
+        return int(self._data.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self._data.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.size) * int(self._data.itemsize)
 
     def numel(self) -> int:
         return int(self._data.size)
@@ -277,12 +357,20 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ShapeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
         return bool(self.item())
 
     def __index__(self) -> int:
-        if self.dtype != dtypes.int64 or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be an index")
+        if self.dtype not in (dtypes.int64, dtypes.bool_) or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element 0-d tensor's value, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     @property
     def data(self) -> Tensor:
@@ -303,8 +391,10 @@ class Tensor:
         self._data = value._data
 
     def detach(self) -> Tensor:
-        """A new tensor sharing storage, cut from the graph."""
-        return Tensor._wrap(self._data)
+        """A new tensor sharing storage (and its version counter), cut from the graph."""
+        t = Tensor._wrap(self._data)
+        t._version = self._version
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not dtypes.is_floating(self.dtype):
@@ -336,10 +426,31 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     def __iter__(self) -> Iterator[Tensor]:
-        for i in range(len(self)):
-            yield self[i]
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
 
     __hash__ = object.__hash__
+
+
+def _dim_index(dim: Any, ndim: int) -> int:
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1) or ndim == 0:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+            f"but got {dim})"
+        )
+    return int(dim) % ndim
+
+
+def mark_view(view: Tensor, base: Tensor, inverse: Any) -> Tensor:
+    """Record that ``view`` shares ``base``'s storage: one version counter, and
+    ``inverse(view)`` rebuilds ``base`` (how an in-place op recorded on the view
+    reaches the base's graph). Returns ``view``."""
+    view._version = base._version
+    view._view_of = (base, inverse)
+    return view
 
 
 def _backend_of(t: Tensor) -> Any:
@@ -348,7 +459,7 @@ def _backend_of(t: Tensor) -> Any:
 
 def _same_device(a: Tensor, b: Tensor, what: str) -> None:
     if a.device != b.device:
-        raise RuntimeError(
+        raise DeviceError(
             f"Expected all tensors to be on the same device, but found at least two "
             f"devices, {a.device} and {b.device}! ({what})"
         )

@@ -30,7 +30,8 @@ from fastdl import backends
 from fastdl.autograd import leaf_grads
 from fastdl.autograd.function import Node
 from fastdl.autograd.grad_mode import anomaly_enabled, enable_grad, no_grad
-from fastdl.tensor import Tensor
+from fastdl.errors import ShapeError
+from fastdl.tensor import Tensor, _clock
 
 
 def backward(
@@ -158,6 +159,8 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            if node.tick < _clock[0]:  # something was written in place since it was recorded
+                check_saved(node, create_graph)
             input_grads = _input_grads(node, g, create_graph, offer_buffers=wanted is None)
             given, node.ctx.fresh = node.ctx.fresh, set()
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
@@ -175,6 +178,40 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                 node.ctx.saved = ()
                 node.freed = True
     return found
+
+
+def check_saved(node: Node, create_graph: bool = False) -> None:
+    """Refuse to differentiate ``node`` when an array its backward reads was written in
+    place after it was recorded (PyTorch's saved-tensor version check).
+
+    Its backward reads ``ctx.saved``; under ``create_graph`` it reads its input
+    tensors too. A saved array counts as an input's or the output's when it is that
+    array or (on the host) overlaps it in memory.
+    """
+    saved = [a for a in node.ctx.saved if hasattr(a, "shape")]
+    for i, inp in enumerate(node.inputs):
+        if not isinstance(inp, Tensor) or inp._version[0] <= node.tick:
+            continue
+        if create_graph or any(_aliases(a, inp._data) for a in saved):
+            _modified(node, f"input {i} of shape {inp.shape}", inp._version[0])
+    version, out_id = node.output
+    if version[0] > node.tick and any(id(a) == out_id for a in saved):
+        _modified(node, "its output", version[0])
+
+
+def _aliases(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+
+
+def _modified(node: Node, what: str, version: int) -> None:
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {what} of {node.name}Backward was written (at tick {version}) "
+        f"after it was saved (at tick {node.tick}). Use the out-of-place form of the op, "
+        "or .clone() the tensor before modifying it."
+    )
 
 
 def _input_grads(node: Node, grad: Any, create_graph: bool, offer_buffers: bool) -> tuple:
@@ -244,7 +281,7 @@ def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
     else:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor.shape:
-            raise ValueError(
+            raise ShapeError(
                 f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
             )
         if isinstance(gradient, Tensor) and gradient.device != tensor.device:

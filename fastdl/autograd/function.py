@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends
+from fastdl import tensor as _tensor
 from fastdl.autograd.grad_mode import anomaly_enabled, is_grad_enabled
 from fastdl.backends.host import ARRAY_TYPES as _HOST_TYPES
+from fastdl.errors import DeviceError
 from fastdl.tensor import Tensor
 
 
@@ -64,9 +66,9 @@ class Context:
 class Node:
     """One recorded call: the Function, its context and its input tensors."""
 
-    __slots__ = ("function", "ctx", "inputs", "parents", "freed")
+    __slots__ = ("function", "ctx", "inputs", "parents", "freed", "tick", "output")
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+    def __init__(self, function: type, ctx: Context, inputs: tuple, output: Tensor) -> None:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
@@ -74,6 +76,10 @@ class Node:
         # that later rebinds an input tensor must not rewire this graph.
         self.parents = tuple(getattr(t, "_node", None) for t in inputs)
         self.freed = False
+        # For the saved-tensor check: the in-place clock now, and the output's version
+        # counter with the id of its array (not the array: the node must not keep it).
+        self.tick = _tensor._clock[0]
+        self.output = (output._version, id(output._data))
 
     @property
     def name(self) -> str:
@@ -154,13 +160,13 @@ class Function:
         out = Tensor._wrap(result)
         if record:
             out.requires_grad = True
-            out._node = Node(cls, ctx, tuple(args))
+            out._node = Node(cls, ctx, tuple(args), out)
         return (out, *extras) if extras else out
 
 
 def _mixed_devices(name: str, args: tuple) -> None:
     found = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
-    raise RuntimeError(
+    raise DeviceError(
         "Expected all tensors to be on the same device, but found at least two devices, "
         f"{' and '.join(found)}! ({name})"
     )

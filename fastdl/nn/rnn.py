@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fastdl.errors import ShapeError
 from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn._checks import factory_kwargs, place
@@ -46,7 +47,7 @@ def _check_tensor(name: str, argument: str, t: Any, dtype: np.dtype) -> None:
 def _check_state(name: str, argument: str, t: Any, expected: tuple, dtype: np.dtype) -> None:
     _check_tensor(name, argument, t, dtype)
     if tuple(t.shape) != expected:
-        raise ValueError(f"{name}: expected {argument} of shape {expected}, got {tuple(t.shape)}")
+        raise ShapeError(f"{name}: expected {argument} of shape {expected}, got {tuple(t.shape)}")
 
 
 class RNNBase(Module):

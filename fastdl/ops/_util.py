@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends
+from fastdl.errors import ShapeError
 
 
 def empty(shape: tuple, dtype: np.dtype) -> Any:
@@ -67,7 +68,10 @@ def constant(value: Any, dtype: np.dtype) -> np.ndarray:
 def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     """Call an elementwise ``kernel(*arrays, [extra...], out)`` into a new array whose
     shape is the arrays' broadcast shape and whose dtype is their common dtype."""
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError as error:
+        raise ShapeError(*error.args) from None
     out = empty(shape, np.result_type(*arrays))
     kernel(*arrays, *extra.values(), out)
     return out

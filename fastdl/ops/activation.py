@@ -14,6 +14,7 @@ import numpy as np
 from fastdl import dtypes
 from fastdl.autograd import Function
 from fastdl.ops import elementwise
+from fastdl.ops import inplace as _inplace
 from fastdl.ops._util import contiguous, empty, normalize_dim
 from fastdl.tensor import Tensor
 
@@ -64,14 +65,23 @@ def _floating(x: Tensor, name: str) -> Tensor:
     return x
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0). Example: ``fastdl.nn.functional.relu(fastdl.tensor([-1.0, 2.0]))``."""
-    return Activation.apply(_floating(x, "relu"), "relu", 0.0)
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); with ``inplace`` written into ``x`` (see :mod:`fastdl.ops.inplace`).
+
+    Example: ``fastdl.nn.functional.relu(fastdl.tensor([-1.0, 2.0]))``."""
+    _floating(x, "relu")
+    if inplace:
+        return _inplace.apply(x, "relu_", relu, needs_old=False)  # differentiates from y
+    return Activation.apply(x, "relu", 0.0)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise; with ``inplace`` written into ``x``."""
     _floating(x, "leaky_relu")
+    if inplace:
+        return _inplace.apply(
+            x, "leaky_relu_", lambda s: leaky_relu(s, negative_slope), needs_old=negative_slope < 0
+        )
     if negative_slope > 0:
         return Activation.apply(x, "leaky_relu", float(negative_slope))
     if negative_slope == 0:

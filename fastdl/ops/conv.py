@@ -17,6 +17,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
+from fastdl.errors import ShapeError
 from fastdl.ops._util import broadcast_view, contiguous, empty, is_contiguous, zeros
 from fastdl.tensor import Tensor
 
@@ -210,12 +211,12 @@ def _check_tensors(x, weight, bias, name: str) -> None:
     if bias is not None and not isinstance(bias, Tensor):
         raise TypeError(f"{name}: bias must be a Tensor or None, got {type(bias).__name__}")
     if x.ndim != 4:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: expected 4-D (N, C, H, W) input, got {x.ndim}-D input of shape "
             f"{tuple(x.shape)}"
         )
     if weight.ndim != 4:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: weight must be 4-D (out_channels, in_channels / groups, kH, kW), got "
             f"shape {tuple(weight.shape)}"
         )
@@ -235,7 +236,7 @@ def _check_tensors(x, weight, bias, name: str) -> None:
             "or float64)"
         )
     if bias is not None and (tuple(bias.shape) != tuple(weight.shape[:1]) or bias.dtype != x.dtype):
-        raise ValueError(
+        raise ShapeError(
             f"{name}: bias must have shape {tuple(weight.shape[:1])} and dtype {x.dtype}, got "
             f"shape {tuple(bias.shape)} and dtype {bias.dtype}"
         )
@@ -259,12 +260,12 @@ def _conv2d(
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     o, cg, kh, kw = weight.shape
     if o % groups:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: out_channels {o} (weight shape {tuple(weight.shape)}) is not divisible "
             f"by groups={groups}"
         )
     if x.shape[1] != cg * groups:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: expected input with {cg * groups} channels (weight shape "
             f"{tuple(weight.shape)}, groups={groups}), got input of shape {tuple(x.shape)}"
         )
@@ -272,7 +273,7 @@ def _conv2d(
     padded = (x.shape[2] + top + bottom, x.shape[3] + left + right)
     span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
     if padded[0] < span[0] or padded[1] < span[1]:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: padded input size per channel ({padded[0]} x {padded[1]}) is smaller "
             f"than the dilated kernel ({span[0]} x {span[1]}); input shape {tuple(x.shape)}, "
             f"weight shape {tuple(weight.shape)}"

@@ -8,10 +8,13 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl import random as _random
+from fastdl.ops import inplace as _inplace
 from fastdl.tensor import Tensor
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = None) -> Tensor:
+def dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, generator: Any = None
+) -> Tensor:
     """Zero each element with probability ``p`` and scale the survivors by 1/(1-p).
 
     This is *inverted* dropout, as in PyTorch: the scaling happens while training,
@@ -22,7 +25,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
     leaves the trained weights usable as they are.
 
     The keep-mask comes from ``generator`` (default: ``fastdl.manual_seed``'s), so
-    the same seed gives the same mask on every backend.
+    the same seed gives the same mask on every backend. With ``inplace`` the result
+    is written into ``x`` (see :mod:`fastdl.ops.inplace`).
 
     Example::
 
@@ -36,6 +40,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
         raise TypeError(f"dropout: input must be float32 or float64, got {x.dtype}")
     if not training or p == 0.0:
         return x
+    if inplace:  # the mask multiplies the old values, which the backward reads
+        return _inplace.apply(x, "dropout_", lambda s: dropout(s, p, True, False, generator))
     if p == 1.0:
         return x * 0.0
     gen = generator or _random.default_generator

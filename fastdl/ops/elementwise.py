@@ -11,6 +11,7 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
+from fastdl.errors import DeviceError
 from fastdl.ops._out import check_out, write_out
 from fastdl.ops._util import empty, full, run, unbroadcast
 from fastdl.ops.reduce import sum_to
@@ -534,7 +535,7 @@ def compare(a: Any, b: Any, op: str) -> Tensor:
     a_raw = a._data if isinstance(a, Tensor) else a
     b_raw = b._data if isinstance(b, Tensor) else b
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
-        raise RuntimeError(
+        raise DeviceError(
             "Expected all tensors to be on the same device, but found at least two devices, "
             f"{a.device} and {b.device}! ({op})"
         )

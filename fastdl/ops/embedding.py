@@ -10,6 +10,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
+from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops._util import contiguous, empty, zeros
 from fastdl.ops.shape import scatter
 from fastdl.tensor import Tensor
@@ -50,13 +51,13 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     """
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         shape = getattr(weight, "shape", None)
-        raise ValueError(f"embedding: weight must be a 2-D Tensor, got shape {shape}")
+        raise ShapeError(f"embedding: weight must be a 2-D Tensor, got shape {shape}")
     raw = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
     if raw.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (int64), got dtype {raw.dtype}")
     num = weight.shape[0]
     if isinstance(indices, Tensor) and indices.device != weight.device:
-        raise RuntimeError(
+        raise DeviceError(
             f"embedding: Expected all tensors to be on the same device, but found at least "
             f"two devices, {indices.device} (indices) and {weight.device} (weight)!"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastdl import dtypes
 from fastdl.autograd import Function
+from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.activation import activation_grad_graph, leaky_relu
 from fastdl.tensor import Tensor
@@ -90,9 +91,9 @@ def linear(
     if bias is not None and not isinstance(bias, Tensor):
         raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+        raise ShapeError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear: input has shape {x.shape} but weight expects {weight.shape[1]} input "
             f"features (weight shape {weight.shape})"
         )
@@ -102,7 +103,7 @@ def linear(
             "or float64)"
         )
     if bias is not None and (bias.shape != weight.shape[:1] or bias.dtype != weight.dtype):
-        raise ValueError(
+        raise ShapeError(
             f"linear: bias must have shape {weight.shape[:1]} and dtype {weight.dtype}, got "
             f"{bias.shape} {bias.dtype}"
         )

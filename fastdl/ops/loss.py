@@ -13,6 +13,7 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
+from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.activation import softmax
 from fastdl.ops.reduce import broadcast_to
@@ -186,7 +187,7 @@ def _same_shape_target(inp: Tensor, target: Any, fn: str, differentiable: bool) 
     if not isinstance(target, Tensor):
         raise TypeError(f"{fn}: target must be a Tensor, got {type(target).__name__}")
     if target.shape != inp.shape:
-        raise ValueError(f"{fn}: target shape {target.shape} must match input shape {inp.shape}")
+        raise ShapeError(f"{fn}: target shape {target.shape} must match input shape {inp.shape}")
     if not dtypes.is_floating(target.dtype):
         raise TypeError(f"{fn}: target must be a floating tensor, got {target.dtype}")
     if not differentiable and target.requires_grad:
@@ -196,7 +197,7 @@ def _same_shape_target(inp: Tensor, target: Any, fn: str, differentiable: bool) 
 
 def _same_device(input: Tensor, target: Tensor, fn: str) -> None:  # noqa: A002
     if input.device != target.device:
-        raise RuntimeError(
+        raise DeviceError(
             f"{fn}: Expected all tensors to be on the same device, but found at least two "
             f"devices, {input.device} (input) and {target.device} (target)!"
         )
@@ -208,7 +209,7 @@ def _class_targets(logits: Tensor, target: Any, fn: str) -> np.ndarray:
     _same_device(logits, target, fn)
     raw = target._data
     if raw.shape != (n,):
-        raise ValueError(
+        raise ShapeError(
             f"{fn}: class-index target must have shape ({n},) for input of shape "
             f"{logits.shape}, got {raw.shape}"
         )
@@ -291,7 +292,7 @@ def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Ten
         loss = cross_entropy(input.reshape(1, -1), target, reduction)
         return loss.reshape(()) if reduction == "none" else loss
     if input.ndim != 2:
-        raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {input.shape}")
+        raise ShapeError(f"cross_entropy: input must be (N, C) logits, got shape {input.shape}")
     if target.dtype == dtypes.int64:
         raw = _class_targets(input, target, "cross_entropy")
     elif dtypes.is_floating(target.dtype):
@@ -314,6 +315,6 @@ def nll_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     if not isinstance(target, Tensor) or target.dtype != dtypes.int64:
         raise TypeError("nll_loss: target must be an int64 Tensor of class indices")
     if input.ndim != 2:
-        raise ValueError(f"nll_loss: input must be (N, C), got shape {input.shape}")
+        raise ShapeError(f"nll_loss: input must be (N, C), got shape {input.shape}")
     raw = _class_targets(input, target, "nll_loss")
     return NLL.apply(input.contiguous(), raw, reduction)

@@ -8,6 +8,7 @@ import numpy as np
 
 from fastdl import dtypes
 from fastdl.autograd import Function
+from fastdl.errors import ShapeError
 from fastdl.ops._util import (
     contiguous,
     empty,
@@ -90,11 +91,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both operands must be Tensors")
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul: both operands must have at least one dimension")
+        raise ShapeError("matmul: both operands must have at least one dimension")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
         )
     dtype = dtypes.promote(a.dtype, b.dtype)

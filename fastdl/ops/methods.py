@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from fastdl import backends, dtypes
+from fastdl import dtypes
 from fastdl import random as _random
+from fastdl import tensor as _tensor_mod
 from fastdl.autograd import engine
-from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
+from fastdl.autograd.grad_mode import no_grad
 from fastdl.backends import host
-from fastdl.ops import activation
+from fastdl.errors import DeviceError, ShapeError
+from fastdl.ops import activation, inplace
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import indexing as _idx
 from fastdl.ops import mathops as _math
@@ -35,7 +37,7 @@ from fastdl.ops import sampling as _sampling
 from fastdl.ops import shape as _shape
 from fastdl.ops import slicing as _sl
 from fastdl.ops import sorting as _sort
-from fastdl.tensor import Tensor, _backend_of, _same_device, parse_to_args
+from fastdl.tensor import _TYPE_NAMES, Tensor, _backend_of, _same_device, parse_to_args
 
 
 class TensorMethods:
@@ -210,8 +212,6 @@ class TensorMethods:
     def reshape(self, *shape: Any) -> Tensor:
         return _shape.reshape(self, *shape)
 
-    view = reshape
-
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return _shape.transpose(self, dim0, dim1)
 
@@ -226,8 +226,14 @@ class TensorMethods:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        inplace.check_leaf(self, "__setitem__")
+        if inplace.records(self, (value,)):  # gradients flow to the kept part and to value
+            inplace.apply(
+                self, "__setitem__", lambda s: _with_items(s, index, value), (value,), False
+            )
+            return
         index = _shape._raw_index(index)
+        self._bump_version()
         if host.owns(self._data):
             self._data[index] = value._data if isinstance(value, Tensor) else value
             return
@@ -238,102 +244,308 @@ class TensorMethods:
         else:
             _backend_of(self).fill(target, value)
 
-    # -- in place --------------------------------------------------------------------
+    # -- in place (fastdl.ops.inplace: writes into the storage, recorded under grad) ----
 
-    def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and is_grad_enabled():
-            if self._node is None:
-                raise RuntimeError(
-                    f"{name}: a leaf Variable that requires grad is being used in an "
-                    "in-place operation; wrap it in fastdl.no_grad()"
-                )
-            raise RuntimeError(
-                f"{name}: in-place operations on tensors inside the graph are not supported"
-            )
-
-    def _assign(self, result: Tensor, name: str) -> Tensor:
-        lossy = (dtypes.is_floating(result.dtype) and not dtypes.is_floating(self.dtype)) or (
-            result.dtype == dtypes.int64 and self.dtype == dtypes.bool_
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self += alpha * other`` in place. Example: ``w.add_(g, alpha=-0.1)``."""
+        return inplace.apply(
+            self, "add_", lambda s: _ew.add(s, _scaled(other, alpha)), (other,), False
         )
-        if lossy:
-            raise RuntimeError(
-                f"{name}: result type {result.dtype} can't be cast to the desired output type "
-                f"{self.dtype}"
-            )
-        if result.shape != self.shape:
-            raise ValueError(
-                f"{name}: the result has shape {result.shape}, which does not match the "
-                f"tensor's shape {self.shape}"
-            )
-        _backend_of(self).copy(result._data, self._data)
-        return self
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        self._check_inplace("add_")
-        with no_grad():
-            return self._assign(self + (other * alpha if alpha != 1 else other), "add_")
-
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self.add_(other, -alpha)
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self -= alpha * other`` in place."""
+        return inplace.apply(
+            self, "sub_", lambda s: _ew.sub(s, _scaled(other, alpha)), (other,), False
+        )
 
     def mul_(self, other: Any) -> Tensor:
-        self._check_inplace("mul_")
-        with no_grad():
-            return self._assign(self * other, "mul_")
+        return inplace.apply(self, "mul_", lambda s: _ew.mul(s, other), (other,))
 
-    def div_(self, other: Any) -> Tensor:
-        self._check_inplace("div_")
-        with no_grad():
-            return self._assign(self / other, "div_")
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """``self /= other`` in place; ``rounding_mode`` ``"trunc"`` or ``"floor"`` rounds
+        the quotient as ``torch.div`` does."""
+        return inplace.apply(self, "div_", lambda s: _divide(s, other, rounding_mode), (other,))
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        self._check_inplace("clamp_")
-        with no_grad():
-            return self._assign(_ew.clamp(self, min, max), "clamp_")
+        return inplace.apply(self, "clamp_", lambda s: _ew.clamp(s, min, max))
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
+        """Write ``value`` (a number or a one-element tensor) everywhere, in place."""
         if isinstance(value, Tensor):
-            value = value.item()
+            if value.ndim != 0:
+                raise ShapeError(
+                    f"fill_ only supports 0-dimension value tensor but got tensor with "
+                    f"{value.ndim} dimensions"
+                )
+            return inplace.overwrite(self, "fill_", value.to(self.device))
+        inplace.check_leaf(self, "fill_")
+        if inplace.records(self, ()):
+            return inplace.overwrite(self, "fill_", np.asarray(value, self.dtype))
         _backend_of(self).fill(self._data, value)
+        self._bump_version()
         return self
 
-    def copy_(self, src: Any) -> Tensor:
-        """Copy ``src`` (broadcast, cast) into this tensor; across devices too."""
-        self._check_inplace("copy_")
-        raw = src._data if isinstance(src, Tensor) else np.asarray(src)
-        try:
-            np.broadcast_shapes(raw.shape, self.shape)
-        except ValueError:
-            raise ValueError(
-                f"copy_: src of shape {raw.shape} cannot be broadcast to {self.shape}"
-            ) from None
-        backend = _backend_of(self)
-        source = backends.of(raw)
-        if source is not backend and source.device != backend.device:
-            raw = backend.from_host(source.to_host(raw))  # across devices, through the host
-        backend.copy(raw, self._data)
-        return self
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Copy ``src`` (broadcast, cast to this dtype) into this tensor; across devices
+        too. Gradients flow to ``src``."""
+        if not isinstance(src, Tensor):
+            src = Tensor._wrap(np.asarray(src))
+        if src.device != self.device:
+            src = src.to(self.device)
+        return inplace.overwrite(self, "copy_", src)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        self._check_inplace("normal_")
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std^2) in place (``nn.init`` uses it)."""
+        _floating_only(self, "normal_")
         gen = generator or _random.default_generator
-        return self._fill_from_host(gen.normal(self.shape, self.dtype, mean, std))
+        drawn = gen.normal(self.shape, self.dtype, mean, std, device=self.device)
+        return inplace.overwrite(self, "normal_", drawn)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        self._check_inplace("uniform_")
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of U[a, b) in place."""
+        _floating_only(self, "uniform_")
         gen = generator or _random.default_generator
-        return self._fill_from_host(gen.uniform(self.shape, self.dtype, a, b))
+        drawn = gen.uniform(self.shape, self.dtype, a, b, device=self.device)
+        return inplace.overwrite(self, "uniform_", drawn)
 
-    def _fill_from_host(self, values: np.ndarray) -> Tensor:
-        if host.owns(self._data):
-            self._data[...] = values
-        else:  # initialisation, not a training step: drawn on the host, copied once
-            _backend_of(self).copy(_backend_of(self).from_host(values), self._data)
+    # -- Tensor methods of PyTorch: views, conversions, in-place and bitwise forms --------
+
+    def view(self, *shape: Any) -> Tensor:
+        """The same storage seen with another shape (writes through either show in both).
+
+        Refused, as in PyTorch, when the strides cannot describe the new shape without
+        a copy (e.g. ``x.t().view(-1)``): use ``reshape`` then.
+
+        Example::
+
+            x = fastdl.zeros(2, 3)
+            x.view(-1)[0] = 1.0           # x[0, 0] is now 1
+        """
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        if any(isinstance(n, np.dtype | type) or n in dtypes._NAMES for n in shape):
+            raise TypeError("view(dtype) is not supported; use .to(dtype) for a converted copy")
+        target = _shape._resolve_or_raise(self.shape, shape, "view")
+        if not _shape.viewable(self._data, target):
+            raise ShapeError(
+                "view size is not compatible with input tensor's size and stride (at least "
+                "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                "instead."
+            )
+        return _shape.reshape(self, target)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """``self.view(other.shape)``."""
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """``self.reshape(other.shape)``."""
+        return self.reshape(other.shape)
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        dtype = self.dtype if dtype is None else dtype
+        device = self.device if device is None else device
+        return _tensor_mod.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, this tensor's dtype and device
+        unless given. Example: ``x.new_full((2, 2), 7.0)``."""
+        return _tensor_mod.full(
+            size,
+            fill_value,
+            dtype=self.dtype if dtype is None else dtype,
+            device=self.device if device is None else device,
+            requires_grad=requires_grad,
+        )
+
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype and device unless given."""
+        return self.new_full(
+            _size(size), 0, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Ones of ``size`` with this tensor's dtype and device unless given."""
+        return self.new_full(
+            _size(size), 1, dtype=dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A tensor of ``size`` to be overwritten (fastdl writes zeros)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """Without ``dtype``: PyTorch's type name (``"torch.FloatTensor"``,
+        ``"torch.cuda.LongTensor"``...). With one (a dtype or such a name): this tensor
+        converted to it (self when nothing changes).
+
+        Example::
+
+            fastdl.zeros(2).type()                    # 'torch.FloatTensor'
+            fastdl.zeros(2).type(fastdl.int64)        # a LongTensor copy
+        """
+        if dtype is None:
+            prefix = "torch." if self.device.type == "cpu" else f"torch.{self.device.type}."
+            return prefix + _TYPE_NAMES[self.dtype]
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            *module, name = dtype.split(".")
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if name not in by_name or module[1:] not in ([], ["cuda"]):
+                raise TypeError(f"type(): invalid type {dtype!r}")
+            device = "cuda" if module[1:] == ["cuda"] else "cpu"
+            if device != self.device.type:
+                return self.to(device, by_name[name])
+            return self.to(by_name[name])
+        return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor converted to ``other``'s type (dtype, and device kind)."""
+        return self.type(other.type())
+
+    def int(self) -> Tensor:
+        """fastdl's integer type is int64: ``.int()`` gives int64 (PyTorch gives int32)."""
+        return self.to(dtypes.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place (it becomes a leaf)."""
+        if self._view_of is not None and self.requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._node = None
+        self.requires_grad = False
         return self
+
+    def relu_(self) -> Tensor:
+        return inplace.apply(self, "relu_", activation.relu, needs_old=False)
+
+    def sigmoid_(self) -> Tensor:
+        return inplace.apply(self, "sigmoid_", activation.sigmoid, needs_old=False)
+
+    def tanh_(self) -> Tensor:
+        return inplace.apply(self, "tanh_", activation.tanh, needs_old=False)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return inplace.apply(self, "pow_", lambda s: _ew.pow(s, exponent), (exponent,))
+
+    def remainder_(self, other: Any) -> Tensor:
+        """``self %= other`` with the sign of ``other``, as Python and PyTorch."""
+        return inplace.apply(self, "remainder_", lambda s: _remainder(s, other), (other,))
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        """``value`` where ``mask`` (a bool tensor broadcast to this shape) is True.
+
+        Example::
+
+            scores.masked_fill(padding_mask, float("-inf"))
+        """
+        return _masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        return inplace.apply(
+            self, "masked_fill_", lambda s: _masked_fill(s, mask, value), (value,), False
+        )
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 1 with probability ``p`` (a number, or a tensor broadcast to this
+        shape), else 0, in place."""
+        gen = generator or _random.default_generator
+        if isinstance(p, Tensor):
+            if p.device != self.device:
+                raise DeviceError(f"bernoulli_: p is on {p.device}, the tensor on {self.device}")
+            inplace._check_broadcast(p.shape, self.shape, "bernoulli_")
+            drawn = gen.uniform(self.shape, dtypes.float64, device=self.device)
+            with no_grad():
+                new = _ew.compare(Tensor._wrap(drawn), p.detach().to(dtypes.float64), "lt")
+            return inplace.overwrite(self, "bernoulli_", new._data)
+        kind = self.dtype if dtypes.is_floating(self.dtype) else dtypes.float32
+        drawn = gen.bernoulli(self.shape, float(p), dtype=kind, device=self.device)
+        return inplace.overwrite(self, "bernoulli_", drawn)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "and")
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "and")
+
+    def __or__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "or")
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "or")
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "xor")
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _bitwise(self, other, "xor")
+
+    def __invert__(self) -> Tensor:
+        return _invert(self)
+
+    def logical_not(self) -> Tensor:
+        return _ew.compare(self, 0, "eq") if self.dtype != dtypes.bool_ else _invert(self)
+
+    def bitwise_and_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "bitwise_and_", lambda s: _bitwise(s, other, "and"))
+
+    def bitwise_or_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "bitwise_or_", lambda s: _bitwise(s, other, "or"))
+
+    def bitwise_xor_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "bitwise_xor_", lambda s: _bitwise(s, other, "xor"))
+
+    # Augmented assignment is in place, as in PyTorch: ``w -= lr * w.grad`` keeps ``w``.
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return self.div_(other, rounding_mode="floor")
+
+    def __imod__(self, other: Any) -> Tensor:
+        return self.remainder_(other)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self.pow_(other)
+
+    def __iand__(self, other: Any) -> Tensor:
+        return self.bitwise_and_(other)
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self.bitwise_xor_(other)
 
     __hash__ = object.__hash__  # defining __eq__ would otherwise make tensors unhashable
 
@@ -612,6 +824,134 @@ class TensorMethods:
 
     def ge(self, other: Any) -> Tensor:
         return _ew.compare(self, other, "ge")
+
+
+# -- helpers of the methods above ---------------------------------------------------
+
+
+def _size(size: tuple) -> tuple:
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
+
+
+def _scaled(other: Any, alpha: Any) -> Any:
+    return other if alpha == 1 else other * alpha
+
+
+def _floating_only(t: Tensor, name: str) -> None:
+    if not dtypes.is_floating(t.dtype):
+        raise TypeError(f"{name}: expected a floating point tensor, got {t.dtype}")
+
+
+def _divide(a: Tensor, b: Any, rounding_mode: str | None) -> Tensor:
+    """``torch.div(a, b, rounding_mode=...)``: the rounded quotient has zero gradient."""
+    if rounding_mode is None:
+        return _ew.div(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"{rounding_mode!r}"
+        )
+    integral = not dtypes.is_floating(a.dtype) and not (
+        isinstance(b, float) or (isinstance(b, Tensor) and dtypes.is_floating(b.dtype))
+    )
+    if integral:  # exact for integers below 2**53
+        a = a.to(dtypes.float64)
+        b = b.to(dtypes.float64) if isinstance(b, Tensor) else float(b)
+    quotient = _ew.div(a, b)
+    rounded = _round(quotient, rounding_mode)
+    if quotient.requires_grad:
+        rounded = inplace.Overwrite.apply(quotient, rounded._data)  # gradient 0, as torch
+    return rounded.to(dtypes.int64) if integral else rounded
+
+
+def _round(q: Tensor, mode: str) -> Tensor:
+    """``q`` rounded toward zero ("trunc") or down ("floor"), without gradient."""
+    be, data = _backend_of(q), q._data
+    with np.errstate(invalid="ignore"):  # nan and inf are kept below, not cast
+        whole = be.cast(be.cast(data, dtypes.int64), q.dtype)
+    magnitude = be.empty(q.shape, q.dtype)
+    be.abs(data, magnitude)
+    small = be.empty(q.shape, dtypes.bool_)  # beyond 2**52 every float is whole already
+    be.compare(magnitude, np.asarray(2.0**52, q.dtype), "lt", small)
+    out = be.empty(q.shape, q.dtype)
+    be.where(small, whole, data, out)
+    if mode == "floor":
+        below = be.empty(q.shape, dtypes.bool_)
+        be.compare(data, out, "lt", below)
+        be.sub(out, be.cast(below, q.dtype), out)
+    return Tensor._wrap(out)
+
+
+def _remainder(a: Tensor, b: Any) -> Tensor:
+    """``a - floor(a / b) * b``: the sign of ``b``, as ``torch.remainder``."""
+    return _ew.sub(a, _ew.mul(_divide(a, b, "floor"), b))
+
+
+def _with_items(x: Tensor, index: Any, value: Any) -> Tensor:
+    """``x`` with ``x[index] = value`` written, out of place and differentiable."""
+    raw = _shape._raw_index(index)
+    picked = np.broadcast_to(np.empty((), np.uint8), x.shape)[raw].shape
+    if isinstance(value, Tensor):
+        if value.device != x.device:
+            raise DeviceError(f"__setitem__: value is on {value.device}, the tensor on {x.device}")
+        value = value.to(x.dtype)
+    else:
+        value = x.new_tensor(value)
+    inplace._check_broadcast(value.shape, picked, "__setitem__")
+    spread = _shape.scatter(value + x.new_zeros(picked), x.shape, raw)
+    with no_grad():
+        hit = _ew.compare(_shape.scatter(x.new_ones(picked), x.shape, raw), 0, "ne")
+    return _ew.where(hit, spread, x)
+
+
+def _masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+        raise TypeError(
+            f"masked_fill: mask must be a bool tensor, got "
+            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+        )
+    if mask.device != x.device:
+        raise DeviceError(
+            f"masked_fill: Expected all tensors to be on the same device, but found at least "
+            f"two devices, {x.device} and {mask.device}!"
+        )
+    inplace._check_broadcast(mask.shape, x.shape, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ShapeError(
+                "masked_fill only supports a 0-dimensional value tensor, but got tensor "
+                f"with {value.ndim} dimension(s)"
+            )
+        value = value.to(x.device, x.dtype)
+    else:
+        value = x.dtype.type(value).item()  # cast as PyTorch does (2.7 -> 2 in an int tensor)
+    return _ew.where(mask, value, x)
+
+
+def _bitwise(a: Tensor, b: Any, op: str) -> Tensor:
+    """``&``, ``|``, ``^`` of bool tensors (or a bool tensor and a Python bool)."""
+    other_dtype = (
+        b.dtype if isinstance(b, Tensor) else (dtypes.bool_ if isinstance(b, bool) else None)
+    )
+    if a.dtype != dtypes.bool_ or other_dtype != dtypes.bool_:
+        raise TypeError(
+            f"bitwise_{op}: fastdl supports bool tensors (and Python bools) only, got "
+            f"{a.dtype} and {other_dtype if other_dtype is not None else type(b).__name__}"
+        )
+    if op == "and":
+        return _ew.mul(a, b)
+    if op == "or":
+        return _ew.where(a, True, b)
+    return _ew.compare(a, b, "ne")
+
+
+def _invert(x: Tensor) -> Tensor:
+    """``~x``: logical not of a bool tensor, ``-x - 1`` of an integer one."""
+    if x.dtype == dtypes.bool_:
+        return _ew.compare(x, False, "eq")
+    if x.dtype == dtypes.int64:
+        return _ew.sub(_ew.neg(x), 1)
+    raise TypeError(f"~ (bitwise_not) is only defined for bool and integer tensors, got {x.dtype}")
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastdl import dtypes
 from fastdl.autograd import Function, no_grad
+from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.tensor import Tensor
 
@@ -99,7 +100,7 @@ def _check_param(p: Tensor | None, shape: tuple, dtype: Any, name: str, argument
         return
     _check_tensor(p, name, argument)
     if tuple(p.shape) != tuple(shape) or p.dtype != dtype:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: {argument} must have shape {tuple(shape)} and dtype {dtype}, got "
             f"shape {tuple(p.shape)} and dtype {p.dtype}"
         )
@@ -129,7 +130,7 @@ def layer_norm(
             f"{normalized_shape!r}"
         )
     if x.ndim < len(shape) or tuple(x.shape[x.ndim - len(shape) :]) != shape:
-        raise ValueError(
+        raise ShapeError(
             f"layer_norm: input of shape {tuple(x.shape)} does not end in normalized_shape {shape}"
         )
     _check_param(weight, shape, x.dtype, "layer_norm", "weight")
@@ -163,7 +164,7 @@ def batch_norm(
     """
     _check_tensor(x, "batch_norm")
     if x.ndim < 2:
-        raise ValueError(
+        raise ShapeError(
             f"batch_norm: input must have at least 2 dims (N, C, ...), got shape {tuple(x.shape)}"
         )
     c = x.shape[1]

@@ -20,6 +20,7 @@ import numpy as np
 from fastdl import dtypes
 from fastdl.autograd import Function
 from fastdl.backends.spec import pool_output_size
+from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.shape import scatter
 from fastdl.tensor import Tensor
@@ -76,7 +77,7 @@ def check_window(
             bound = "positive" if low else "non-negative"
             raise ValueError(f"{name}: {argument} must be {bound}, got {pair}")
     if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: padding must be at most half of kernel_size, got padding={pad} "
             f"and kernel_size={kernel}"
         )
@@ -101,7 +102,7 @@ def _output_hw(name: str, shape: tuple, window: Window, ceil_mode: bool) -> tupl
     ho = pool_output_size(h, window.kh, window.sh, window.ph, window.dh, ceil_mode)
     wo = pool_output_size(w, window.kw, window.sw, window.pw, window.dw, ceil_mode)
     if ho < 1 or wo < 1:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: input of shape {tuple(shape)} is too small for kernel_size="
             f"{(window.kh, window.kw)}, stride={(window.sh, window.sw)}, padding="
             f"{(window.ph, window.pw)}, dilation={(window.dh, window.dw)}: the output would "

@@ -13,15 +13,17 @@ import numpy as np
 
 from fastdl import backends, dtypes
 from fastdl.autograd import Function
+from fastdl.backends.strides import view_strides
+from fastdl.errors import ShapeError
 from fastdl.ops._util import (
     empty,
-    is_contiguous,  # noqa: F401 - Tensor.contiguous() reads it from here
+    is_contiguous,
     normalize_dim,
     reshape_array,
     transpose_array,
     zeros,
 )
-from fastdl.tensor import Tensor
+from fastdl.tensor import Tensor, mark_view
 
 
 class Reshape(Function):
@@ -211,16 +213,45 @@ class Clone(Function):
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    """A tensor with the same data and a new shape (one entry may be -1)."""
+    """A tensor with the same data and a new shape (one entry may be -1): a view of
+    ``x``'s storage when its strides allow, else a copy."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
+    target = _resolve_or_raise(x.shape, shape, "reshape")
+    out = Reshape.apply(x, target)
+    if viewable(x._data, target):
+        mark_view(out, x, _Inverse("reshape", x.shape))
+    return out
+
+
+def viewable(array: Any, shape: tuple) -> bool:
+    """Whether ``array`` can be seen with ``shape`` without a copy (PyTorch's rule)."""
+    if is_contiguous(array):
+        return True
+    return view_strides(tuple(array.shape), tuple(array.strides), tuple(shape)) is not None
+
+
+class _Inverse:
+    """Rebuilds a view's base from the view: a reshape back, or the inverse permutation."""
+
+    __slots__ = ("kind", "arg")
+
+    def __init__(self, kind: str, arg: tuple) -> None:
+        self.kind, self.arg = kind, arg
+
+    def __call__(self, view: Tensor) -> Tensor:
+        if self.kind == "reshape":
+            return Reshape.apply(view, self.arg)
+        return Permute.apply(view, self.arg)
+
+
+def _resolve_or_raise(old: tuple, shape: Sequence[int], name: str) -> tuple:
     try:
-        target = _resolve_shape(x.shape, shape)
+        return _resolve_shape(old, shape)
     except ValueError as error:
-        raise ValueError(
-            f"reshape: shape {tuple(shape)} is invalid for input of shape {x.shape}: {error}"
+        raise ShapeError(
+            f"{name}: shape {tuple(shape)} is invalid for input of shape {old}: {error}"
         ) from None
-    return Reshape.apply(x, target)
 
 
 def _resolve_shape(old: tuple, new: Sequence[int]) -> tuple:
@@ -245,7 +276,12 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     resolved = tuple(normalize_dim(d, x.ndim) for d in dims)
     if sorted(resolved) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of {x.ndim} dimensions")
-    return Permute.apply(x, resolved)
+    return _permuted(x, resolved)
+
+
+def _permuted(x: Tensor, dims: tuple) -> Tensor:
+    inverse = tuple(int(d) for d in np.argsort(dims))
+    return mark_view(Permute.apply(x, dims), x, _Inverse("permute", inverse))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -253,7 +289,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(x.ndim))
     a, b = normalize_dim(dim0, x.ndim, "dim0"), normalize_dim(dim1, x.ndim, "dim1")
     dims[a], dims[b] = dims[b], dims[a]
-    return Permute.apply(x, tuple(dims))
+    return _permuted(x, tuple(dims))
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
@@ -293,7 +329,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         if t.ndim != first.ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim
         ):
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensors[{i}] has shape {t.shape}, incompatible with {first.shape} "
                 f"outside dim {dim}"
             )
@@ -311,7 +347,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     shape = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.shape != shape:
-            raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {shape}")
+            raise ShapeError(f"stack: tensors[{i}] has shape {t.shape}, expected {shape}")
     dim = normalize_dim(dim, len(shape) + 1)
     expanded = [t.reshape(shape[:dim] + (1,) + shape[dim:]) for t in tensors]
     return cat(expanded, dim)

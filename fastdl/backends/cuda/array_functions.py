@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastdl.backends.cuda import generic, memory, views
+from fastdl.backends.strides import view_strides
 
 DEVICE = "cuda:0"
 
@@ -50,8 +51,14 @@ def contiguous(array: Any) -> Any:
 
 
 def reshape(array: Any, shape: tuple) -> Any:
-    """Device arrays reshape only when contiguous: a strided one is copied first."""
-    return contiguous(array).reshape(tuple(shape))
+    """A view when the strides allow (as NumPy and PyTorch), else a contiguous copy."""
+    shape = tuple(shape)
+    if array.is_c_contiguous():
+        return array.reshape(shape)
+    strides = view_strides(tuple(array.shape), tuple(array.strides), shape)
+    if strides is not None and min(strides, default=0) >= 0:
+        return views.strided(array, shape, strides)
+    return contiguous(array).reshape(shape)
 
 
 def permute(array: Any, dims: tuple) -> Any:
