@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function, is_grad_enabled, no_grad
+from fastdl.autograd import is_grad_enabled, no_grad
+from fastdl.autograd.function import Function
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, parse_to_args
 

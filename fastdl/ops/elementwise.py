@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops._util import empty, full, run, unbroadcast
 from fastdl.ops.reduce import sum_to
 from fastdl.tensor import Tensor, tensor

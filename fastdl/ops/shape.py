@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops._util import (
     empty,
     is_contiguous,  # noqa: F401 - Tensor.contiguous() reads it from here
