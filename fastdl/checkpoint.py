@@ -252,9 +252,7 @@ def load_training_state(
         raise ValueError(f"{where}: cannot resume: {error}; nothing was changed") from None
 
     backup = {
-        "model": {
-            k: np.array(getattr(v, "_data", v), copy=True) for k, v in model.state_dict().items()
-        },
+        "model": {k: v.clone() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "rng": {name: g.get_state() for name, g in gens.items()},
