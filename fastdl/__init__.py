@@ -35,6 +35,7 @@ from fastdl.ops.matmul import matmul
 from fastdl.ops.reduce import argmax, max, mean, sum
 from fastdl.ops.shape import cat, reshape, stack, transpose
 from fastdl.random import Generator, initial_seed, manual_seed
+from fastdl.safetensors_io import load_safetensors, save_safetensors
 from fastdl.serialization import load, save
 from fastdl.tensor import (
     Tensor,
@@ -142,4 +143,6 @@ __all__ = [
     "utils",
     "where",
     "zeros",
+    "load_safetensors",
+    "save_safetensors",
 ]
