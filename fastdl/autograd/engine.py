@@ -157,9 +157,10 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
     found: list = [None] * (len(capture) if capture is not None else 0)
 
     held: dict[int, list] = {}  # leaves with hooks: id -> [leaf, gradient summed so far]
+    leaf_table = hooks.leaf_table()
 
     def deliver(t: Tensor, g: Any, is_leaf: bool, owned: bool = False) -> None:
-        if is_leaf and hooks.leaf_hooks(t):  # the hooks see the leaf's summed gradient
+        if is_leaf and leaf_table and leaf_table.get(id(t)):  # hooks see the summed gradient
             entry = held.get(id(t))
             if entry is None:
                 held[id(t)] = [t, g]

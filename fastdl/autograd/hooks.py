@@ -68,6 +68,11 @@ def register_hook(tensor: Tensor, hook: Callable[[Tensor], Tensor | None]) -> Re
     return handle
 
 
+def leaf_table() -> dict[int, dict[int, Callable]]:
+    """Every leaf's hooks, by the leaf's id (empty when no leaf has any)."""
+    return _leaf_hooks
+
+
 def leaf_hooks(tensor: Tensor) -> dict | None:
     """The hooks registered on leaf ``tensor`` (None or an empty dict when it has none)."""
     return _leaf_hooks.get(id(tensor)) if _leaf_hooks else None
