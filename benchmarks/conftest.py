@@ -25,6 +25,7 @@ import platform
 import pytest
 from _benchutil import ForeignLoad, blas_summary, cpu_model, threadpools
 
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config.option, "numprocesses"):  # pytest-xdist: one process, no workers

@@ -174,6 +174,7 @@ from fastdl.ops.slicing import (
 )
 from fastdl.ops.sorting import argsort, sort, topk
 from fastdl.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from fastdl.safetensors_io import load_safetensors, save_safetensors
 from fastdl.serialization import load, save
 from fastdl.tensor import (
     Tensor,
@@ -411,4 +412,6 @@ __all__ = [
     "var",
     "DeviceError",
     "ShapeError",
+    "load_safetensors",
+    "save_safetensors",
 ]

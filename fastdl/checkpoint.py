@@ -110,7 +110,7 @@ def training_state_dict(
         raise ValueError(f"extra keys {clash} clash with the training state's own keys")
     return {
         "format": TRAINING_STATE_FORMAT,
-        "model": model.state_dict(),
+        "model": {k: v._host() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "history": (history or History()).to_dict(),
@@ -274,7 +274,7 @@ def _snapshot(
     model: Module, optimizer: Any, scheduler: Any, loader: Any, gens: dict, callbacks: list
 ) -> Callable[[], None]:
     """A function that puts every object back as it is now, bit for bit."""
-    weights = model.state_dict()  # copies
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
     if callable(getattr(optimizer, "_snapshot", None)):
         restore_optimizer = optimizer._snapshot()
     else:

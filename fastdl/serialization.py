@@ -31,6 +31,7 @@ when saving.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -39,6 +40,8 @@ import stat
 import time
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -223,25 +226,29 @@ def _remove_stale_temps(directory: str, base: str, before: float) -> None:
             _remove_if_abandoned(os.path.join(directory, name), before)
 
 
-def save(obj, path) -> None:
-    """Write ``obj`` to ``path`` (str or os.PathLike) as a fastdl checkpoint.
+def save(obj: Any, f: Any, format: str = "fastdl") -> None:  # noqa: A002
+    """Write ``obj`` to ``f`` as a fastdl checkpoint: ``f`` is a path (str or
+    os.PathLike) or a binary file object open for writing.
 
     ``obj`` is a nest of dicts (str or int keys; order kept, OrderedDicts come back as
     OrderedDicts), lists and tuples whose leaves are NumPy arrays, Tensors,
-    NumPy scalars, ``int``, ``float``, ``bool``, ``str`` or ``None``.
+    NumPy scalars, ``int``, ``float``, ``bool``, ``str`` or ``None``. With
+    ``format="safetensors"``, ``obj`` is a flat ``{name: tensor}`` dict written by
+    :func:`fastdl.save_safetensors` instead.
 
-    The whole structure is checked before anything is written, then the file
-    is written atomically: to a temporary file in the same directory, flushed
-    and fsynced, then moved over ``path`` with ``os.replace``. A failed save
-    leaves an existing ``path`` untouched and no temporary file behind, and a
-    successful one removes the temporary files that writers killed mid-save left
-    for the same ``path``.
+    The whole structure is checked before anything is written. A path is written
+    atomically: to a temporary file in the same directory, flushed and fsynced,
+    then moved over ``path`` with ``os.replace``. A failed save leaves an existing
+    ``path`` untouched and no temporary file behind, and a successful one removes
+    the temporary files that writers killed mid-save left for the same ``path``. A
+    file object is written from its current position and left open.
 
     Raises:
         TypeError: an unsupported leaf, a non-str dict key or an object-dtype
             array (the message says where in the structure).
         ValueError: the structure contains itself, is nested more than
-            ``MAX_DEPTH`` deep, or needs a manifest over ``MAX_MANIFEST_BYTES``.
+            ``MAX_DEPTH`` deep, or needs a manifest over ``MAX_MANIFEST_BYTES``;
+            or an unknown ``format``.
 
     Example:
         >>> import numpy as np, tempfile, os
@@ -252,7 +259,13 @@ def save(obj, path) -> None:
         >>> back["step"], back["w"].dtype, list(back)
         (10, dtype('float32'), ['w', 'step', 'note'])
     """
-    path = os.fspath(path)
+    if format == "safetensors":
+        from fastdl.safetensors_io import save_safetensors
+
+        save_safetensors(obj, f)
+        return
+    if format != "fastdl":
+        raise ValueError(f"save: format must be 'fastdl' or 'safetensors', got {format!r}")
     encoder = _Encoder()
     root = encoder.encode(obj, "root")
     manifest = json.dumps(
@@ -264,6 +277,27 @@ def save(obj, path) -> None:
             f"{MAX_MANIFEST_BYTES} a checkpoint may hold"
         )
 
+    def write(out: BinaryIO) -> None:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(MANIFEST, manifest)
+            for name, array in encoder.arrays:
+                with zf.open(name, "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, array, allow_pickle=False)
+
+    if _is_writable_file(f):
+        write(f)
+    else:
+        write_atomically(f, write)
+
+
+def _is_writable_file(f: Any) -> bool:
+    return callable(getattr(f, "write", None))
+
+
+def write_atomically(path: Any, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it over
+    ``path`` (see :func:`save`): a failure leaves ``path`` as it was."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: cannot write {path}: no directory {directory}")
@@ -276,11 +310,7 @@ def save(obj, path) -> None:
     try:
         with f:
             _lock(f)
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(MANIFEST, manifest)
-                for name, array in encoder.arrays:
-                    with zf.open(name, "w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, array, allow_pickle=False)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -434,8 +464,9 @@ def _read_manifest(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], pat
     return manifest["root"]
 
 
-def load(path):
-    """Read a checkpoint written by :func:`save`.
+def load(f: Any) -> Any:
+    """Read a checkpoint written by :func:`save` from a path or a binary file object
+    open for reading (read from its current position).
 
     Arrays come back as NumPy arrays, Tensors as Tensors (built with
     ``fastdl.tensor.from_numpy``), dicts in their saved order. Only
@@ -460,16 +491,27 @@ def load(path):
         >>> load(path)["layers"][1]
         (1, 2.5, 'relu')
     """
-    path = os.fspath(path)
-    with _safezip.open_regular(path) as f:
-        size = os.fstat(f.fileno()).st_size
-        try:
-            zf = zipfile.ZipFile(f, "r")
-        except _safezip.PARSE_ERRORS as exc:
-            raise ValueError(
-                f"{path}: not a fastdl checkpoint (truncated or not a zip file: {exc})"
-            ) from exc
-        with zf:
-            entries = _safezip.check_directory(zf, size, path)
-            root = _read_manifest(zf, entries, path)
-            return _Decoder(zf, entries, path).decode(root, "root")
+    if callable(getattr(f, "read", None)):
+        name = str(getattr(f, "name", "<file object>"))
+        if isinstance(f, io.TextIOBase):
+            raise TypeError(f"load: {name} must be opened in binary mode ('rb')")
+        data = f.read()
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"load: {name} must be opened in binary mode ('rb')")
+        return _load_zip(io.BytesIO(data), len(data), name)
+    path = os.fspath(f)
+    with _safezip.open_regular(path) as opened:
+        return _load_zip(opened, os.fstat(opened.fileno()).st_size, path)
+
+
+def _load_zip(f: BinaryIO, size: int, path: str) -> Any:
+    try:
+        zf = zipfile.ZipFile(f, "r")
+    except _safezip.PARSE_ERRORS as exc:
+        raise ValueError(
+            f"{path}: not a fastdl checkpoint (truncated or not a zip file: {exc})"
+        ) from exc
+    with zf:
+        entries = _safezip.check_directory(zf, size, path)
+        root = _read_manifest(zf, entries, path)
+        return _Decoder(zf, entries, path).decode(root, "root")

@@ -142,7 +142,9 @@ def test_embedding_module_looks_up_device_indices():
     emb = nn.Embedding(4, 3).to("cuda")
     rows = emb(fastdl.tensor([[0, 3], [2, 2]]).to("cuda"))
     assert rows.device == "cuda:0" and rows.shape == (2, 2, 3)
-    np.testing.assert_array_equal(rows.detach().cpu().numpy()[0, 1], emb.state_dict()["weight"][3])
+    np.testing.assert_array_equal(
+        rows.detach().cpu().numpy()[0, 1], emb.state_dict()["weight"].cpu().numpy()[3]
+    )
 
 
 def test_device_errors_are_clear():
@@ -234,7 +236,7 @@ def test_mlp_training_matches_cpu(name):
     gpu_model, gpu_opt, gpu_losses = _train(_mlp().double(), OPTIMIZERS[name], x, y, 3, CUDA, 1.0)
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-10)
     for (name_, c), g in zip(cpu_model.state_dict().items(), gpu_model.state_dict().values()):
-        assert_close(g, c, np.float64, "grad", where=name_)
+        assert_close(g.cpu(), c, np.float64, "grad", where=name_)
     for p in gpu_model.parameters():
         assert p.device == "cuda:0" and p.grad.device == "cuda:0"
     saved = gpu_opt.state_dict()["state"][0]
@@ -250,7 +252,7 @@ def test_cnn_with_batch_norm_trains_like_cpu():
     gpu_model, _, gpu_losses = _train(_cnn().double(), adam, x, y, 2, CUDA)
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-10)
     for (name, c), g in zip(cpu_model.state_dict().items(), gpu_model.state_dict().values()):
-        assert_close(g, c, np.float64, "grad", where=name)  # running stats too; sums reorder
+        assert_close(g.cpu(), c, np.float64, "grad", where=name)  # running stats too; sums reorder
     gpu_model.eval()
     cpu_model.eval()
     with fastdl.no_grad():
@@ -290,7 +292,7 @@ def test_module_to_and_back_keeps_values_and_state_dict_loads_across_devices():
     model.cuda()
     assert all(p.device == "cuda:0" for p in model.parameters())
     for (name, b), a in zip(before.items(), model.state_dict().values()):
-        np.testing.assert_array_equal(a, b, err_msg=name)
+        np.testing.assert_array_equal(a.cpu(), b, err_msg=name)
     model.load_state_dict({k: v * 2 for k, v in before.items()})
     model.cpu()
     for (name, b), a in zip(before.items(), model.state_dict().values()):

@@ -119,7 +119,7 @@ def _step(case_name: str, dtype: type, device: str) -> dict[str, np.ndarray]:
         results[f"grad {name}"] = _host(param.grad)
     optimizer.step()
     for name, array in model.state_dict().items():
-        results[f"after adam {name}"] = array
+        results[f"after adam {name}"] = _host(array)
     return results
 
 

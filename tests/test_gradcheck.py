@@ -137,7 +137,7 @@ def test_gradcheck_detects_a_wrong_gradient():
 
         @staticmethod
         def backward(ctx, grad):
-            return grad * ctx.saved[0]  # missing the factor 2
+            return grad * ctx.saved_tensors[0]  # missing the factor 2
 
     x = fastdl.randn(3, dtype=fastdl.float64, requires_grad=True)
     with pytest.raises(AssertionError, match="gradcheck failed"):

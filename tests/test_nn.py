@@ -144,7 +144,7 @@ def test_sequential_mlp_matches_numpy_backprop(act, dtype, fused):
     loss = nn.CrossEntropyLoss()(logits, _t(y))
     loss.backward()
 
-    params = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+    params = {k: v.numpy().astype(np.float64) for k, v in model.state_dict().items()}
     ref_loss, ref_logits, grads = _mlp_numpy(
         x.astype(np.float64),
         y,
@@ -198,7 +198,7 @@ def _mlp():
     return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 
 
-def test_state_dict_keys_shapes_and_copies():
+def test_state_dict_keys_shapes_and_detached_values_sharing_storage():
     model = _mlp()
     state = model.state_dict()
     assert {k: v.shape for k, v in state.items()} == {
@@ -209,11 +209,13 @@ def test_state_dict_keys_shapes_and_copies():
     }
     assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     for name, param in model.named_parameters():
-        np.testing.assert_array_equal(state[name], _np(param))
-        assert not np.shares_memory(state[name], _np(param))
-    before = _np(model[0].weight).copy()
-    state["0.weight"][...] = 123.0
-    np.testing.assert_array_equal(_np(model[0].weight), before)
+        assert isinstance(state[name], fastdl.Tensor) and not state[name].requires_grad
+        np.testing.assert_array_equal(state[name].numpy(), _np(param))
+        assert np.shares_memory(state[name].numpy(), _np(param))  # as in PyTorch
+    with fastdl.no_grad():
+        state["0.weight"].fill_(123.0)
+    np.testing.assert_array_equal(_np(model[0].weight), np.full((8, 4), 123.0, np.float32))
+    assert list(model.state_dict(keep_vars=True).values())[0] is model[0].weight
 
 
 class _ArrayLike:
@@ -244,13 +246,13 @@ def test_load_state_dict_accepts_arrays_tensors_and_array_likes():
     new["0.weight"][...] = 0.0
     assert np.abs(_np(model[0].weight)).sum() > 0
     # float64 values are cast into the float32 parameters
-    model.load_state_dict({k: v.astype(np.float64) * 2 for k, v in model.state_dict().items()})
+    model.load_state_dict({k: v.double() * 2 for k, v in model.state_dict().items()})
     assert model[0].weight.dtype == np.float32
 
 
 def test_load_state_dict_reports_all_problems_at_once_and_loads_nothing():
     model = _mlp()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     bad = {
         "0.weight": np.zeros((8, 4), np.float32),  # fine, but must not be loaded
         "0.bias": np.zeros((5,), np.float32),  # mis-shaped
@@ -360,7 +362,7 @@ def test_repr_looks_like_pytorch():
 
 def test_to_double_float_convert_parameters_and_grads():
     model = _mlp()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     model(fastdl.randn(3, 4)).sum().backward()
     assert model.to(fastdl.float64) is model
     for name, p in model.named_parameters():

@@ -259,7 +259,7 @@ def test_float32_matches_float64(backend, kind):
     fastdl.manual_seed(2)
     m32 = getattr(nn, kind)(5, 7, num_layers=2, bidirectional=True)
     m64 = getattr(nn, kind)(5, 7, num_layers=2, bidirectional=True, dtype=F64)
-    m64.load_state_dict({k: v.astype(np.float64) for k, v in m32.state_dict().items()})
+    m64.load_state_dict({k: v.double() for k, v in m32.state_dict().items()})
     x = rng.standard_normal((9, 4, 5))
     w = rng.standard_normal((9, 4, 14))
     results = {}
@@ -376,7 +376,7 @@ def test_repr_matches_pytorch():
 def test_bad_input_raises_before_any_kernel():
     module = nn.LSTM(4, 3, num_layers=2, dropout=0.5)
     rnn, rnn_cell, lstm_cell = nn.RNN(4, 3), nn.RNNCell(4, 3), nn.LSTMCell(4, 3)
-    before = {k: v.copy() for k, v in module.state_dict().items()}
+    before = {k: v.clone() for k, v in module.state_dict().items()}
     x = fastdl.randn(5, 2, 4, requires_grad=True)
     h0, c0 = fastdl.zeros(2, 2, 3), fastdl.zeros(2, 2, 3)
     wide, deep, empty, flat = (

@@ -2,8 +2,13 @@
 
 Read it in this order:
 
-* :mod:`~fastdl.autograd.function` — ``Function`` (a ``forward`` on raw arrays and its
-  ``backward``), ``Context`` and the ``Node`` that ``Function.apply`` records;
+* :mod:`~fastdl.autograd.function` — the kernel-level ``Function`` of fastdl's ops (a
+  ``forward`` on raw arrays and its ``backward``), ``Context`` and the ``Node`` that
+  ``Function.apply`` records;
+* :mod:`~fastdl.autograd.custom_function` — ``Function``, PyTorch's user-facing class
+  (``forward``/``backward`` on Tensors, ``ctx.save_for_backward``...), recorded
+  through kernel-level nodes;
+* :mod:`~fastdl.autograd.hooks` — ``Tensor.register_hook`` and its handles;
 * :mod:`~fastdl.autograd.engine` — ``backward``/``grad``: the iterative walk of the
   graph, plain path first, then ``create_graph``;
 * :mod:`~fastdl.autograd.leaf_grads` — accumulation into ``.grad`` and its two
@@ -19,8 +24,9 @@ Example::
     (g,) = fastdl.autograd.grad((x**3).sum(), x, create_graph=True)   # 3x^2
 """
 
+from fastdl.autograd.custom_function import Function
 from fastdl.autograd.engine import backward, grad, queue_callback
-from fastdl.autograd.function import Context, Function, Node
+from fastdl.autograd.function import Context, FunctionCtx, Node, once_differentiable
 from fastdl.autograd.grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -36,6 +42,7 @@ from fastdl.autograd.second_order import hessian, hvp
 __all__ = [
     "Context",
     "Function",
+    "FunctionCtx",
     "Node",
     "backward",
     "detect_anomaly",
@@ -48,6 +55,7 @@ __all__ = [
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "no_grad",
+    "once_differentiable",
     "queue_callback",
     "set_grad_enabled",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends
-from fastdl.autograd import leaf_grads
+from fastdl.autograd import hooks, leaf_grads
 from fastdl.autograd.function import Node
 from fastdl.autograd.grad_mode import anomaly_enabled, enable_grad, no_grad
 from fastdl.errors import ShapeError
@@ -35,22 +35,43 @@ from fastdl.tensor import Tensor, _clock
 
 
 def backward(
-    tensor: Tensor,
-    gradient: Any = None,
+    tensors: Any,
+    grad_tensors: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    inputs: Any = None,
 ) -> None:
-    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``.
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``);
+    see ``Tensor.backward``. With ``inputs`` only those tensors' ``.grad`` change (leaves
+    or not).
 
-    Then runs, once, the callbacks queued with ``queue_callback`` (in queue order)."""
+    Then runs, once, the callbacks queued with ``queue_callback`` (in queue order).
+
+    Example::
+
+        x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+        fastdl.autograd.backward([(x * x).sum()], inputs=[x])     # x.grad == [2., 4.]
+    """
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(roots)
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(roots):
+        raise RuntimeError(f"got {len(roots)} tensors and {len(grad_tensors)} gradients")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        for t in inputs:
+            if not isinstance(t, Tensor) or not t.requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+    retain = create_graph if retain_graph is None else retain_graph
     try:
-        _run(
-            [tensor],
-            [_seed(tensor, gradient, create_graph)],
-            create_graph if retain_graph is None else retain_graph,
-            create_graph,
-            capture=None,
-        )
+        seeds = [_seed(r, g, create_graph, i) for i, (r, g) in enumerate(zip(roots, grad_tensors))]
+        found = _run(roots, seeds, retain, create_graph, capture=inputs)
+        for t, g in zip(inputs or (), found):
+            if g is not None:
+                leaf_grads.accumulate(t, g)
     except BaseException:
         _post_backward.clear()  # the gradients are incomplete: don't act on them
         raise
@@ -95,11 +116,11 @@ def grad(
         grad_outputs = [grad_outputs] * len(outputs)
     grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} outputs")
-    for i, t in enumerate(inputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
+    for t in inputs:
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"inputs[{i}] does not require grad")
-    seeds = [_seed(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    seeds = [_seed(o, g, create_graph, i) for i, (o, g) in enumerate(zip(outputs, grad_outputs))]
     captured = _run(
         outputs,
         seeds,
@@ -111,7 +132,8 @@ def grad(
     for i, g in enumerate(captured):
         if g is None and not allow_unused:
             raise RuntimeError(
-                f"inputs[{i}] was not used in the graph of the outputs; pass allow_unused=True"
+                f"The differentiated Tensor at index {i} appears to not have been used in "
+                "the graph. Set allow_unused=True if this is the desired behavior."
             )
         if g is not None and not isinstance(g, Tensor):
             g = Tensor._wrap(g)
@@ -130,7 +152,20 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
     wanted = None if capture is None else {id(t): i for i, t in enumerate(capture)}
     found: list = [None] * (len(capture) if capture is not None else 0)
 
+    held: dict[int, list] = {}  # leaves with hooks: id -> [leaf, gradient summed so far]
+    leaf_table = hooks.leaf_table()
+
     def deliver(t: Tensor, g: Any, is_leaf: bool, owned: bool = False) -> None:
+        if is_leaf and leaf_table and leaf_table.get(id(t)):  # hooks see the summed gradient
+            entry = held.get(id(t))
+            if entry is None:
+                held[id(t)] = [t, g]
+            else:
+                entry[1] = _raw_add(entry[1], g)
+            return
+        deliver_now(t, g, is_leaf, owned)
+
+    def deliver_now(t: Tensor, g: Any, is_leaf: bool, owned: bool = False) -> None:
         if wanted is not None:
             index = wanted.get(id(t))
             if index is not None:
@@ -146,11 +181,25 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             key = id(root._node)
             grads[key] = seed if key not in grads else _raw_add(grads[key], seed)
             roots_with_nodes.append(root._node)
-    if not roots_with_nodes:
-        return found
+    if roots_with_nodes:
+        _walk(roots_with_nodes, grads, deliver, retain_graph, create_graph, wanted is None)
+    for leaf, g in held.values():
+        deliver_now(leaf, hooks.run(hooks.leaf_hooks(leaf) or {}, g, create_graph), True)
+    return found
 
+
+def _walk(
+    roots: list,
+    grads: dict,
+    deliver: Callable,
+    retain_graph: bool,
+    create_graph: bool,
+    offer_buffers: bool,
+) -> None:
+    """Visit the nodes behind ``roots`` in reverse topological order; ``grads`` holds
+    the gradients of the roots' outputs."""
     with enable_grad() if create_graph else no_grad():
-        for node in _topological_order(roots_with_nodes):
+        for node in _topological_order(roots):
             if node.freed:
                 raise RuntimeError(
                     "Trying to backward through the graph a second time; its saved "
@@ -161,7 +210,9 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
                 continue
             if node.tick < _clock[0]:  # something was written in place since it was recorded
                 check_saved(node, create_graph)
-            input_grads = _input_grads(node, g, create_graph, offer_buffers=wanted is None)
+            if node.hooks:
+                g = hooks.run(node.hooks, g, create_graph)
+            input_grads = _input_grads(node, g, create_graph, offer_buffers)
             given, node.ctx.fresh = node.ctx.fresh, set()
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
                 if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
@@ -177,7 +228,6 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             if not retain_graph:
                 node.ctx.saved = ()
                 node.freed = True
-    return found
 
 
 def check_saved(node: Node, create_graph: bool = False) -> None:
@@ -266,11 +316,13 @@ def _topological_order(roots: list[Node]) -> list[Node]:
     return order
 
 
-def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
+def _seed(tensor: Tensor, gradient: Any, create_graph: bool, index: int = 0) -> Any:
     """The gradient that starts the walk at ``tensor`` (an array, or a Tensor when
     building a graph of the gradient)."""
     if not tensor.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        raise RuntimeError(
+            f"element {index} of tensors does not require grad and does not have a grad_fn"
+        )
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError(
@@ -282,7 +334,8 @@ def _seed(tensor: Tensor, gradient: Any, create_graph: bool) -> Any:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor.shape:
             raise ShapeError(
-                f"gradient has shape {grad.shape}, but the tensor has shape {tensor.shape}"
+                f"Mismatch in shape: grad_output[{index}] has a shape of {grad.shape} and "
+                f"output[{index}] has a shape of {tensor.shape}."
             )
         if isinstance(gradient, Tensor) and gradient.device != tensor.device:
             raise RuntimeError(

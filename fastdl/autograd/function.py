@@ -1,6 +1,10 @@
-"""The public face of autograd: :class:`Function` (a forward on raw arrays and its
-backward), its per-call :class:`Context`, and the :class:`Node` that ``apply`` records
-on an output for the engine (:mod:`fastdl.autograd.engine`) to walk.
+"""The kernel-level :class:`Function` every fastdl op derives from (a forward on raw
+arrays and its backward), its per-call :class:`Context`, and the :class:`Node` that
+``apply`` records on an output for the engine (:mod:`fastdl.autograd.engine`) to walk.
+User code subclasses :class:`fastdl.autograd.Function` instead
+(:mod:`fastdl.autograd.custom_function`, whose ``ctx`` is :class:`FunctionCtx` and whose
+``backward`` may be decorated with :func:`once_differentiable`, both defined here
+under PyTorch's names).
 
 ``apply`` unwraps Tensors to their arrays, finds the backend serving where they live
 (one type check for host arrays; ``backends.of`` for a device's), runs ``forward`` with
@@ -30,7 +34,7 @@ import numpy as np
 
 from fastdl import backends
 from fastdl import tensor as _tensor
-from fastdl.autograd.grad_mode import anomaly_enabled, is_grad_enabled
+from fastdl.autograd.grad_mode import anomaly_enabled, is_grad_enabled, no_grad
 from fastdl.backends.host import ARRAY_TYPES as _HOST_TYPES
 from fastdl.errors import DeviceError
 from fastdl.tensor import Tensor
@@ -66,7 +70,7 @@ class Context:
 class Node:
     """One recorded call: the Function, its context and its input tensors."""
 
-    __slots__ = ("function", "ctx", "inputs", "parents", "freed", "tick", "output")
+    __slots__ = ("function", "ctx", "inputs", "parents", "freed", "tick", "output", "hooks")
 
     def __init__(self, function: type, ctx: Context, inputs: tuple, output: Tensor) -> None:
         self.function = function
@@ -80,6 +84,7 @@ class Node:
         # counter with the id of its array (not the array: the node must not keep it).
         self.tick = _tensor._clock[0]
         self.output = (output._version, id(output._data))
+        self.hooks: dict | None = None  # the output tensor's hooks (Tensor.register_hook)
 
     @property
     def name(self) -> str:
@@ -162,6 +167,79 @@ class Function:
             out.requires_grad = True
             out._node = Node(cls, ctx, tuple(args), out)
         return (out, *extras) if extras else out
+
+
+# -- PyTorch's names in torch.autograd.function, used by fastdl.autograd.Function ------
+
+
+class FunctionCtx:
+    """The ``ctx`` a custom Function's ``forward`` and ``backward`` share.
+
+    Any attribute may be set on it; the methods are PyTorch's.
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...] = ()) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._saved: tuple = ()
+        self._non_differentiable: set[int] = set()
+        self._dirty: set[int] = set()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep Tensors (or None) for ``backward``, where ``saved_tensors`` returns them."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    f"save_for_backward can only save Tensors or None, but argument {i} is "
+                    f"of type {type(t).__name__}"
+                )
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept; an output of ``forward`` comes back as the
+        Tensor ``apply`` returned (in the graph)."""
+        if self._saved is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access "
+                "saved tensors after they have already been freed). Specify "
+                "retain_graph=True the first time."
+            )
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """These outputs get no gradient (their ``backward`` gradient is zeros)."""
+        self._non_differentiable.update(id(t) for t in outputs)
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Accepted for PyTorch's API: the inputs ``forward`` modified in place."""
+        self._dirty.update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, ``backward`` receives None instead of zeros for outputs that got
+        no gradient."""
+        self.materialize_grads = bool(value)
+
+
+def once_differentiable(backward: Any) -> Any:
+    """Decorate a ``backward`` that is not itself differentiable: it then runs with
+    recording off, so its gradients carry no graph even under ``create_graph=True``.
+
+    Example::
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, grad):
+            return grad * 2
+    """
+
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        with no_grad():
+            return backward(ctx, *grads)
+
+    wrapper.__name__ = getattr(backward, "__name__", "backward")
+    wrapper.__doc__ = getattr(backward, "__doc__", None)
+    return wrapper
 
 
 def _mixed_devices(name: str, args: tuple) -> None:

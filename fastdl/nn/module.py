@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function, is_grad_enabled, no_grad
+from fastdl.autograd import is_grad_enabled, no_grad
+from fastdl.autograd.function import Function
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, parse_to_args
 
@@ -44,6 +45,11 @@ class RemovableHandle:
 
     def __exit__(self, *exc: Any) -> None:
         self.remove()
+
+
+class StateDictError(ValueError, RuntimeError):
+    """``load_state_dict`` refused the state dict: a ``ValueError``, and the
+    ``RuntimeError`` PyTorch raises."""
 
 
 class IncompatibleKeys(NamedTuple):
@@ -594,62 +600,82 @@ class Module:
                     found[dotted + name] = t
         return found
 
-    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
-        """Every parameter and persistent buffer by dotted name (after ``prefix``), as
-        NumPy array copies, in PyTorch's order (each module's parameters, then its
-        buffers, then its children); ``keep_vars=True`` gives the tensors themselves.
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Every parameter and buffer by dotted name, in PyTorch's order (each module's
+        parameters, then its buffers, then its children).
+
+        As in PyTorch the values are detached Tensors sharing the module's storage (the
+        Parameters themselves with ``keep_vars=True``): clone them to keep a snapshot.
 
         Example::
 
-            weights = model.state_dict()
+            snapshot = {k: v.clone() for k, v in model.state_dict().items()}
         """
         tensors = self._state_tensors(prefix)
         if keep_vars:
             return tensors
         return OrderedDict(
-            (name, np.array(t.detach()._host(), copy=True)) for name, t in tensors.items()
+            (prefix + name, t if keep_vars else t.detach())
+            for name, t in self._state_tensors().items()
         )
 
     def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
     ) -> IncompatibleKeys:
-        """Copy arrays (NumPy arrays, Tensors or anything with ``__array__``) into the
-        module's parameters and buffers.
+        """Copy values into the module's parameters and buffers: fastdl Tensors, NumPy
+        arrays, torch tensors or anything with ``__array__`` or ``__dlpack__``, cast to
+        each target's dtype.
 
         Every key is checked before anything is copied: with ``strict`` a missing or
-        unexpected key, and always a shape mismatch, raises one error listing them all
-        and leaves the module untouched.
+        unexpected key, and always a shape mismatch, raises one :class:`StateDictError`
+        (PyTorch's message, listing them all) and leaves the module untouched. Returns
+        the missing and unexpected keys. ``assign`` is accepted for PyTorch's signature;
+        values are always copied.
+
+        Example::
+
+            result = model.load_state_dict(torch_model.state_dict(), strict=False)
+            result.missing_keys, result.unexpected_keys
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"Expected state_dict to be dict-like, got {type(state_dict).__name__}."
+            )
         targets = self._state_tensors()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        arrays, mismatched = {}, []
+        values, mismatched = {}, []
         for name, target in targets.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            array = value.detach()._host() if isinstance(value, Tensor) else np.asarray(value)
-            if array.shape != target.shape:
-                mismatched.append(f"{name}: expected shape {target.shape}, got {array.shape}")
-            elif array.dtype.kind not in "fiub":
-                mismatched.append(f"{name}: expected a numeric array, got dtype {array.dtype}")
-            arrays[name] = array
+            value = _as_state_value(name, state_dict[name])
+            if tuple(value.shape) != target.shape:
+                mismatched.append(
+                    f"size mismatch for {name}: copying a param with shape "
+                    f"{tuple(value.shape)} from checkpoint, the shape in current model is "
+                    f"{target.shape}."
+                )
+            elif value.dtype.kind not in "fiub":
+                mismatched.append(f"{name}: expected a numeric array, got dtype {value.dtype}")
+            values[name] = value
         problems = []
         if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
+            problems.append(
+                "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+            )
         if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if mismatched:
-            problems.append("shape mismatches: " + "; ".join(mismatched))
+            problems.append(
+                "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + "."
+            )
+        problems.extend(mismatched)
         if problems:
-            raise ValueError(
-                f"error loading state_dict into {type(self).__name__}: " + " | ".join(problems)
+            raise StateDictError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(problems)
             )
         with no_grad():
-            for name, array in arrays.items():
-                targets[name].copy_(array)
+            for name, value in values.items():
+                targets[name].copy_(value)
         return IncompatibleKeys(missing, unexpected)
 
     # -- repr ----------------------------------------------------------------------------
@@ -821,6 +847,31 @@ class _BackwardHook:
                 )
             replaced[i] = value
         return tuple(replaced)
+
+
+def _as_state_value(name: str, value: Any) -> Any:
+    """A fastdl Tensor as is; anything else as a host NumPy array (a torch tensor is
+    detached first; an object without ``__array__`` is read through DLPack)."""
+    if isinstance(value, Tensor):
+        return value.detach()
+    if not isinstance(value, np.ndarray) and callable(getattr(value, "detach", None)):
+        value = value.detach()
+        if callable(getattr(value, "cpu", None)):
+            value = value.cpu()
+    if hasattr(value, "__array__") or isinstance(value, (np.ndarray, np.generic, int, float)):
+        try:
+            return np.asarray(value)
+        except (TypeError, ValueError, RuntimeError):
+            if not hasattr(value, "__dlpack__"):
+                raise
+    if hasattr(value, "__dlpack__"):
+        return np.from_dlpack(value)
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"load_state_dict: {name} is a {type(value).__name__}, which has no array form"
+        ) from error
 
 
 def _converted(t: Tensor, device: Any, dtype: Any) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops import elementwise
 from fastdl.ops import inplace as _inplace
 from fastdl.ops._util import contiguous, empty, normalize_dim

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.errors import ShapeError
 from fastdl.ops._util import broadcast_view, contiguous, empty, is_contiguous, zeros
 from fastdl.tensor import Tensor

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.errors import DeviceError
 from fastdl.ops._out import check_out, write_out
 from fastdl.ops._util import empty, full, run, unbroadcast

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops._util import contiguous, empty, zeros
 from fastdl.ops.shape import scatter

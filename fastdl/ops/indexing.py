@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops import elementwise as _ew
 from fastdl.ops._util import empty, normalize_dim, zeros
 from fastdl.ops.reshaping import expand

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
 from fastdl.errors import ShapeError
 from fastdl.ops import shape as _shape

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.activation import activation_grad_graph, leaky_relu

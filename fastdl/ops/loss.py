@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.activation import softmax

@@ -23,6 +23,7 @@ from fastdl import dtypes
 from fastdl import random as _random
 from fastdl import tensor as _tensor_mod
 from fastdl.autograd import engine
+from fastdl.autograd import hooks as _hooks
 from fastdl.autograd.grad_mode import no_grad
 from fastdl.backends import host
 from fastdl.errors import DeviceError, ShapeError
@@ -44,16 +45,21 @@ class TensorMethods:
     """The methods :func:`attach` gives Tensor (never instantiated)."""
 
     def backward(
-        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` is required unless the tensor has one element. Gradients add up
         across calls, as in PyTorch; zero them between steps. With ``create_graph``
         the gradients are differentiable Tensors (for second derivatives); the graph
-        is then kept unless ``retain_graph=False``.
+        is then kept unless ``retain_graph=False``. With ``inputs`` (a tensor or a
+        sequence) only those tensors' ``.grad`` are accumulated.
         """
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; returns
@@ -546,6 +552,19 @@ class TensorMethods:
 
     def __ixor__(self, other: Any) -> Tensor:
         return self.bitwise_xor_(other)
+
+    # -- autograd hooks ------------------------------------------------------------------
+
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; the hook may
+        return a replacement gradient. Returns a handle whose ``remove()`` detaches it.
+
+        Example::
+
+            x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+            handle = x.register_hook(lambda g: g * 10)
+        """
+        return _hooks.register_hook(self, hook)
 
     __hash__ = object.__hash__  # defining __eq__ would otherwise make tensors unhashable
 

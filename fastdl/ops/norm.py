@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastdl import dtypes
-from fastdl.autograd import Function, no_grad
+from fastdl.autograd import no_grad
+from fastdl.autograd.function import Function
 from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty
 from fastdl.tensor import Tensor

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.autograd.grad_mode import no_grad
 from fastdl.ops import elementwise as _ew
 from fastdl.ops._out import check_out, write_out

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.backends.spec import pool_output_size
 from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.backends import for_device
 from fastdl.ops._util import broadcast_view, normalize_dim, unbroadcast
 from fastdl.ops.reduce import sum_to

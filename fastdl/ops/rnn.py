@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops._util import contiguous, empty
 from fastdl.tensor import Tensor
 

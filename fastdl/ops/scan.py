@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops._out import check_out, write_out
 from fastdl.ops._util import empty, full, normalize_dim, run
 from fastdl.tensor import Tensor

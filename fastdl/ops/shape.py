@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import backends, dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.backends.strides import view_strides
 from fastdl.errors import ShapeError
 from fastdl.ops._util import (

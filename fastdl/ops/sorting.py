@@ -11,7 +11,7 @@ from collections import namedtuple
 from typing import Any
 
 from fastdl import dtypes
-from fastdl.autograd import Function
+from fastdl.autograd.function import Function
 from fastdl.ops._util import empty, normalize_dim, zeros
 from fastdl.ops.indexing import ScatterSum
 from fastdl.ops.slicing import narrow
