@@ -337,9 +337,11 @@ while True:  # rank 0 waits for rank 1 forever
 
 @pytest.mark.parametrize("how", ["raise", "kill"])
 def test_a_failing_rank_ends_the_job(tmp_path, how):
-    done, seconds = _run_mpi(tmp_path, _FAULT, timeout=30, args=(how,))
+    # A hang would run into the timeout; the bound leaves room for a loaded machine
+    # (the suite runs a test file per core).
+    done, seconds = _run_mpi(tmp_path, _FAULT, timeout=120, args=(how,))
     assert done.returncode != 0
-    assert seconds < 20
+    assert seconds < 90
     if how == "raise":
         assert "fastdl.distributed: rank 1 failed: RuntimeError: boom" in done.stderr
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from fastdl import backends
 from fastdl.flat import _REGISTRY
+from fastdl.nn.utils import rnn as rnn  # torch.nn.utils.rnn
 from fastdl.tensor import Tensor
 
 __all__ = [
