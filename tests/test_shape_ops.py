@@ -320,3 +320,12 @@ def test_cuda_matches_cpu(family):
     (cpu_out, cpu_grad), (gpu_out, gpu_grad) = results
     assert_close(gpu_out, cpu_out, where=f"{family} values")
     assert_close(gpu_grad, cpu_grad, kind="grad", where=f"{family} gradient")
+
+
+@pytest.mark.parametrize("op", ["triu", "tril"])
+@pytest.mark.parametrize("dtype", [fastdl.bool, fastdl.int64, fastdl.float64])
+def test_triangle_keeps_dtype(op, dtype):
+    a = np.arange(1, 13).reshape(3, 4).astype(np.dtype(str(dtype).split(".")[-1]))
+    out = getattr(fastdl, op)(fastdl.tensor(a), 1)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), getattr(np, op)(a, 1))

@@ -184,8 +184,10 @@ def _triangle(op: str, input: Tensor, diagonal: int, upper: bool) -> Tensor:  # 
         if upper
         else np.tril(np.ones((n, m), bool), diagonal)
     )
-    mask = Tensor._wrap(backends.for_device(input.device).from_host(keep))
-    return _ew.where(mask, input, 0)
+    backend = backends.for_device(input.device)
+    mask = Tensor._wrap(backend.from_host(keep))
+    zero = Tensor._wrap(backend.from_host(np.zeros((), input.dtype)))  # keeps bool as bool
+    return _ew.where(mask, input, zero)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
