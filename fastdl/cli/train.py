@@ -47,7 +47,7 @@ from fastdl.cli.common import (
 )
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
-MODELS = ("mlp", "cnn", "resnet", "lstm", "vae", "gan")
+MODELS = ("mlp", "cnn", "resnet", "lstm", "vae", "gan", "transformer")
 GENERATIVE = ("vae", "gan")
 CUDA_MODELS = ("mlp", "cnn", "resnet", "lstm")  # the models the GPU trains
 MODEL_HELP = (
@@ -58,7 +58,9 @@ MODEL_HELP = (
     "(--latent-dim, default 8; --hidden, default 256,128; --likelihood) writing sample and "
     "reconstruction grids and the ELBO curve | gan = models.gan_mlp (--latent-dim, default 16; "
     "--hidden of the generator, default 256,512; --label-smoothing) writing sample grids, the "
-    "loss curves and a classifier's verdict on 1,000 samples"
+    "loss curves and a classifier's verdict on 1,000 samples | transformer = "
+    "models.transformer_lm, a character language model (--context) on shakespeare or "
+    "text:FILE, printing the validation loss per epoch and a generated sample"
 )
 SCHEDULER_HELP = (
     "learning-rate schedule (default none): step = StepLR(step_size=max(1, epochs // 3), "
@@ -76,7 +78,9 @@ def add_parser(sub: Any) -> None:
     train.add_argument(
         "--data",
         default="digits",
-        help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits",
+        help="digits | spirals | idx:DIR (MNIST-style IDX files); default digits; for "
+        "--model transformer: shakespeare (the bundled text, its default) | text:FILE "
+        "(a UTF-8 file)",
     )
     train.add_argument("--model", choices=MODELS, default="mlp", help=MODEL_HELP)
     train.add_argument(
@@ -151,7 +155,15 @@ def add_parser(sub: Any) -> None:
         "split of early stopping, plateau and the val curves (default 0.1; 0 = none; "
         "not for gan); the test split is evaluated once, after training",
     )
-    train.add_argument("--epochs", type=positive_int, default=30)
+    train.add_argument(
+        "--epochs", type=positive_int, default=None, help="default 30; 10 for transformer"
+    )
+    train.add_argument(
+        "--context",
+        type=positive_int,
+        default=None,
+        help="characters the transformer reads per window (default 128)",
+    )
     train.add_argument(
         "--batch-size",
         type=batch_size,
@@ -263,6 +275,16 @@ def run(args: argparse.Namespace) -> int:
 
     _check_device(args)
     _resolve_val_fraction(args)
+    if args.model == "transformer":
+        from fastdl.cli import language
+
+        return language.run(args)
+    if args.context is not None:
+        raise UsageError(
+            f"fastdl train: --context applies to --model transformer, not {args.model}"
+        )
+    if args.epochs is None:
+        args.epochs = 30
     resume = _read_resume(args)  # before any work: a bad checkpoint or flag exits 2
     if args.model in GENERATIVE:
         if getattr(args, "distributed", False):
