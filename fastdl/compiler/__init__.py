@@ -8,7 +8,6 @@ Spelled as ``torch.compile`` (its keyword arguments are accepted and ignored), s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastdl.autograd.grad_mode import is_grad_enabled
@@ -46,6 +45,16 @@ class CompiledModule:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._orig_mod, name, value)
 
+    # Python looks dunder methods up on the type, so containers' are forwarded here.
+    def __getitem__(self, index: Any) -> Any:
+        return self._orig_mod[index]
+
+    def __len__(self) -> int:
+        return len(self._orig_mod)
+
+    def __iter__(self) -> Any:
+        return iter(self._orig_mod)
+
     def train(self, mode: bool = True) -> CompiledModule:
         self._orig_mod.train(mode)
         return self
@@ -57,7 +66,7 @@ class CompiledModule:
         return f"CompiledModule({self._orig_mod!r})"
 
 
-def compile(
+def compile(  # noqa: A001  (torch.compile's name)
     model: Any = None,
     *,
     fullgraph: bool = False,

@@ -108,7 +108,7 @@ class CompiledFunction:
             return None, out
         tape.inputs = [t._data for t in inputs]
         tape.outputs = _output_spec(out)
-        return tape, out
+        return tape, _unaliased(out)
 
     def _check(self, sig: _Signature, args: tuple, kwargs: dict, tensors: list) -> Any:
         tape = sig.tape
@@ -287,6 +287,18 @@ def _output_spec(value: Any) -> Any:
         return type(value)(_output_spec(v) for v in value)
     if isinstance(value, dict):
         return {k: _output_spec(v) for k, v in value.items()}
+    return value
+
+
+def _unaliased(value: Any) -> Any:
+    """``value`` with every Tensor copied (through ``clone`` where it is in a graph), so
+    that a replay, which rewrites the recorded buffers, leaves it alone."""
+    if isinstance(value, Tensor):
+        return value.clone() if value.requires_grad else Tensor._wrap(value._data.copy())
+    if isinstance(value, tuple | list):
+        return type(value)(_unaliased(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unaliased(v) for k, v in value.items()}
     return value
 
 
