@@ -251,3 +251,31 @@ def test_compile_accepts_torch_keywords():
     x = fastdl.ones(3)
     for _ in range(3):
         assert g(x).numpy().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_fit_with_compile_matches_eager_fit():
+    from fastdl.train import fit
+    from fastdl.utils.data import DataLoader, TensorDataset
+
+    rs = np.random.RandomState(3)
+    x = fastdl.tensor(rs.randn(22, 6).astype(np.float32))
+    y = fastdl.tensor(rs.randint(0, 3, 22))
+
+    def run(compile_: bool):
+        fastdl.manual_seed(0)
+        model = _mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loader = DataLoader(TensorDataset(x, y), batch_size=8)  # a last batch of 6
+        history = fit(
+            model, nn.CrossEntropyLoss(), opt, loader, epochs=4, progress=False,
+            clip_grad_norm=1.0, compile=compile_,
+        )  # fmt: skip
+        losses = [e["train_loss"] for e in history.epochs]
+        return losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eager, compiled = run(False), run(True)
+    assert eager[0] == compiled[0]
+    for a, b in zip(eager[1], compiled[1]):
+        assert a.tobytes() == b.tobytes()
