@@ -279,3 +279,52 @@ def test_fit_with_compile_matches_eager_fit():
     assert eager[0] == compiled[0]
     for a, b in zip(eager[1], compiled[1]):
         assert a.tobytes() == b.tobytes()
+
+
+def test_a_write_the_recorder_misses_is_caught_and_runs_eagerly():
+    """``zero_grad(set_to_none=False)`` and a read of ``p.grad`` write the zeros with
+    NumPy, outside every kernel: the check against eager must refuse the tape."""
+
+    def run(compiled: bool):
+        fastdl.manual_seed(0)
+        model = nn.Linear(3, 2)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad(set_to_none=False)
+            assert model.weight.grad is not None  # writes the stale zeros
+            model(x).pow(2).sum().backward()
+            opt.step()
+
+        run_step = fastdl.compile(step) if compiled else step
+        for i in range(5):
+            run_step(fastdl.ones(4, 3) * (i + 1))
+        return model.weight.detach().numpy().copy(), run_step
+
+    want, _ = run(False)
+    with pytest.warns(RuntimeWarning, match="does not reproduce eager"):
+        got, step = run(True)
+    assert got.tobytes() == want.tobytes()
+    (sig,) = step._signatures.values()
+    assert sig.eager
+
+
+def test_loading_a_state_dict_between_steps_matches_eager():
+    def run(compiled: bool):
+        model, step = _step_fn()
+        call = step if compiled else step.__wrapped__
+        batches = _batches((4, 6), 6)
+        for x, y in batches[:3]:
+            call(x, y)
+        fastdl.manual_seed(1)
+        model.load_state_dict(_mlp().state_dict())
+        losses = [call(x, y).numpy().tobytes() for x, y in batches[3:]]
+        return losses, [p.detach().numpy().tobytes() for p in model.parameters()], step
+
+    want = run(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = run(True)
+    assert got[:2] == want[:2]
+    (sig,) = got[2]._signatures.values()
+    assert sig.checked and not sig.eager

@@ -123,6 +123,7 @@ class CompiledFunction:
         ok = after.matches(before) and _outputs_equal(tape.outputs, out)
         if ok:
             tape.guards = before.guards
+            tape.bound = before.bound
             tape.post = after.grads
             after.restore_grads()
             sig.checked = True
@@ -147,7 +148,7 @@ class CompiledFunction:
 class _State:
     """The state a step changes, for the tape's buffers: a copy of every root array,
     generator states, optimizer step counters, parameters' gradient marks, and the
-    guards (modules' training modes)."""
+    guards (modules' training modes, the arrays of parameters and buffers)."""
 
     def __init__(self) -> None:
         self.roots: list[tuple[np.ndarray, np.ndarray]] = []
@@ -156,6 +157,7 @@ class _State:
         self.steps: list[tuple[Any, np.ndarray]] = []
         self.grads: list[tuple[Tensor, Any, Any]] = []
         self.guards: list[tuple[Any, bool]] = []
+        self.bound: list[tuple[Tensor, Any]] = []  # parameters and buffers, with their arrays
 
     @classmethod
     def capture(cls, tape: Tape) -> _State:
@@ -166,10 +168,12 @@ class _State:
                 if isinstance(a, np.ndarray):
                     state.external.add(id(root(a)))
             state.grads.append((p, p._grad, p._grad_stale))
+            state.bound.append((p, p._data))
         for m in tape.modules:
             for b in m.buffers():
                 if isinstance(b._data, np.ndarray):
                     state.external.add(id(root(b._data)))
+                state.bound.append((b, b._data))
             state.guards.append((m, m.training))
         for chunk in tape.chunks:
             state.steps.append((chunk, chunk.steps.copy()))
@@ -220,6 +224,9 @@ def _params(tape: Tape) -> list[Tensor]:
 def _guards_hold(tape: Tape) -> bool:
     for m, training in tape.guards:
         if m.training is not training:
+            return False
+    for t, data in tape.bound:  # rebound storage (load_state_dict, .to()): record again
+        if t._data is not data:
             return False
     for p, grad, stale in tape.post:
         if p._grad is not grad or p._grad_stale != stale:
