@@ -328,3 +328,22 @@ def test_loading_a_state_dict_between_steps_matches_eager():
     assert got[:2] == want[:2]
     (sig,) = got[2]._signatures.values()
     assert sig.checked and not sig.eager
+
+
+def test_the_train_command_passes_compile_to_fit(monkeypatch, tmp_path):
+    import fastdl.train
+    from fastdl.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop  # before training
+
+    monkeypatch.setattr(fastdl.train, "fit", fake_fit)
+    with pytest.raises(Stop):
+        main(["train", "--compile", "--epochs", "1", "--no-progress", "--out", str(tmp_path)])
+    assert seen["compile"] is True
