@@ -85,8 +85,10 @@ def compile(  # noqa: A001  (torch.compile's name)
     taken at replay time. Outputs of a replay are fresh tensors (copies of the
     recorded buffers, no autograd graph). A host read (``.item()``, ``.numpy()``,
     ``bool(t)``...) inside the function makes it run eagerly, with one warning naming
-    the line. The keyword arguments are ``torch.compile``'s, accepted and ignored
-    (``disable=True`` returns ``model`` unchanged).
+    the line. Python side effects of the function (appending to a list, a counter,
+    printing) happen only on the calls that run eagerly. The keyword arguments are
+    ``torch.compile``'s, accepted and ignored (``disable=True`` returns ``model``
+    unchanged).
 
     Example::
 

@@ -62,7 +62,12 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors: list[Tensor] = []
         try:
-            key = (_key((args, kwargs), tensors), is_grad_enabled(), backends.current())
+            key = (
+                _key(args, tensors),
+                _key(kwargs, tensors) if kwargs else None,
+                is_grad_enabled(),
+                backends.current(),
+            )
             hash(key)
         except TypeError:  # an argument compile cannot key on: run as written
             return self._fn(*args, **kwargs)
@@ -255,11 +260,12 @@ def _key(value: Any, tensors: list[Tensor]) -> Any:
     ``tensors`` in order)."""
     if isinstance(value, Tensor):
         tensors.append(value)
-        return ("T", value._data.shape, value._data.dtype.str, value.requires_grad)
+        data = value._data
+        return (data.shape, data.dtype, value.requires_grad)
     if isinstance(value, tuple | list):
-        return (type(value).__name__, *(_key(v, tensors) for v in value))
+        return (type(value), *[_key(v, tensors) for v in value])
     if isinstance(value, dict):
-        return ("dict", *((k, _key(v, tensors)) for k, v in value.items()))
+        return (dict, *[(k, _key(v, tensors)) for k, v in value.items()])
     return value
 
 
