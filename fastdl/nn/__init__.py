@@ -73,3 +73,7 @@ __all__ = [
     "AvgPool2d",
     "MaxPool2d",
 ]
+
+from fastdl.nn.rnn import GRU, GRUCell  # noqa: E402
+
+__all__ += ["GRU", "GRUCell"]
