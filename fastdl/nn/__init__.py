@@ -74,6 +74,6 @@ __all__ = [
     "MaxPool2d",
 ]
 
-from fastdl.nn.rnn import GRU, GRUCell  # noqa: E402
+from fastdl.nn.rnn import GRU, GRUCell
 
 __all__ += ["GRU", "GRUCell"]

@@ -1,4 +1,4 @@
-"""Numba recurrent kernels (Elman RNN, LSTM, GRU).  L steps, N batch, I input features, H hidden units, G gate rows.
+"""Numba recurrent kernels.  L steps, N batch, I input features, H hidden units, G gate rows.
 
 One call runs one layer-direction over the whole sequence. The input projection of
 every step is one batched GEMM, ``W_ih @ x_t^T`` into ``(L, G, N)`` (for the LSTM
@@ -483,9 +483,8 @@ def _gru_step_backward(t, gates, h_prev, dh_out, dh_rec, dh_dir, dgh, da_all, db
     hsize = h_prev.shape[0]
     n_batch = h_prev.shape[1]
     for j in range(hsize):
-        gr, gz, gn, gb = gates[t, j], gates[t, hsize + j], gates[t, 2 * hsize + j], gates[
-            t, 3 * hsize + j
-        ]
+        gr, gz = gates[t, j], gates[t, hsize + j]
+        gn, gb = gates[t, 2 * hsize + j], gates[t, 3 * hsize + j]
         dh_o, dh_r, dh_d, hp = dh_out[j], dh_rec[j], dh_dir[j], h_prev[j]
         sr, sz, sn = dgh[j], dgh[hsize + j], dgh[2 * hsize + j]
         ar, az, an = da_all[j, t], da_all[hsize + j, t], da_all[2 * hsize + j, t]
@@ -578,5 +577,7 @@ def gru_backward(
     _backward_loop(step, weight_hh, grad_out, hidden, reverse, dh_rec, need_h0)
     if need_h0:
         grad_h0[...] = (dh_rec + dh_dir).T
-    _weight_grads(x, weight_ih, hidden, reverse, da_all, (grad_x, grad_weight_ih, None, grad_bias_ih))
+    _weight_grads(
+        x, weight_ih, hidden, reverse, da_all, (grad_x, grad_weight_ih, None, grad_bias_ih)
+    )
     _weight_grads(x, weight_ih, hidden, reverse, db_all, (None, None, grad_weight_hh, grad_bias_hh))

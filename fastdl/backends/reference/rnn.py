@@ -1,4 +1,4 @@
-"""Reference recurrent kernels (Elman RNN, LSTM, GRU).  L steps, N batch, I input features, H hidden units.
+"""Reference recurrent kernels.  L steps, N batch, I input features, H hidden units.
 
 A plain loop over time in the natural layout, as the PyTorch documentation writes the
 equations, computed in float64 and rounded once into the outputs. One call runs one
