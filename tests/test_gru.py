@@ -1,6 +1,8 @@
 """GRU and GRUCell: gradients, values against a NumPy step loop, shapes, state dicts,
 errors, the CUDA backend against the CPU, and (where torch is installed) torch's weights."""
 
+import inspect
+
 import numpy as np
 import pytest
 from _tolerance import assert_close
@@ -274,6 +276,43 @@ def test_state_dict_init_and_repr_as_pytorch():
         "GRU(4, 3, num_layers=2, batch_first=True, dropout=0.5)"
     )
     assert repr(nn.GRUCell(4, 3, bias=False)) == "GRUCell(4, 3, bias=False)"
+
+
+def test_positional_arguments_in_torch_order():
+    def positional(cls):
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.name != "self"]
+
+    assert positional(nn.GRU) == [
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "device",
+        "dtype",
+    ]
+    assert positional(nn.GRUCell) == ["input_size", "hidden_size", "bias", "device", "dtype"]
+
+
+def test_dropout_between_layers_only_in_training_and_no_grad():
+    x = fastdl.tensor(np.random.default_rng(9).standard_normal((4, 2, 3)), dtype=F64)
+    plain, dropped = _make(num_layers=2), _make(num_layers=2, dropout=1.0)
+    dropped.eval()
+    np.testing.assert_array_equal(_np(dropped(x)[0]), _np(plain(x)[0]))
+    dropped.train()
+    # p = 1 zeroes the whole input of layer 2, which then sees a zero sequence.
+    w = _params(dropped, "_l1")
+    h = np.zeros((2, 2))
+    out = _np(dropped(x)[0])
+    for t in range(4):
+        h = _np_gru_cell(np.zeros((2, 2)), h, *w)
+        np.testing.assert_allclose(out[t], h, atol=1e-12)
+    with fastdl.no_grad():
+        out, h_n = plain(x.requires_grad_())
+    assert not out.requires_grad and not h_n.requires_grad
 
 
 # -- bad input ------------------------------------------------------------------------------
