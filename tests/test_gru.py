@@ -343,3 +343,27 @@ def test_bad_input_raises_before_any_kernel():
         np.testing.assert_array_equal(value, before[key])
     assert all(p.grad is None for p in module.parameters()) and x.grad is None
     np.testing.assert_array_equal(fastdl.random.default_generator.get_state(), state)
+
+
+def test_cuda_kernels_launch_counts():
+    """Forward: a GEMM and a pointwise kernel per step, after the projection (2L + 1).
+    Backward: a pointwise kernel and a GEMM per step, the direct part of grad_h0 added,
+    then three GEMMs with the bias sums fused (2L + 4)."""
+    pytest.importorskip("numba.cuda")
+    from _cuda_check import check_against_reference
+
+    from fastdl.backends import spec
+    from fastdl.backends.cuda import rnn as cuda_rnn
+
+    def small(name, options):
+        """The spec's own sampler, on a draw the simulator runs quickly (L >= 2, H <= 5)."""
+        for seed in range(100):
+            args = spec.BY_NAME[name].sample(np.random.default_rng([seed, 12]), F64, options)
+            if args["x"].shape[0] >= 2 and args["weight_hh"].shape[1] <= 5:
+                return args, args["x"].shape[0]
+        raise AssertionError("no small draw")
+
+    forward, length = small("gru_forward", {"reverse": True})
+    assert check_against_reference(cuda_rnn, "gru_forward", forward) == 2 * length + 1
+    backward, length = small("gru_backward", {})
+    assert check_against_reference(cuda_rnn, "gru_backward", backward) == 2 * length + 4
