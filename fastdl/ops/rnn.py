@@ -242,7 +242,6 @@ class GRULayer(Function):
         results.arrays = _sequence(hidden, reverse)
         ctx.save_for_backward(x, weight_ih, weight_hh, hidden, gates)
         ctx.reverse, ctx.results = reverse, results
-        ctx.has_bias = (bias_ih is not None, bias_hh is not None)
         return np.empty((0,), x.dtype)
 
     @staticmethod
@@ -255,9 +254,8 @@ class GRULayer(Function):
         grad_h0 = ctx.give(empty((x.shape[1], weight_hh.shape[1]), dtype)) if need[1] else None
         grad_wih = _weight_grad(ctx, 2, weight_ih.shape, dtype)
         grad_whh = _weight_grad(ctx, 3, weight_hh.shape, dtype)
-        rows = weight_hh.shape[:1]
-        grad_bih = _weight_grad(ctx, 4, rows, dtype) if ctx.has_bias[0] else None
-        grad_bhh = _weight_grad(ctx, 5, rows, dtype) if ctx.has_bias[1] else None
+        grad_bih = _weight_grad(ctx, 4, weight_hh.shape[:1], dtype)  # None for an absent bias
+        grad_bhh = _weight_grad(ctx, 5, weight_hh.shape[:1], dtype)
         ctx.backend.gru_backward(
             x, weight_ih, weight_hh, ctx.reverse, hidden, gates, grad_out, grad_h_n,
             grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh,
