@@ -447,7 +447,8 @@ def rnn_backward(
 # the recurrent GEMM's n third apart from the input projection's (both are kept in the saved
 # gates as b_n), and h_{t-1} reaches h_t directly (z * h), so the backward step carries that
 # part of dh_{t-1} in dh_dir next to the GEMM's W_hh^T @ dgates. The input side and the hidden
-# side get separate gate gradients (they differ in the n third: dn against dn * r).
+# side get separate gate gradients (they differ in the n third: dn against dn * r). The
+# scratch arrays have names of their own, so a model mixing GRU and LSTM layers keeps both.
 
 
 @njit(cache=True, error_model="numpy")
@@ -526,7 +527,7 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, hidden, 
     """One GRU layer-direction over the sequence; see the spec for the layouts."""
     length, n_batch, _ = x.shape
     rows, hsize = weight_hh.shape
-    xp = _scratch("xp", (length, rows, n_batch), x.dtype)
+    xp = _scratch("gru_xp", (length, rows, n_batch), x.dtype)
     np.matmul(weight_ih, x.transpose(0, 2, 1), out=xp)
     bias = _gru_bias(bias_ih, bias_hh, hsize, x.dtype)
     first, _ = _slots(length, reverse)
@@ -564,9 +565,9 @@ def gru_backward(
     dh_rec = np.zeros((hsize, n_batch), dtype)
     dh_dir = _initial(grad_h_n, (hsize, n_batch), dtype)
     h_prev = np.empty((hsize, n_batch), dtype)
-    dgh = _scratch("dgates", (rows, n_batch), dtype)
-    da_all = _scratch("dgates_all", (rows, length, n_batch), dtype)
-    db_all = _scratch("dgates_hh_all", (rows, length, n_batch), dtype)
+    dgh = _scratch("gru_dgates", (rows, n_batch), dtype)
+    da_all = _scratch("gru_da_all", (rows, length, n_batch), dtype)
+    db_all = _scratch("gru_db_all", (rows, length, n_batch), dtype)
 
     def step(t, prev, cur, dh_out):
         _transpose(hidden[prev], h_prev)
