@@ -73,3 +73,7 @@ __all__ = [
     "AvgPool2d",
     "MaxPool2d",
 ]
+
+from fastdl.nn.rnn import GRU, GRUCell
+
+__all__ += ["GRU", "GRUCell"]
