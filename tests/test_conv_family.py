@@ -238,6 +238,12 @@ def test_errors_name_the_argument_and_shapes():
         F.conv1d(fastdl.randn(1, 2, 8), fastdl.randn(1, 2, 3), stride=2, padding="same")
     with pytest.raises(TypeError, match="stride"):
         F.conv1d(fastdl.randn(1, 2, 8), fastdl.randn(1, 2, 3), stride=(1, 1))
+    with pytest.raises(ShapeError, match=r"\(1, 3, 8\).*\(2, 2, 3\)"):
+        F.conv1d(fastdl.randn(1, 3, 8), fastdl.randn(2, 2, 3))
+    with pytest.raises(ShapeError, match=r"\(1, 3, 8\).*\(2, 2, 3\)"):
+        F.conv_transpose1d(fastdl.randn(1, 3, 8), fastdl.randn(2, 2, 3))
+    with pytest.raises(ShapeError, match="shorter than the dilated kernel"):
+        F.conv1d(fastdl.randn(1, 4, 2), fastdl.randn(3, 4, 3))
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.ConvTranspose2d(4, 3, 3, groups=2)
     with pytest.raises(ValueError, match="zeros"):

@@ -153,6 +153,22 @@ def _conv1d(x, weight, bias, stride, padding, dilation, groups, name: str) -> Te
         padding = check_padding(padding, (1, stride), name)
     else:
         padding = (0, _one(padding, "padding", name, 0))
+    groups = _check_groups(groups, name)
+    channels = x.shape[0 if unbatched else 1]
+    if weight.shape[0] % groups or channels != weight.shape[1] * groups:
+        raise ShapeError(
+            f"{name}: input of shape {tuple(x.shape)} and weight of shape "
+            f"{tuple(weight.shape)} do not fit groups={groups}: expected "
+            f"{weight.shape[1] * groups} input channels and out_channels divisible by groups"
+        )
+    if not isinstance(padding, str):
+        span = dilation * (weight.shape[2] - 1) + 1
+        if x.shape[-1] + 2 * padding[1] < span:
+            raise ShapeError(
+                f"{name}: padded input length {x.shape[-1] + 2 * padding[1]} is shorter than "
+                f"the dilated kernel ({span}); input shape {tuple(x.shape)}, weight shape "
+                f"{tuple(weight.shape)}"
+            )
     x4 = (x.unsqueeze(0) if unbatched else x).unsqueeze(2)
     out = _conv2d(
         x4, weight.unsqueeze(2), bias, (1, stride), padding, (1, dilation), groups, name
@@ -259,6 +275,13 @@ def _conv_transpose1d(x, weight, bias, stride, padding, output_padding, groups, 
     stride, dilation = _one(stride, "stride", name, 1), _one(dilation, "dilation", name, 1)
     padding = _one(padding, "padding", name, 0)
     output_padding = _one(output_padding, "output_padding", name, 0)
+    groups = _check_groups(groups, name)
+    if weight.shape[0] % groups or x.shape[0 if unbatched else 1] != weight.shape[0]:
+        raise ShapeError(
+            f"{name}: input of shape {tuple(x.shape)} and weight of shape "
+            f"{tuple(weight.shape)} do not fit groups={groups}: expected {weight.shape[0]} "
+            "input channels, divisible by groups"
+        )
     x4 = (x.unsqueeze(0) if unbatched else x).unsqueeze(2)
     out = _conv_transpose2d(
         x4, weight.unsqueeze(2), bias, (1, stride), (0, padding), (0, output_padding),
