@@ -77,3 +77,54 @@ __all__ = [
 from fastdl.nn.rnn import GRU, GRUCell
 
 __all__ += ["GRU", "GRUCell"]
+# Convolution family, padding, resizing, channel dropout, group/instance norm.
+from fastdl.nn.channel_dropout import Dropout1d, Dropout2d
+from fastdl.nn.conv_family import Conv1d, ConvTranspose1d, ConvTranspose2d
+from fastdl.nn.group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
+from fastdl.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from fastdl.nn.resize import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
+from fastdl.nn.unflatten import Unflatten
+
+__all__ += [
+    "Conv1d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Unflatten",
+    "Dropout1d",
+    "Dropout2d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+]
