@@ -40,3 +40,5 @@ __all__ = [
     "avg_pool2d",
     "max_pool2d",
 ]
+
+from fastdl.ops.activation_more import *  # noqa: F403
