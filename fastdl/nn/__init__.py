@@ -92,6 +92,17 @@ from fastdl.nn.activation import (
     Softsign,
     Tanhshrink,
 )
+from fastdl.nn.loss import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HuberLoss,
+    KLDivLoss,
+    MarginRankingLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    TripletMarginLoss,
+)
 
 __all__ += [
     "CELU",
@@ -110,4 +121,13 @@ __all__ += [
     "Softplus",
     "Softsign",
     "Tanhshrink",
+    "CosineEmbeddingLoss",
+    "GaussianNLLLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "MarginRankingLoss",
+    "MultiMarginLoss",
+    "PoissonNLLLoss",
+    "SmoothL1Loss",
+    "TripletMarginLoss",
 ]

@@ -41,4 +41,7 @@ __all__ = [
     "max_pool2d",
 ]
 
-from fastdl.ops.activation_more import *  # noqa: F403
+from fastdl.nn._functional_extra import *  # noqa: F403
+from fastdl.nn._functional_extra import __all__ as _extra
+
+__all__ += _extra

@@ -13,8 +13,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastdl.autograd.function import Function
 from fastdl.errors import ShapeError
 from fastdl.ops import elementwise
@@ -192,23 +190,3 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
         raise ShapeError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
     a, b = input.chunk(2, dim)
     return a * sigmoid(b)
-
-
-__all__: list[Any] = [
-    "celu",
-    "elu",
-    "gelu",
-    "glu",
-    "hardsigmoid",
-    "hardswish",
-    "hardtanh",
-    "logsigmoid",
-    "mish",
-    "prelu",
-    "relu6",
-    "selu",
-    "silu",
-    "softplus",
-    "softsign",
-    "tanhshrink",
-]
