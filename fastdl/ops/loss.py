@@ -18,6 +18,7 @@ from fastdl.ops import elementwise
 from fastdl.ops._util import contiguous, empty
 from fastdl.ops.activation import log_softmax, softmax
 from fastdl.ops.activation_more import logsigmoid
+from fastdl.ops.embedding import embedding
 from fastdl.ops.reduce import broadcast_to
 from fastdl.tensor import Tensor
 
@@ -334,7 +335,7 @@ def _weighted_rows(op: type, rows: Tensor, raw: Any, weight: Any, ignore_index: 
     clean = elementwise.where(keep, t, 0)
     row_weight = keep.to(rows.dtype)
     if weight is not None:
-        row_weight = row_weight * weight[clean]
+        row_weight = row_weight * embedding(clean, weight.reshape(-1, 1)).reshape(-1)
     losses = op.apply(rows.contiguous(), contiguous(clean._data), "none")
     return losses * row_weight, row_weight
 

@@ -24,6 +24,7 @@ from fastdl import dtypes
 from fastdl.errors import ShapeError
 from fastdl.ops import elementwise
 from fastdl.ops.distance import pairwise_distance
+from fastdl.ops.embedding import embedding
 from fastdl.ops.loss import (
     ClassIndexError,
     _apply_reduction,
@@ -329,7 +330,7 @@ def multi_margin_loss(
         hinge = hinge * hinge
     hinge = elementwise.where(hot, hinge * 0.0, hinge)
     if weight is not None:
-        hinge = hinge * weight[labels].reshape(-1, 1)
+        hinge = hinge * embedding(labels, weight.reshape(-1, 1))
     losses = hinge.sum(1) / classes
     losses = losses.reshape(()) if input.ndim == 1 else losses
     return _apply_reduction(losses, reduction)
