@@ -13,7 +13,10 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 from fastdl.autograd.function import Function
+from fastdl.backends import activation_rules as rules
 from fastdl.errors import ShapeError
 from fastdl.ops import elementwise
 from fastdl.ops import inplace as _inplace
@@ -40,6 +43,50 @@ class ActivationX(Function):
         grad_x = empty(x.shape, x.dtype)
         ctx.backend.act_x_backward(x, contiguous(grad), ctx.act, ctx.alpha, ctx.beta, grad_x)
         return grad_x, None, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        x, act, alpha, beta = inputs
+        return grad * _slope(x, act, alpha, beta), None, None, None
+
+
+def _slope(x: Tensor, act: str, alpha: float, beta: float) -> Tensor:
+    """act'(x) from differentiable ops (double backward; see activation_rules for the
+    same formulas one element at a time)."""
+    one = x * 0.0 + 1.0
+    if act == "gelu":
+        cdf = 0.5 * (1.0 + (x * rules.SQRT_HALF).erf())
+        return cdf + x * (x * x * -0.5).exp() * rules.INV_SQRT_2PI
+    if act == "gelu_tanh":
+        t = tanh((x + x * x * x * rules.KAPPA) * rules.SQRT_2_OVER_PI)
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * rules.SQRT_2_OVER_PI * (
+            1.0 + 3.0 * rules.KAPPA * x * x
+        )
+    if act == "silu":
+        s = sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+    if act in ("elu", "selu", "celu"):
+        negative = x.clamp(max=0.0)
+        if act == "elu":
+            low = alpha * negative.exp()
+        elif act == "celu":
+            low = (negative / alpha).exp()
+        else:
+            low = rules.SELU_ALPHA * negative.exp()
+        slope = elementwise.where(x > 0, one, low)
+        return slope * rules.SELU_SCALE if act == "selu" else slope
+    if act == "softplus":
+        return elementwise.where(x * alpha > beta, one, sigmoid(x * alpha))
+    if act == "mish":
+        t = tanh(ActivationX.apply(x, "softplus", 1.0, math.inf))
+        return t + x * sigmoid(x) * (1.0 - t * t)
+    if act == "hardswish":
+        return elementwise.where(
+            x <= -3.0, one * 0.0, elementwise.where(x < 3.0, x / 3.0 + 0.5, one)
+        )
+    if act == "hardsigmoid":
+        return elementwise.where((x > -3.0) & (x < 3.0), one / 6.0, one * 0.0)
+    return sigmoid(-x)  # logsigmoid
 
 
 def _act(x: Tensor, act: str, name: str, inplace: bool, alpha: float = 1.0, beta: float = 0.0):
