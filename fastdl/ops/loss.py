@@ -316,10 +316,13 @@ def _index_target(
             f"{tuple(input.shape)}, got {tuple(target.shape)}"
         )
     _same_device(input, target, fn)
-    raw = contiguous(target.reshape(-1)._data)
+    raw = contiguous(target._data)
+    raw = raw if raw.ndim == 1 else raw.reshape(raw.size)
     if not isinstance(raw, np.ndarray):
         return raw, None
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if not raw.size or (raw.min() >= 0 and raw.max() < classes):  # the common case, cheaply
+        return raw, bool(0 <= ignore_index < classes and (raw == ignore_index).any())
     ignored = raw == ignore_index
     bad = raw[~ignored & ((raw < 0) | (raw >= classes))]
     if bad.size:
