@@ -302,6 +302,12 @@ def test_distances_and_normalize_match_numpy():
     assert_close(broadcast.numpy()[1, 2], _cos(X[1], Y[2]))
 
 
+def test_zero_vectors_give_finite_gradients():
+    a = fastdl.zeros(2, 3, dtype=fastdl.float64, requires_grad=True)
+    (F.cosine_similarity(a, fastdl.tensor(Y[:2, :3])).sum() + F.normalize(a).sum()).backward()
+    assert np.isfinite(a.grad.numpy()).all()
+
+
 def test_one_hot():
     got = F.one_hot(fastdl.tensor([[0, 2], [1, 1]]))
     assert got.dtype == fastdl.int64

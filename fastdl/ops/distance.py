@@ -42,6 +42,14 @@ def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     return x.norm(p=float(p), dim=dim, keepdim=keepdim)
 
 
+def _clamped_norm(x: Tensor, p: float, dim: int, eps: float) -> Tensor:
+    """max(||x||_p, eps) along ``dim`` (kept); for p = 2 as sqrt(max(sum x^2, eps^2)),
+    whose gradient stays finite at x = 0 (as PyTorch's)."""
+    if p == 2:
+        return (x * x).sum(dim, keepdim=True).clamp(min=eps * eps).sqrt()
+    return _norm(x, p, dim, True).clamp(min=eps)
+
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim`` (broadcast).
 
@@ -51,8 +59,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     shape = _broadcast(x1, x2, "cosine_similarity")
     dim = normalize_dim(dim, max(len(shape), 1))
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
-    n1 = _norm(x1, 2, dim, True).clamp(min=eps)
-    n2 = _norm(x2, 2, dim, True).clamp(min=eps)
+    n1 = _clamped_norm(x1, 2, dim, eps)
+    n2 = _clamped_norm(x2, 2, dim, eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
@@ -84,4 +92,4 @@ def normalize(
     if out is not None:
         raise ValueError("normalize: out= is not supported; assign the result instead")
     dim = normalize_dim(dim, max(input.ndim, 1))
-    return input / _norm(input, p, dim, True).clamp(min=eps)
+    return input / _clamped_norm(input, p, dim, eps)
