@@ -2,7 +2,9 @@
 cross-entropy on logits with class-index (sparse) or class-probability targets.
 
 Each kernel computes per-element losses; the reduction ("mean", "sum", "none") and
-its gradient are applied here, inside one autograd node.
+its gradient are applied here, inside one autograd node. Class weights, ignored
+targets, label smoothing, ``pos_weight`` and element weights are compositions over the
+kernels' per-element losses ("none"), with PyTorch's weighted means.
 """
 
 from __future__ import annotations
@@ -288,17 +290,22 @@ def class_weight(weight: Any, classes: int, input: Tensor, fn: str) -> Tensor | 
     return weight.detach().to(input.dtype)
 
 
-def _rows(input: Tensor, fn: str) -> tuple[Tensor, tuple]:  # noqa: A002
-    """(C,), (N, C) or (N, C, d1, ...) scores as (rows, C), and the shape of one loss per row."""
+def _loss_shape(input: Tensor, fn: str) -> tuple[int, tuple]:  # noqa: A002
+    """(C, the shape of the losses) of (C,), (N, C) or (N, C, d1, ...) scores."""
     if input.ndim == 0:
         raise ShapeError(f"{fn}: input must have a class dimension, got a 0-d tensor")
     if input.ndim == 1:
-        return input.reshape(1, -1), ()
+        return input.shape[0], ()
+    return input.shape[1], (input.shape[0], *input.shape[2:])
+
+
+def _rows(input: Tensor) -> Tensor:  # noqa: A002
+    """The scores as (rows, C): the class dim moved last."""
+    if input.ndim == 1:
+        return input.reshape(1, -1)
     if input.ndim == 2:
-        return input, (input.shape[0],)
-    classes = input.shape[1]
-    rows = input.movedim(1, -1).reshape(-1, classes)
-    return rows, (input.shape[0], *input.shape[2:])
+        return input
+    return input.movedim(1, -1).reshape(-1, input.shape[1])
 
 
 def _index_target(
@@ -360,10 +367,10 @@ def _index_loss(
     smoothing: float,
     fn: str,
 ) -> Tensor:
-    rows, loss_shape = _rows(input, fn)
-    classes = rows.shape[1]
+    classes, loss_shape = _loss_shape(input, fn)
     weight = class_weight(weight, classes, input, fn)
     raw, has_ignored = _index_target(input, target, loss_shape, ignore_index, fn)
+    rows = _rows(input)
     if weight is None and smoothing == 0 and has_ignored is False:  # the fused kernel alone
         loss = op.apply(rows.contiguous(), raw, reduction)
         return loss.reshape(loss_shape) if reduction == "none" else loss
@@ -385,10 +392,10 @@ def _probability_loss(
     reduction: str,
     smoothing: float,
 ) -> Tensor:
-    rows, loss_shape = _rows(input, "cross_entropy")
-    classes = rows.shape[1]
+    classes, loss_shape = _loss_shape(input, "cross_entropy")
     weight = class_weight(weight, classes, input, "cross_entropy")
     _same_device(input, target, "cross_entropy")
+    rows = _rows(input)
     probs = target.detach().to(input.dtype)
     probs = probs.reshape(1, -1) if input.ndim == 1 else probs
     probs = probs.movedim(1, -1).reshape(-1, classes) if input.ndim > 2 else probs
