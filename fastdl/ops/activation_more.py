@@ -202,25 +202,23 @@ def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     """x for x > 0, weight * x otherwise; ``weight`` has 1 element or one per channel
-    (dim 1; dim 0 of a 1-D input). Example: ``F.prelu(x, fastdl.tensor([0.25]))``."""
+    (dim 1; an input of fewer than 2 dims has one channel).
+
+    Example: ``F.prelu(x, fastdl.tensor([0.25]))``."""
     _floating(input, "prelu")
     if not isinstance(weight, Tensor):
         raise TypeError(f"prelu: weight must be a Tensor, got {type(weight).__name__}")
     count = weight.numel()
-    if count != 1:
-        if input.ndim == 0:
-            raise ShapeError(f"prelu: a 0-D input needs a 1-element weight, got {count}")
-        channel = 1 if input.ndim >= 2 else 0
-        if weight.ndim != 1 or count != input.shape[channel]:
-            raise ShapeError(
-                f"prelu: weight of shape {tuple(weight.shape)} must have 1 element or "
-                f"{input.shape[channel]} (the channels of input of shape {tuple(input.shape)})"
-            )
-        shape = [1] * input.ndim
-        shape[channel] = count
-        weight = weight.reshape(*shape)
-    else:
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if count != 1 and (weight.ndim != 1 or count != channels):
+        raise ShapeError(
+            f"prelu: weight of shape {tuple(weight.shape)} must have 1 element or {channels} "
+            f"(the channels, dim 1, of input of shape {tuple(input.shape)})"
+        )
+    if count == 1:
         weight = weight.reshape(())
+    else:
+        weight = weight.reshape(count, *([1] * (input.ndim - 2)))
     return elementwise.where(input > 0, input, input * weight)
 
 
