@@ -8,7 +8,7 @@ Example::
     >>> import fastdl
     >>> import fastdl.nn.functional as F
     >>> F.gelu(fastdl.tensor([0.0, 1.0]), approximate="tanh")
-    tensor([0.        , 0.84119199], dtype=fastdl.float64)
+    tensor([0.      , 0.841192])
 """
 
 from __future__ import annotations
