@@ -61,3 +61,7 @@ __all__ += [
     "group_norm",
     "instance_norm",
 ]
+from fastdl.nn._functional_extra import *  # noqa: F403
+from fastdl.nn._functional_extra import __all__ as _extra
+
+__all__ += _extra
