@@ -1,132 +1,6 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
-from fastdl.nn.blocks import BasicBlock
-from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
-from fastdl.nn.conv import Conv2d
-from fastdl.nn.layers import (
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    LeakyReLU,
-    Linear,
-    LogSoftmax,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
-from fastdl.nn.loss import (
-    BCELoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    L1Loss,
-    MSELoss,
-    NLLLoss,
-)
-from fastdl.nn.module import Module
-from fastdl.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
-from fastdl.nn.parameter import Parameter
-from fastdl.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
-from fastdl.nn.rnn import LSTM, RNN, LSTMCell, RNNCell
-
-__all__ = [
-    "LSTM",
-    "LSTMCell",
-    "RNN",
-    "RNNCell",
-    "Conv2d",
-    "BCELoss",
-    "BasicBlock",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "Dropout",
-    "Embedding",
-    "Flatten",
-    "Identity",
-    "L1Loss",
-    "LayerNorm",
-    "LeakyReLU",
-    "Linear",
-    "LogSoftmax",
-    "MSELoss",
-    "Module",
-    "ModuleDict",
-    "ModuleList",
-    "NLLLoss",
-    "Parameter",
-    "ReLU",
-    "Residual",
-    "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "functional",
-    "init",
-    "regularizers",
-    "utils",
-    "AdaptiveAvgPool2d",
-    "AdaptiveMaxPool2d",
-    "AvgPool2d",
-    "MaxPool2d",
-]
-
-from fastdl.nn.rnn import GRU, GRUCell
-
-__all__ += ["GRU", "GRUCell"]
-# Convolution family, padding, resizing, channel dropout, group/instance norm.
-from fastdl.nn.channel_dropout import Dropout1d, Dropout2d
-from fastdl.nn.conv_family import Conv1d, ConvTranspose1d, ConvTranspose2d
-from fastdl.nn.group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
-from fastdl.nn.padding import (
-    CircularPad1d,
-    CircularPad2d,
-    ConstantPad1d,
-    ConstantPad2d,
-    ReflectionPad1d,
-    ReflectionPad2d,
-    ReplicationPad1d,
-    ReplicationPad2d,
-    ZeroPad1d,
-    ZeroPad2d,
-)
-from fastdl.nn.resize import (
-    PixelShuffle,
-    PixelUnshuffle,
-    Upsample,
-    UpsamplingBilinear2d,
-    UpsamplingNearest2d,
-)
-from fastdl.nn.unflatten import Unflatten
-
-__all__ += [
-    "Conv1d",
-    "ConvTranspose1d",
-    "ConvTranspose2d",
-    "ZeroPad1d",
-    "ZeroPad2d",
-    "ConstantPad1d",
-    "ConstantPad2d",
-    "ReflectionPad1d",
-    "ReflectionPad2d",
-    "ReplicationPad1d",
-    "ReplicationPad2d",
-    "CircularPad1d",
-    "CircularPad2d",
-    "Upsample",
-    "UpsamplingNearest2d",
-    "UpsamplingBilinear2d",
-    "PixelShuffle",
-    "PixelUnshuffle",
-    "Unflatten",
-    "Dropout1d",
-    "Dropout2d",
-    "GroupNorm",
-    "InstanceNorm1d",
-    "InstanceNorm2d",
 from fastdl.nn.activation import (
     CELU,
     ELU,
@@ -145,42 +19,158 @@ from fastdl.nn.activation import (
     Softsign,
     Tanhshrink,
 )
+from fastdl.nn.blocks import BasicBlock
+from fastdl.nn.channel_dropout import Dropout1d, Dropout2d
+from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
+from fastdl.nn.conv import Conv2d
+from fastdl.nn.conv_family import Conv1d, ConvTranspose1d, ConvTranspose2d
+from fastdl.nn.group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
+from fastdl.nn.layers import (
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from fastdl.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
     CosineEmbeddingLoss,
+    CrossEntropyLoss,
     GaussianNLLLoss,
     HuberLoss,
     KLDivLoss,
+    L1Loss,
     MarginRankingLoss,
+    MSELoss,
     MultiMarginLoss,
+    NLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from fastdl.nn.module import Module
+from fastdl.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from fastdl.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from fastdl.nn.parameter import Parameter
+from fastdl.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from fastdl.nn.resize import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
+from fastdl.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from fastdl.nn.unflatten import Unflatten
 
-__all__ += [
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BasicBlock",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "CELU",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
     "ELU",
+    "Embedding",
+    "Flatten",
     "GELU",
     "GLU",
-    "SELU",
+    "GRU",
+    "GRUCell",
+    "GaussianNLLLoss",
+    "GroupNorm",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
+    "HuberLoss",
+    "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "KLDivLoss",
+    "L1Loss",
+    "LSTM",
+    "LSTMCell",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
     "LogSigmoid",
+    "LogSoftmax",
+    "MSELoss",
+    "MarginRankingLoss",
+    "MaxPool2d",
     "Mish",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiMarginLoss",
+    "NLLLoss",
     "PReLU",
+    "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "PoissonNLLLoss",
+    "RNN",
+    "RNNCell",
+    "ReLU",
     "ReLU6",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "Residual",
+    "SELU",
+    "Sequential",
     "SiLU",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
     "Softplus",
     "Softsign",
+    "Tanh",
     "Tanhshrink",
-    "CosineEmbeddingLoss",
-    "GaussianNLLLoss",
-    "HuberLoss",
-    "KLDivLoss",
-    "MarginRankingLoss",
-    "MultiMarginLoss",
-    "PoissonNLLLoss",
-    "SmoothL1Loss",
     "TripletMarginLoss",
+    "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "functional",
+    "init",
+    "regularizers",
+    "utils",
 ]
