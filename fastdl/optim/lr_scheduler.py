@@ -772,3 +772,28 @@ class ReduceLROnPlateau(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return _lrs(self.optimizer)
+
+
+# LambdaLR, MultiplicativeLR, ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR,
+# SequentialLR, ChainedScheduler
+from fastdl.optim.lr_scheduler_more import (  # noqa: E402
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    LambdaLR,
+    MultiplicativeLR,
+    PolynomialLR,
+    SequentialLR,
+)
+
+__all__ += [
+    "LambdaLR",
+    "MultiplicativeLR",
+    "ConstantLR",
+    "PolynomialLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "SequentialLR",
+    "ChainedScheduler",
+]
