@@ -2,7 +2,8 @@
 
 The search runs on the optimizer's flat parameter and gradient buffers (one buffer: all
 parameters share a dtype and device), in the buffers' dtype, as ``torch.optim.LBFGS``
-does on its concatenated gradient.
+does on its concatenated gradient; the directions and curvature pairs are host arrays
+(a device buffer is read and written through host copies).
 """
 
 from __future__ import annotations
@@ -214,7 +215,12 @@ class LBFGS(Optimizer):
         be.copy(be.from_host(np.ascontiguousarray(values)), flat.values)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
-        values = self._clone_param()
+        flat = self._chunks[0][0].flat
+        flat.sync()
+        if isinstance(flat.values, np.ndarray):
+            flat.values += step_size * update
+            return
+        values = self._clone_param()  # a device buffer: through a host copy
         values += step_size * update
         self._set_param(values)
 
