@@ -125,6 +125,22 @@ def test_bad_arguments_raise():
         opt.step(closure)
 
 
+def test_cuda_parameters_follow_the_cpu_iterates():
+    cpu, _, _ = _minimise(fastdl, optim, _rosenbrock, [-1.2, 1.0], 1, max_iter=5,
+                          line_search_fn="strong_wolfe")  # fmt: skip
+    x = fastdl.tensor(np.array([-1.2, 1.0]), requires_grad=True, device="cuda")
+    opt = optim.LBFGS([x], max_iter=5, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = _rosenbrock(fastdl, x)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    np.testing.assert_allclose(x.detach().cpu().numpy(), cpu[-1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
 def test_same_iterates_as_torch(line_search_fn):
     torch = pytest.importorskip("torch")

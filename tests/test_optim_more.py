@@ -259,3 +259,21 @@ def test_steps_match_torch(cls, rule, kwargs):
     for actual, p in zip(got, params):
         np.testing.assert_allclose(actual, p.detach().numpy(), rtol=tol, atol=tol)
     assert set(mine.state_dict()["state"][0]) == set(opt.state_dict()["state"][0])
+
+
+@pytest.mark.parametrize("cls", list(TORCH_KEYS), ids=lambda c: c.__name__)
+def test_cuda_steps_match_cpu(cls):
+    """The optimizer end to end on a CUDA tensor (the simulator without a GPU)."""
+    kwargs = next(k for c, _, k in CASES if c is cls)
+    results = []
+    for device in ("cpu", "cuda"):
+        x = fastdl.tensor(P0[1].astype(np.float32), requires_grad=True, device=device)
+        opt = cls([x], **kwargs)
+        for _ in range(3):
+            opt.zero_grad()
+            ((x * x).sum() + x.sum()).backward()
+            opt.step()
+        results.append((x.detach().cpu().numpy(), opt.state_dict()["state"][0]))
+    (cpu, cpu_state), (gpu, gpu_state) = results
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+    assert set(gpu_state) == set(cpu_state)
