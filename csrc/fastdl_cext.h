@@ -131,4 +131,24 @@ void fastdl_col2im_f64(const double *cols, int64_t n, int64_t c, int64_t h, int6
                        int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, double *x,
                        int nthreads);
 
+/* One PyTorch Adadelta step over flat (n,) buffers, in place (csrc/optim_more.c). */
+void fastdl_adadelta_step_f32(float *param, const float *grad, float *square_avg,
+                              float *acc_delta, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize, int nthreads);
+void fastdl_adadelta_step_f64(double *param, const double *grad, double *square_avg,
+                              double *acc_delta, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize, int nthreads);
+
+/* One PyTorch NAdam step over flat (n,) buffers, in place; step as for Adam,
+ * mu_product the product of mu over the steps before this one. */
+void fastdl_nadam_step_f32(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           int64_t n, int64_t step, double mu_product, double lr, double beta1,
+                           double beta2, double eps, double weight_decay, double momentum_decay,
+                           int decoupled, int maximize, int nthreads);
+void fastdl_nadam_step_f64(double *param, const double *grad, double *exp_avg,
+                           double *exp_avg_sq, int64_t n, int64_t step, double mu_product,
+                           double lr, double beta1, double beta2, double eps,
+                           double weight_decay, double momentum_decay, int decoupled,
+                           int maximize, int nthreads);
+
 #endif

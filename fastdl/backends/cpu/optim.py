@@ -1,4 +1,5 @@
-"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop (Numba).
+"""Optimizer steps over flat parameter buffers (Numba): SGD, Adam/AdamW, Adagrad, RMSprop,
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one
 float dtype.
@@ -9,8 +10,8 @@ step's scalars (bias corrections, step size, decay factor, formed once in double
 precision and rounded to the arrays' dtype), come from
 :mod:`fastdl.backends.optim_rules`, which the CUDA backend compiles too; so float32
 buffers are updated in float32 arithmetic as in PyTorch and in the reference backend.
-The C extension's steps (``cext/optim.py``, ``csrc/optim.c``) serve instead when it is
-available: :func:`cext_kernels`.
+The C extension's steps (``cext/optim.py``, ``csrc/optim.c``, ``csrc/optim_more.c``)
+serve instead when it is available: :func:`cext_kernels`.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, 
 
 def cext_kernels() -> dict:
     """This family's kernels served through the C extension, by spec name ({} when
-    ``cext.available()`` is False): every optimizer step."""
+    ``cext.available()`` is False): SGD, Adam, Adagrad, RMSprop, Adadelta and NAdam
+    (the other steps stay on the Numba loops)."""
     if not cext.available():
         return {}
     return {
@@ -140,6 +142,8 @@ def cext_kernels() -> dict:
         "adam_step": c_optim.adam_step,
         "adagrad_step": c_optim.adagrad_step,
         "rmsprop_step": c_optim.rmsprop_step,
+        "adadelta_step": c_optim.adadelta_step,
+        "nadam_step": c_optim.nadam_step,
     }
 
 

@@ -1,4 +1,5 @@
-"""Optimizer steps over flat parameter buffers on the GPU: SGD, Adam/AdamW, Adagrad, RMSprop.
+"""Optimizer steps over flat parameter buffers on the GPU: SGD, Adam/AdamW, Adagrad, RMSprop,
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one float
 dtype.

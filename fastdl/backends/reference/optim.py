@@ -1,4 +1,5 @@
-"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop.
+"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop, Adadelta,
+Adamax, NAdam, RAdam, ASGD, Rprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one
 float dtype. Each step updates ``param`` and the optimizer state in place and

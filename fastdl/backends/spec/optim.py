@@ -1,4 +1,5 @@
-"""Optimizer steps over flat (P,) parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop."""
+"""Optimizer steps over flat (P,) parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop,
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The optimizer steps of the C extension (csrc/optim.c) with the signatures of
-fastdl.backends.spec: SGD, Adam/AdamW, Adagrad and RMSprop over flat (P,) buffers.
+"""The optimizer steps of the C extension (csrc/optim.c, csrc/optim_more.c) with the
+signatures of fastdl.backends.spec: SGD, Adam/AdamW, Adagrad, RMSprop, Adadelta and NAdam
+over flat (P,) buffers.
 
 Every array is checked before the C code writes anything; buffers go to C as views
 and must not overlap.
@@ -229,6 +230,58 @@ def rmsprop_step(
         float(weight_decay),
         momentum,
         1 if centered else 0,
+        1 if maximize else 0,
+        cext._num_threads(n),
+    )
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    fn, pointers, n = _prepare(
+        "adadelta_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("square_avg", square_avg, True, True),
+            ("acc_delta", acc_delta, True, True),
+        ),
+    )
+    fn(
+        *pointers,
+        n,
+        float(lr),
+        float(rho),
+        float(eps),
+        float(weight_decay),
+        1 if maximize else 0,
+        cext._num_threads(n),
+    )
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2, eps,
+               weight_decay, momentum_decay, decoupled_weight_decay, maximize):  # fmt: skip
+    step = int(step)
+    fn, pointers, n = _prepare(
+        "nadam_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("exp_avg", exp_avg, True, True),
+            ("exp_avg_sq", exp_avg_sq, True, True),
+        ),
+        step,
+    )
+    fn(
+        *pointers,
+        n,
+        step,
+        float(mu_product),
+        float(lr),
+        float(beta1),
+        float(beta2),
+        float(eps),
+        float(weight_decay),
+        float(momentum_decay),
+        1 if decoupled_weight_decay else 0,
         1 if maximize else 0,
         cext._num_threads(n),
     )
