@@ -133,8 +133,7 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, 
 
 def cext_kernels() -> dict:
     """This family's kernels served through the C extension, by spec name ({} when
-    ``cext.available()`` is False): SGD, Adam, Adagrad, RMSprop, Adadelta and NAdam
-    (the other steps stay on the Numba loops)."""
+    ``cext.available()`` is False): every optimizer step."""
     if not cext.available():
         return {}
     return {
@@ -144,11 +143,15 @@ def cext_kernels() -> dict:
         "rmsprop_step": c_optim.rmsprop_step,
         "adadelta_step": c_optim.adadelta_step,
         "nadam_step": c_optim.nadam_step,
+        "adamax_step": c_optim.adamax_step,
+        "radam_step": c_optim.radam_step,
+        "asgd_step": c_optim.asgd_step,
+        "rprop_step": c_optim.rprop_step,
     }
 
 
-# -- Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop (Numba only; the option flags are
-# arguments, one compiled loop each) ----------------------------------------------------
+# -- Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop (the option flags are arguments, one
+# compiled loop each) --------------------------------------------------------------------
 
 _adadelta = njit(cache=True, inline="always", error_model="numpy")(rules.adadelta)
 _adamax = njit(cache=True, inline="always", error_model="numpy")(rules.adamax)
