@@ -48,7 +48,8 @@ class _Chunk:
         """The parameter positions a step's ``where`` slice covers."""
         if where == slice(None):
             return np.arange(len(self.flat.params))
-        return np.flatnonzero(self.flat.offsets[:-1] == where.start)
+        offsets = self.flat.offsets
+        return np.flatnonzero((offsets[:-1] == where.start) & (offsets[1:] == where.stop))
 
     def uniform_scalars(self) -> bool:
         """Whether every parameter holds the same state numbers (one fused call serves)."""
