@@ -221,7 +221,9 @@ class Optimizer:
     before the first step), or override ``_initial_state(group)`` where a group's
     options decide which arrays it needs or their starting value, and implement
     ``_update(group, chunk, where, step)``: one kernel call on the ``where`` slice of
-    the chunk's flat buffers.
+    the chunk's flat buffers. State that is one number per parameter (NAdam's
+    ``mu_product``) comes from ``_initial_scalars(group)`` and lives in
+    ``chunk.scalars[name][chunk.positions(where)]``.
 
     An optimizer written the PyTorch way works too: it overrides ``step`` and keeps
     its state in ``self.state[p]`` (a dict per parameter, empty until first set).
