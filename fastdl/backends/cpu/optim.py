@@ -141,12 +141,18 @@ def cext_kernels() -> dict:
         "adam_step": c_optim.adam_step,
         "adagrad_step": c_optim.adagrad_step,
         "rmsprop_step": c_optim.rmsprop_step,
-        "adadelta_step": c_optim.adadelta_step,
-        "nadam_step": c_optim.nadam_step,
-        "adamax_step": c_optim.adamax_step,
-        "radam_step": c_optim.radam_step,
-        "asgd_step": c_optim.asgd_step,
-        "rprop_step": c_optim.rprop_step,
+        **{
+            name: getattr(c_optim, name)
+            for name in (
+                "adadelta_step",
+                "nadam_step",
+                "adamax_step",
+                "radam_step",
+                "asgd_step",
+                "rprop_step",
+            )
+            if c_optim.built(name)  # an extension built before these stays on Numba
+        },
     }
 
 

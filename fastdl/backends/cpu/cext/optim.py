@@ -344,3 +344,10 @@ def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, s
     )
     fn(*pointers, n, float(etaminus), float(etaplus), float(step_size_min),
        float(step_size_max), 1 if maximize else 0, cext._num_threads(n))  # fmt: skip
+
+
+def built(kernel: str) -> bool:
+    """Whether the loaded extension has ``kernel`` (a build older than its Python side
+    lacks the steps added since: they then stay on the Numba loops)."""
+    module = cext._load()
+    return module is not None and hasattr(module.lib, f"fastdl_{kernel}_f32")
