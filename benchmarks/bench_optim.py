@@ -8,6 +8,9 @@ parameter whose gradient is set once (every round does the same work):
 * ``rmsprop-10M``       ``RMSprop()`` (lr 1e-2, alpha 0.99)
 * ``adam-10M``          ``Adam()`` (lr 1e-3)
 * ``adamw-10M``         ``AdamW()`` (lr 1e-3, weight_decay 1e-2)
+* ``adam-1M``, ``adadelta-1M``, ``nadam-1M``: ``Adam()``, ``Adadelta()``, ``NAdam()`` on
+  a 1M-element parameter, ``fastdl-numba`` against ``torch`` (foreach for Adadelta and
+  NAdam, which have no fused implementation)
 
 Implementations:
 
@@ -123,6 +126,42 @@ def test_optimizer_step(benchmark, request, impl, name):
     with _variant(impl):
         benchmark.extra_info["threads"] = 1 if impl != "fastdl-numba" else cext._num_threads(SIZE)
         warm_then_time(benchmark, opt.step)
+    assert np.isfinite(p.detach().numpy()[:1000]).all()
+
+
+# -- Adadelta and NAdam next to Adam, 1M float32 parameters --------------------------------
+
+SMALL = 1_000_000
+# name: (class in both, torch's fastest mode): Adadelta and NAdam have no fused kernel in
+# torch, so foreach is its fastest for them.
+SMALL_OPTIMIZERS = {"adam": ("Adam", "fused"), "adadelta": ("Adadelta", "foreach"),
+                    "nadam": ("NAdam", "foreach")}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(SMALL_OPTIMIZERS))
+@pytest.mark.parametrize("impl", ["fastdl-numba", "torch"])
+def test_optimizer_step_1m(benchmark, request, impl, name):
+    """``optimizer.step()`` with default options on one 1M-element float32 parameter:
+    Adadelta and NAdam (the Numba kernels of their shared update rules) next to Adam."""
+    cls, fastest = SMALL_OPTIMIZERS[name]
+    benchmark.group = f"{name}-1M"
+    param, grad = _arrays(SMALL)
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        p = torch.nn.Parameter(torch.from_numpy(param))
+        p.grad = torch.from_numpy(grad)
+        opt = getattr(torch.optim, cls)([p], **{fastest: True})
+        benchmark.extra_info["torch_mode"] = fastest
+        warm_then_time(benchmark, opt.step)
+        assert torch.isfinite(p.detach()[:1000]).all()
+        return
+    import fastdl
+    from fastdl import optim
+
+    p = fastdl.from_numpy(param).requires_grad_()
+    p.grad = fastdl.from_numpy(grad)
+    opt = getattr(optim, cls)([p])
+    warm_then_time(benchmark, opt.step)
     assert np.isfinite(p.detach().numpy()[:1000]).all()
 
 
