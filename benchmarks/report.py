@@ -316,7 +316,8 @@ def render(info: dict, suites: dict[str, Suite], files: list[Path], quick: bool)
         "**roofline**: the fastdl cell's time at the machine's limits above (its GEMM FLOPs "
         "at the float32 GEMM peak, half that for float64, plus the bytes it must move at the "
         f"{info['cores']}-thread copy bandwidth) divided by its measured time; 100% = at the "
-        "limit, and it holds across machines where a ratio to torch does not.",
+        "limit (above it: the data stayed in the caches, faster than the memory copy), and "
+        "it holds across machines where a ratio to torch does not.",
         "",
     ]
     for file in files:
