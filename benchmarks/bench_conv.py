@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 # id: (batch, in, out, size, kernel, padding, input requires grad)
 CASES = {
@@ -49,6 +49,8 @@ def test_conv2d_forward_backward(benchmark, request, impl, case):
     out_size = size + 2 * padding - k + 1
     grad = rng.standard_normal((n, cout, out_size, out_size)).astype(np.float32)
     benchmark.group = f"conv2d-{case}"
+    passes = 3 if input_grad else 2  # forward, weight gradient, input gradient
+    record_work(benchmark, flops=passes * 2 * n * cout * cin * k * k * out_size**2)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         layer = torch.nn.Conv2d(cin, cout, k, padding=padding)

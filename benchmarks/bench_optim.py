@@ -51,7 +51,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 SIZE = 10_000_000
 SEED = 0
@@ -64,6 +64,9 @@ OPTIMIZERS = {
     "adam": ("Adam", "Adam", dict(), "fused"),
     "adamw": ("AdamW", "AdamW", dict(), "fused"),
 }
+# Per-element state buffers (momentum, moments...): a step reads the parameter, the
+# gradient and every state buffer and writes back the parameter and the state.
+STATE_BUFFERS = {"sgd_momentum": 1, "adagrad": 1, "rmsprop": 1}  # the others: 2
 IMPLS = ["fastdl-numba", "fastdl-numba-1thread", "fastdl-numba-njit", "torch", "torch-foreach"]
 
 
@@ -101,6 +104,7 @@ def _variant(impl: str):
 def test_optimizer_step(benchmark, request, impl, name):
     fastdl_cls, torch_cls, kwargs, fastest = OPTIMIZERS[name]
     benchmark.group = f"{name}-10M"
+    record_work(benchmark, nbytes=4 * SIZE * (3 + 2 * STATE_BUFFERS.get(name, 2)))
     param, grad = _arrays()
     if impl.startswith("torch"):
         mode = "foreach" if impl == "torch-foreach" else fastest
@@ -188,6 +192,9 @@ def _layers(nn):
 @pytest.mark.parametrize("impl", ["fastdl-numba", "fastdl-numba-1thread", "torch"])
 def test_train_step(benchmark, request, impl):
     benchmark.group = f"train_step-mlp11M-b{BATCH}"
+    macs = sum(a * b for a, b in zip(MLP[:-1], MLP[1:]))
+    params = sum(a * b + b for a, b in zip(MLP[:-1], MLP[1:]))
+    record_work(benchmark, flops=2 * BATCH * (3 * macs - MLP[0] * MLP[1]), nbytes=7 * 4 * params)
     x_np, y_np = _batch()
     if impl == "torch":
         torch = request.getfixturevalue("torch")

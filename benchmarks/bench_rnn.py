@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 SHAPES = [(32, 32, 64, 256)]
 FASTDL = ("numba", "reference")
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}  # weight rows per hidden unit
 
 
 def _shape_id(shape) -> str:
@@ -84,6 +85,9 @@ def test_recurrent_forward_backward(benchmark, request, kind, impl, shape):
     x = rng.standard_normal((length, batch, features)).astype(np.float32)
     grad = rng.standard_normal((length, batch, hidden)).astype(np.float32)
     benchmark.group = f"{kind.lower()}-{_shape_id(shape)}"
+    # forward, input gradient and weight gradient GEMMs of the input and hidden projections
+    macs = length * batch * (features + hidden) * GATES[kind] * hidden
+    record_work(benchmark, flops=3 * 2 * macs)
     if impl == "torch":
         step = _step_torch(request.getfixturevalue("torch"), kind, shape, x, grad)
     else:
