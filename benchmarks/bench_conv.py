@@ -119,6 +119,8 @@ def test_conv_transpose2d_forward_backward(benchmark, request, impl):
     out_size = (size - 1) * stride - 2 * padding + k
     grad = rng.standard_normal((n, cout, out_size, out_size)).astype(np.float32)
     benchmark.group = f"conv-transpose2d-{cin}-{cout}-{size}x{size}-k{k}s{stride}-b{n}"
+    # forward (conv2d's input gradient), input gradient (a conv2d), weight gradient
+    record_work(benchmark, flops=3 * 2 * n * cin * cout * k * k * size * size)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         layer = torch.nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=padding)

@@ -149,6 +149,7 @@ def test_optimizer_step_1m(benchmark, request, impl, name):
     Adadelta and NAdam (the Numba kernels of their shared update rules) next to Adam."""
     cls, fastest = SMALL_OPTIMIZERS[name]
     benchmark.group = f"{name}-1M"
+    record_work(benchmark, nbytes=4 * SMALL * (3 + 2 * STATE_BUFFERS.get(name, 2)))
     param, grad = _arrays(SMALL)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
