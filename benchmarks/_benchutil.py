@@ -107,12 +107,35 @@ def wait_until_quiet(threshold: float = 0.15, timeout: float = 60.0) -> float:
     return busy
 
 
+def record_work(benchmark, *, flops: float = 0.0, nbytes: float = 0.0, dtype: str = "float32"):
+    """The work one timed call must do, for the roofline column of ``report.py``:
+    ``flops`` floating-point operations of its GEMM-like parts, counted at the machine's
+    measured SGEMM peak (half of it for ``dtype="float64"``), and ``nbytes`` that must
+    cross main memory, counted at the measured copy bandwidth. The roofline time is
+    their sum; a row's fraction is roofline time / measured time (1.0 = at the limit)."""
+    benchmark.extra_info["flops"] = float(flops)
+    benchmark.extra_info["bytes"] = float(nbytes)
+    benchmark.extra_info["work_dtype"] = dtype
+
+
 def warm_then_time(benchmark, fn: Callable[[], Any], warmup_calls: int = 2) -> Any:
     """Call ``fn`` a few times untimed (JIT compile / cache load, caches, allocator),
     then hand it to pytest-benchmark."""
     for _ in range(warmup_calls):
         fn()
     return benchmark(fn)
+
+
+def time_with_setup(
+    benchmark, fn: Callable[[], Any], setup: Callable[[], Any], rounds: int, warmup_calls: int = 2
+) -> Any:
+    """Like :func:`warm_then_time`, with ``setup()`` run untimed before every call (to put
+    back state the call changes, so each call does the same work): ``rounds`` timed
+    calls of one iteration each."""
+    for _ in range(warmup_calls):
+        setup()
+        fn()
+    return benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1)
 
 
 def training_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> Callable[[], Any]:

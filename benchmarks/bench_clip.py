@@ -7,10 +7,15 @@ built over them, so their gradients are views into one flat buffer and a clip is
 ``grad_norm`` kernel plus one in-place ``mul`` (or one ``clamp``) over the whole
 buffer. Groups, each for both sizes:
 
-* ``clip_grad_norm``      L2 norm, ``max_norm=1`` (every call scales: the norm stays just
-  above 1 because of the 1e-6 in ``max_norm / (norm + 1e-6)``).
+* ``clip_grad_norm``      L2 norm, ``max_norm=1``.
 * ``clip_grad_norm_inf``  the same with ``norm_type=inf``.
 * ``clip_grad_value``     ``clip_grad_value_(params, 1e-4)``.
+
+Before every timed call the gradients are put back (untimed) to standard-normal
+values, whose norm is far above ``max_norm``: every call computes the norm and
+scales every gradient, on both sides. (fastdl skips the scaling pass when the norm is
+within ``max_norm``; gradients left clipped by the previous call would time the norm
+alone.)
 
 Implementations: ``fastdl-numba`` (the default backend, flat buffer), ``fastdl-numba-
 per-grad`` (the same parameters without an optimizer: one kernel per gradient),
@@ -30,7 +35,7 @@ import math
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, time_with_setup
 
 # 10M parameters in four large matrices; 1M parameters in 200 small ones.
 SIZES = {
@@ -78,21 +83,36 @@ def _fastdl_run(case, params):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_clip(benchmark, request, impl, case, size):
     benchmark.group = f"{case}-{size}"
+    elements = sum(int(np.prod(s)) for s in SIZES[size])
+    # the norm reads every gradient; the scaling (or the clamp) reads and writes them
+    record_work(benchmark, nbytes=4 * elements * (2 if case == "clip_grad_value" else 3))
+    rounds = max(int(request.config.getoption("benchmark_min_rounds")), 10)
+    saved = _grads(size)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         params = [torch.nn.Parameter(torch.zeros(s)) for s in SIZES[size]]
-        for p, g in zip(params, _grads(size)):
-            p.grad = torch.from_numpy(g)
+        for p, g in zip(params, saved):
+            p.grad = torch.from_numpy(g.copy())
+        sources = [torch.from_numpy(g) for g in saved]
+
+        def restore():
+            torch._foreach_copy_([p.grad for p in params], sources)
+
         if case == "clip_grad_value":
-            warm_then_time(
-                benchmark, lambda: torch.nn.utils.clip_grad_value_(params, 1e-4, foreach=True)
+            time_with_setup(
+                benchmark,
+                lambda: torch.nn.utils.clip_grad_value_(params, 1e-4, foreach=True),
+                restore,
+                rounds,
             )
             top = max(float(p.grad.abs().max()) for p in params)
         else:
             norm_type = CASES[case]["norm_type"]
-            warm_then_time(
+            time_with_setup(
                 benchmark,
                 lambda: torch.nn.utils.clip_grad_norm_(params, 1.0, norm_type, foreach=True),
+                restore,
+                rounds,
             )
             total = float(torch.nn.utils.get_total_norm([p.grad for p in params], norm_type))
         grads = None
@@ -101,8 +121,14 @@ def test_clip(benchmark, request, impl, case, size):
 
         backend = "reference" if impl == "fastdl-reference" else "numba"
         params, keep = _fastdl_params(size, flat=impl != "fastdl-numba-per-grad")
+        targets = [p.grad.numpy() for p in params]
+
+        def restore():
+            for target, g in zip(targets, saved):
+                np.copyto(target, g)
+
         with fastdl.use_backend(backend):
-            warm_then_time(benchmark, _fastdl_run(case, params))
+            time_with_setup(benchmark, _fastdl_run(case, params), restore, rounds)
         grads = [p.grad.numpy() for p in params]
         benchmark.extra_info["flat_buffer"] = keep is not None
         if case == "clip_grad_value":

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 from fastdl.backends import cpu as cpu_backend
 from fastdl.backends.cpu import cext
@@ -84,6 +84,7 @@ def test_gemm_bias_act(benchmark, impl):
         fn = lambda: linear_act(x, w, b, "relu", 0.0, out)  # noqa: E731
     warm_then_time(benchmark, fn)
     benchmark.extra_info["gflops"] = 2 * x.shape[0] * x.shape[1] * w.shape[0] / 1e9
+    record_work(benchmark, flops=2 * x.shape[0] * x.shape[1] * w.shape[0])
 
 
 @pytest.mark.parametrize("impl", ["fastdl-c", "numpy"])
@@ -98,6 +99,7 @@ def test_sgemm_1024(benchmark, impl):
         fn = lambda: np.matmul(a, b, out=out)  # noqa: E731
     warm_then_time(benchmark, fn)
     benchmark.extra_info["gflops"] = 2 * 1024**3 / 1e9
+    record_work(benchmark, flops=2 * 1024**3)
 
 
 @pytest.mark.parametrize("impl", ["fastdl-c", "fastdl-numba"])
@@ -109,6 +111,7 @@ def test_linear_relu_backward(benchmark, impl):
     grads = np.empty_like(x), np.empty_like(w), np.empty_like(b)
     kernels = cpu_linear.cext_kernels() if impl == "fastdl-c" else _numba_kernels()
     kernel = kernels["linear_act_backward"]
+    record_work(benchmark, flops=2 * 2 * x.shape[0] * x.shape[1] * w.shape[0])
     warm_then_time(benchmark, lambda: kernel(x, w, y, g, "relu", 0.0, *grads))
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 DTYPE = np.float32
 FASTDL = ("numba", "reference")
@@ -65,6 +65,7 @@ def test_matmul(benchmark, request, impl, shape):
     b = rng.standard_normal((k, m)).astype(DTYPE)
     out = np.empty((n, m), DTYPE)
     benchmark.group = f"matmul-{_shape_id(shape)}"
+    record_work(benchmark, flops=2 * n * k * m)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
@@ -90,6 +91,7 @@ def test_linear_relu(benchmark, request, impl, shape):
     bias = rng.standard_normal(m).astype(DTYPE)
     out = np.empty((n, m), DTYPE)
     benchmark.group = f"linear_relu-{_shape_id(shape)}"
+    record_work(benchmark, flops=2 * n * k * m)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         tx, tw, tb, tout = (torch.from_numpy(t) for t in (x, weight, bias, out))
@@ -118,6 +120,7 @@ def test_cross_entropy(benchmark, request, impl, shape):
     target = rng.integers(0, c, n).astype(np.int64)
     grad_losses = np.full(n, 1.0 / n, DTYPE)  # the gradient of reduction="mean"
     benchmark.group = f"cross_entropy-{n}x{c}"
+    record_work(benchmark, nbytes=2 * 4 * n * c)  # read the logits, write their gradient
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         aten = torch.ops.aten
@@ -182,6 +185,7 @@ def test_adam_step(benchmark, request, impl, size):
     exp_avg = (0.1 * rng.standard_normal(size, dtype=DTYPE)).astype(DTYPE)
     exp_avg_sq = (0.1 * rng.random(size, dtype=DTYPE)).astype(DTYPE)
     benchmark.group = f"adam_step-{size}"
+    record_work(benchmark, nbytes=7 * 4 * size)  # read p, g, m, v; write p, m, v
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         tensors = [[torch.from_numpy(a)] for a in (param, grad, exp_avg, exp_avg_sq)]
@@ -242,6 +246,7 @@ def test_philox(benchmark, request, impl, kind, size):
     out = np.empty(size, DTYPE)
     name = f"philox_{kind}"
     benchmark.group = f"{name}-{size}"
+    record_work(benchmark, nbytes=4 * size)  # write the numbers
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         tout = torch.from_numpy(out)

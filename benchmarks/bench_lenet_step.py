@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import training_step, warm_then_time
+from _benchutil import record_work, training_step, warm_then_time
 
 BATCH = 64
 LR = 1e-3
 SEED = 0
+
+
+def step_flops() -> int:
+    """GEMM FLOPs of one step: forward, weight-gradient and (but for the first conv, whose
+    input is the data) input-gradient passes of both convolutions and the three linears."""
+    c1 = 2 * BATCH * 6 * 1 * 25 * 28 * 28
+    c2 = 2 * BATCH * 16 * 6 * 25 * 10 * 10
+    linears = 2 * BATCH * (400 * 120 + 120 * 84 + 84 * 10)
+    return 2 * c1 + 3 * (c2 + linears)
 
 
 def batch() -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +80,7 @@ def torch_step(torch):
 @pytest.mark.parametrize("impl", ["fastdl-numba", "fastdl-reference", "torch"])
 def test_lenet_step(benchmark, request, impl):
     benchmark.group = f"lenet5_step-b{BATCH}"
+    record_work(benchmark, flops=step_flops(), nbytes=7 * 4 * 61_706)  # Adam over 61,706
     benchmark.extra_info["batch"] = BATCH
     benchmark.extra_info["impl"] = impl
     if impl == "torch":

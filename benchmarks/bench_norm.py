@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 SHAPES = [(64, 64, 32, 32)]
 FASTDL = ("numba", "reference")
@@ -33,6 +33,8 @@ def test_batchnorm2d_forward_backward(benchmark, request, impl, shape):
     x = (2 * rng.standard_normal(shape) + 1).astype(np.float32)
     grad = rng.standard_normal(shape).astype(np.float32)
     benchmark.group = f"batchnorm2d-{_shape_id(shape)}"
+    # read x and write y; read x and the upstream gradient and write the input gradient
+    record_work(benchmark, nbytes=5 * x.nbytes)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         layer = torch.nn.BatchNorm2d(shape[1])

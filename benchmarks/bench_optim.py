@@ -8,6 +8,9 @@ parameter whose gradient is set once (every round does the same work):
 * ``rmsprop-10M``       ``RMSprop()`` (lr 1e-2, alpha 0.99)
 * ``adam-10M``          ``Adam()`` (lr 1e-3)
 * ``adamw-10M``         ``AdamW()`` (lr 1e-3, weight_decay 1e-2)
+* ``adam-1M``, ``adadelta-1M``, ``nadam-1M``: ``Adam()``, ``Adadelta()``, ``NAdam()`` on
+  a 1M-element parameter, ``fastdl-numba`` against ``torch`` (foreach for Adadelta and
+  NAdam, which have no fused implementation)
 
 Implementations:
 
@@ -48,7 +51,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 SIZE = 10_000_000
 SEED = 0
@@ -61,6 +64,9 @@ OPTIMIZERS = {
     "adam": ("Adam", "Adam", dict(), "fused"),
     "adamw": ("AdamW", "AdamW", dict(), "fused"),
 }
+# Per-element state buffers (momentum, moments...): a step reads the parameter, the
+# gradient and every state buffer and writes back the parameter and the state.
+STATE_BUFFERS = {"sgd_momentum": 1, "adagrad": 1, "rmsprop": 1}  # the others: 2
 IMPLS = ["fastdl-numba", "fastdl-numba-1thread", "fastdl-numba-njit", "torch", "torch-foreach"]
 
 
@@ -98,6 +104,7 @@ def _variant(impl: str):
 def test_optimizer_step(benchmark, request, impl, name):
     fastdl_cls, torch_cls, kwargs, fastest = OPTIMIZERS[name]
     benchmark.group = f"{name}-10M"
+    record_work(benchmark, nbytes=4 * SIZE * (3 + 2 * STATE_BUFFERS.get(name, 2)))
     param, grad = _arrays()
     if impl.startswith("torch"):
         mode = "foreach" if impl == "torch-foreach" else fastest
@@ -126,6 +133,43 @@ def test_optimizer_step(benchmark, request, impl, name):
     assert np.isfinite(p.detach().numpy()[:1000]).all()
 
 
+# -- Adadelta and NAdam next to Adam, 1M float32 parameters --------------------------------
+
+SMALL = 1_000_000
+# name: (class in both, torch's fastest mode): Adadelta and NAdam have no fused kernel in
+# torch, so foreach is its fastest for them.
+SMALL_OPTIMIZERS = {"adam": ("Adam", "fused"), "adadelta": ("Adadelta", "foreach"),
+                    "nadam": ("NAdam", "foreach")}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(SMALL_OPTIMIZERS))
+@pytest.mark.parametrize("impl", ["fastdl-numba", "torch"])
+def test_optimizer_step_1m(benchmark, request, impl, name):
+    """``optimizer.step()`` with default options on one 1M-element float32 parameter:
+    Adadelta and NAdam (the Numba kernels of their shared update rules) next to Adam."""
+    cls, fastest = SMALL_OPTIMIZERS[name]
+    benchmark.group = f"{name}-1M"
+    record_work(benchmark, nbytes=4 * SMALL * (3 + 2 * STATE_BUFFERS.get(name, 2)))
+    param, grad = _arrays(SMALL)
+    if impl == "torch":
+        torch = request.getfixturevalue("torch")
+        p = torch.nn.Parameter(torch.from_numpy(param))
+        p.grad = torch.from_numpy(grad)
+        opt = getattr(torch.optim, cls)([p], **{fastest: True})
+        benchmark.extra_info["torch_mode"] = fastest
+        warm_then_time(benchmark, opt.step)
+        assert torch.isfinite(p.detach()[:1000]).all()
+        return
+    import fastdl
+    from fastdl import optim
+
+    p = fastdl.from_numpy(param).requires_grad_()
+    p.grad = fastdl.from_numpy(grad)
+    opt = getattr(optim, cls)([p])
+    warm_then_time(benchmark, opt.step)
+    assert np.isfinite(p.detach().numpy()[:1000]).all()
+
+
 # -- a whole training step with 11.6M parameters -------------------------------------------
 
 
@@ -149,6 +193,9 @@ def _layers(nn):
 @pytest.mark.parametrize("impl", ["fastdl-numba", "fastdl-numba-1thread", "torch"])
 def test_train_step(benchmark, request, impl):
     benchmark.group = f"train_step-mlp11M-b{BATCH}"
+    macs = sum(a * b for a, b in zip(MLP[:-1], MLP[1:]))
+    params = sum(a * b + b for a, b in zip(MLP[:-1], MLP[1:]))
+    record_work(benchmark, flops=2 * BATCH * (3 * macs - MLP[0] * MLP[1]), nbytes=7 * 4 * params)
     x_np, y_np = _batch()
     if impl == "torch":
         torch = request.getfixturevalue("torch")

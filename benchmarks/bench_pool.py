@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 LENET = [(64, 6, 24, 24), (64, 16, 8, 8)]
 RESNET = [(32, 64, 32, 32)]
@@ -86,6 +86,8 @@ def test_pool_forward_backward(benchmark, request, impl, case, shape):
     x = rng.standard_normal(shape).astype(np.float32)
     grad = rng.standard_normal(shape[:2] + _output_hw(case, shape[2:])).astype(np.float32)
     benchmark.group = f"{case}-{'x'.join(map(str, shape))}"
+    # forward: read x, write out; backward: read the upstream gradient, write x's
+    record_work(benchmark, nbytes=2 * (x.nbytes + grad.nbytes))
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         layer = getattr(torch.nn, layer_name)(*layer_args)

@@ -1,4 +1,4 @@
-"""Recurrent benchmarks: LSTM and RNN forward + backward next to PyTorch.
+"""Recurrent benchmarks: LSTM, GRU and RNN forward + backward next to PyTorch.
 
 * ``lstm-LxNxIxH`` one training step of a one-layer ``nn.LSTM(I, H)`` on a float32
   sequence (L, N, I) that requires grad: forward, then backward of a fixed upstream
@@ -8,6 +8,11 @@
   pointwise kernel, and after the backward loop one GEMM per weight gradient. torch runs its
   native CPU LSTM (oneDNN) with BENCH_THREADS intra-op threads. Each side zeroes the
   gradients its library's default way (``zero_grad()``).
+* ``gru-LxNxIxH`` the same for ``nn.GRU(I, H)``. torch has no fused CPU GRU for
+  training: per step an addmm and the gate math as separate ops and autograd nodes
+  (one training step here: 65 ``mm``, 33 ``addmm`` and 223 ``add_`` calls). fastdl runs
+  the LSTM's structure with 3H gate rows; its GEMMs are most of the cost (the fused
+  pointwise passes take about 1 ms of a training step, single-threaded).
 * ``rnn-LxNxIxH`` the same for ``nn.RNN(I, H)`` (tanh).
 
 Where the time goes: the LSTM step's 2.0 GFLOP of GEMMs are small per time step
@@ -25,10 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import warm_then_time
+from _benchutil import record_work, warm_then_time
 
 SHAPES = [(32, 32, 64, 256)]
 FASTDL = ("numba", "reference")
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}  # weight rows per hidden unit
 
 
 def _shape_id(shape) -> str:
@@ -72,13 +78,16 @@ def _step_fastdl(backend, kind, shape, x, grad):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=_shape_id)
 @pytest.mark.parametrize("impl", [f"fastdl-{b}" for b in FASTDL] + ["torch"])
-@pytest.mark.parametrize("kind", ["LSTM", "RNN"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_recurrent_forward_backward(benchmark, request, kind, impl, shape):
     rng = np.random.default_rng(list(shape))
     length, batch, features, hidden = shape
     x = rng.standard_normal((length, batch, features)).astype(np.float32)
     grad = rng.standard_normal((length, batch, hidden)).astype(np.float32)
     benchmark.group = f"{kind.lower()}-{_shape_id(shape)}"
+    # forward, input gradient and weight gradient GEMMs of the input and hidden projections
+    macs = length * batch * (features + hidden) * GATES[kind] * hidden
+    record_work(benchmark, flops=3 * 2 * macs)
     if impl == "torch":
         step = _step_torch(request.getfixturevalue("torch"), kind, shape, x, grad)
     else:

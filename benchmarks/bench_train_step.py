@@ -25,12 +25,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _benchutil import training_step, warm_then_time
+from _benchutil import record_work, training_step, warm_then_time
 
 SIZES = (784, 512, 256, 10)
 BATCHES = (32, 128, 1024)
 LR = 1e-3
 SEED = 0
+
+
+def step_work(n: int) -> tuple[float, float]:
+    """(GEMM FLOPs, optimizer bytes) of one step: forward and weight-gradient GEMMs over
+    every layer, input-gradient GEMMs over all but the first; Adam reads the parameter,
+    gradient and both moments and writes back three of them (7 float32 per parameter)."""
+    macs = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    flops = 2 * n * (3 * macs - SIZES[0] * SIZES[1])
+    params = sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    return flops, 7 * 4 * params
 
 
 def batch(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +89,8 @@ def test_train_step(benchmark, request, impl, n):
     benchmark.group = f"train_step-b{n}"
     benchmark.extra_info["batch"] = n
     benchmark.extra_info["impl"] = impl
+    flops, nbytes = step_work(n)
+    record_work(benchmark, flops=flops, nbytes=nbytes)
     if impl == "torch":
         torch = request.getfixturevalue("torch")
         benchmark.extra_info["torch_threads"] = torch.get_num_threads()

@@ -59,6 +59,9 @@ class Cell:
 
     medians: list[float] = field(default_factory=list)
     load: float = 0.0
+    flops: float = 0.0  # per call, from _benchutil.record_work (0: not recorded)
+    nbytes: float = 0.0
+    dtype: str = "float32"
 
     @property
     def median(self) -> float:
@@ -77,7 +80,10 @@ class Suite:
         impl = bench.get("params", {}).get("impl") or bench["name"]
         cell = self.groups.setdefault(bench["group"] or bench["name"], {}).setdefault(impl, Cell())
         cell.medians.append(bench["stats"]["median"])
-        cell.load = max(cell.load, bench.get("extra_info", {}).get("foreign_cpu_load") or 0.0)
+        extra = bench.get("extra_info", {})
+        cell.load = max(cell.load, extra.get("foreign_cpu_load") or 0.0)
+        cell.flops, cell.nbytes = extra.get("flops", 0.0), extra.get("bytes", 0.0)
+        cell.dtype = extra.get("work_dtype", "float32")
 
 
 # -- machine --------------------------------------------------------------------------
@@ -306,7 +312,12 @@ def render(info: dict, suites: dict[str, Suite], files: list[Path], quick: bool)
         f"{info['copy_all_gbs']:.1f} GB/s |",
         "",
         "Cells: median over runs of each run's median; each side ran in its own process. "
-        f"`*`: other processes used more than {BUSY_LOAD:.0%} of the machine during a run.",
+        f"`*`: other processes used more than {BUSY_LOAD:.0%} of the machine during a run. "
+        "**roofline**: the fastdl cell's time at the machine's limits above (its GEMM FLOPs "
+        "at the float32 GEMM peak, half that for float64, plus the bytes it must move at the "
+        f"{info['cores']}-thread copy bandwidth) divided by its measured time; 100% = at the "
+        "limit (above it: the data stayed in the caches, faster than the memory copy), and "
+        "it holds across machines where a ratio to torch does not.",
         "",
     ]
     for file in files:
@@ -317,12 +328,12 @@ def render(info: dict, suites: dict[str, Suite], files: list[Path], quick: bool)
             continue
         if suite.doc:
             lines += [suite.doc, ""]
-        lines += _table(suite) + [""]
+        lines += _table(suite, info) + [""]
     lines.append(END)
     return "\n".join(lines)
 
 
-def _table(suite: Suite) -> list[str]:
+def _table(suite: Suite, info: dict) -> list[str]:
     impls: list[str] = []
     for cells in suite.groups.values():
         impls += [i for i in cells if i not in impls]
@@ -331,7 +342,8 @@ def _table(suite: Suite) -> list[str]:
     named = {p for p in pairs.values() if p}
     one = next(iter(named)) if len(named) == 1 else None
     ratio_header = [f"{one[0]} / {one[1]}" if one else "ratio"] if named else []
-    header = ["benchmark", *impls, *ratio_header]
+    worked = any(_roofline(c, info) for cells in suite.groups.values() for c in cells.values())
+    header = ["benchmark", *impls, *ratio_header, *(["roofline"] if worked else [])]
     rows = [header, ["---", *("---:" for _ in header[1:])]]
     for group, cells in suite.groups.items():
         row = [group, *(_cell(cells.get(i)) for i in impls)]
@@ -339,8 +351,21 @@ def _table(suite: Suite) -> list[str]:
             pair = pairs[group]
             ratio = f"**{cells[pair[0]].median / cells[pair[1]].median:.2f}**" if pair else ""
             row.append(ratio + (f" ({pair[0]} / {pair[1]})" if pair and not one else ""))
+        if worked:
+            fast = next((i for i in PRIMARY if i in cells), None)
+            fraction = _roofline(cells[fast], info) if fast else None
+            row.append(f"{fraction:.0%}" if fraction else "")
         rows.append(row)
     return ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _roofline(cell: Cell, info: dict) -> float | None:
+    """Roofline time / measured time of ``cell`` (None when it recorded no work)."""
+    if not (cell.flops or cell.nbytes) or not info.get("sgemm_gflops"):
+        return None
+    peak = info["sgemm_gflops"] * 1e9 * (0.5 if cell.dtype == "float64" else 1.0)
+    limit = cell.flops / peak + cell.nbytes / (info["copy_all_gbs"] * 1e9)
+    return limit / cell.median
 
 
 def _ratio_pair(cells: dict[str, Cell]) -> tuple[str, str] | None:

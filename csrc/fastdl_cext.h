@@ -131,4 +131,59 @@ void fastdl_col2im_f64(const double *cols, int64_t n, int64_t c, int64_t h, int6
                        int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, double *x,
                        int nthreads);
 
+/* csrc/optim_more.c.  One PyTorch Adadelta step over flat (n,) buffers, in place. */
+void fastdl_adadelta_step_f32(float *param, const float *grad, float *square_avg,
+                              float *acc_delta, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize, int nthreads);
+void fastdl_adadelta_step_f64(double *param, const double *grad, double *square_avg,
+                              double *acc_delta, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize, int nthreads);
+
+/* One PyTorch NAdam step over flat (n,) buffers, in place; step as for Adam,
+ * mu_product the product of mu over the steps before this one. */
+void fastdl_nadam_step_f32(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           int64_t n, int64_t step, double mu_product, double lr, double beta1,
+                           double beta2, double eps, double weight_decay, double momentum_decay,
+                           int decoupled, int maximize, int nthreads);
+void fastdl_nadam_step_f64(double *param, const double *grad, double *exp_avg,
+                           double *exp_avg_sq, int64_t n, int64_t step, double mu_product,
+                           double lr, double beta1, double beta2, double eps,
+                           double weight_decay, double momentum_decay, int decoupled,
+                           int maximize, int nthreads);
+
+/* One PyTorch Adamax step over flat (n,) buffers, in place; step as for Adam. */
+void fastdl_adamax_step_f32(float *param, const float *grad, float *exp_avg, float *exp_inf,
+                            int64_t n, int64_t step, double lr, double beta1, double beta2,
+                            double eps, double weight_decay, int maximize, int nthreads);
+void fastdl_adamax_step_f64(double *param, const double *grad, double *exp_avg,
+                            double *exp_inf, int64_t n, int64_t step, double lr, double beta1,
+                            double beta2, double eps, double weight_decay, int maximize,
+                            int nthreads);
+
+/* One PyTorch RAdam step over flat (n,) buffers, in place; step as for Adam. */
+void fastdl_radam_step_f32(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           int64_t n, int64_t step, double lr, double beta1, double beta2,
+                           double eps, double weight_decay, int decoupled, int maximize,
+                           int nthreads);
+void fastdl_radam_step_f64(double *param, const double *grad, double *exp_avg,
+                           double *exp_avg_sq, int64_t n, int64_t step, double lr, double beta1,
+                           double beta2, double eps, double weight_decay, int decoupled,
+                           int maximize, int nthreads);
+
+/* One PyTorch ASGD step over flat (n,) buffers, in place, with the state's eta and mu. */
+void fastdl_asgd_step_f32(float *param, const float *grad, float *ax, int64_t n, double eta,
+                          double mu, double lambd, double weight_decay, int maximize,
+                          int nthreads);
+void fastdl_asgd_step_f64(double *param, const double *grad, double *ax, int64_t n, double eta,
+                          double mu, double lambd, double weight_decay, int maximize,
+                          int nthreads);
+
+/* One PyTorch Rprop step over flat (n,) buffers, in place. */
+void fastdl_rprop_step_f32(float *param, const float *grad, float *prev, float *step_size,
+                           int64_t n, double etaminus, double etaplus, double step_size_min,
+                           double step_size_max, int maximize, int nthreads);
+void fastdl_rprop_step_f64(double *param, const double *grad, double *prev, double *step_size,
+                           int64_t n, double etaminus, double etaplus, double step_size_min,
+                           double step_size_max, int maximize, int nthreads);
+
 #endif

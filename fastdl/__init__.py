@@ -415,3 +415,7 @@ __all__ = [
     "load_safetensors",
     "save_safetensors",
 ]
+
+from fastdl.compiler import compile  # noqa: E402  (torch.compile's name)
+
+__all__ += ["compile"]

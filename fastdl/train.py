@@ -270,6 +270,26 @@ def _forward_backward(
     return loss_value, output
 
 
+def _compiled_step(
+    model: Module, loss_fn: Callable, optimizer: Any, clip: Callable[[], Any] | None
+) -> Callable[[Any, Any], tuple[Tensor, Tensor]]:
+    """fit's step from ``zero_grad`` to ``optimizer.step()`` under :func:`fastdl.compile`,
+    returning the loss and the output, detached."""
+    from fastdl.compiler import compile as compile_step
+
+    def train_step(inputs: Any, target: Any) -> tuple[Tensor, Tensor]:
+        optimizer.zero_grad()
+        output = model(inputs)
+        loss = loss_fn(output, target)
+        loss.backward()
+        if clip is not None:
+            clip()
+        optimizer.step()
+        return loss.detach(), output.detach()
+
+    return compile_step(train_step)
+
+
 def fit(
     model: Module,
     loss_fn: Callable,
@@ -288,6 +308,7 @@ def fit(
     checkpoint_extra: dict[str, Any] | None = None,
     step: Callable[[Any], Mapping[str, float]] | None = None,
     validate: Callable[[Module], Mapping[str, Any]] | None = None,
+    compile: bool = False,  # noqa: A002  (torch's name)
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -334,6 +355,10 @@ def fit(
     ``train_loss``/``train_accuracy``. ``loss_fn`` is then unused (pass None), and
     ``optimizer`` may be None when the step owns several (the record then has no
     ``lr``); clipping, anomaly checks and checkpoints belong to the step.
+
+    ``compile=True`` runs fit's own step (zero_grad to ``optimizer.step()``) through
+    :func:`fastdl.compile`: recorded once per batch shape, then replayed (bit-identical
+    results); it has no effect with ``detect_anomaly`` or a ``step`` of one's own.
 
     ``validate(model)``, if given, is called after each epoch's training in place
     of evaluating ``val_loader`` and its dict joins the epoch's record (a
@@ -411,6 +436,10 @@ def fit(
 
         clip = functools.partial(clip_grad_norm_, _trainable(optimizer), clip_grad_norm)
 
+    compiled = None
+    if compile and step is None and not detect_anomaly:
+        compiled = _compiled_step(model, loss_fn, optimizer, clip)
+
     history, resumed = History(), TrainingState()
     if isinstance(resume_from, TrainingState):  # already restored by load_training_state
         resumed, history = resume_from, resume_from.history
@@ -458,10 +487,15 @@ def fit(
                 for batch, (inputs, target) in enumerate(train_loader, start=first):
                     inputs, target = _on_device_of(model, inputs), _on_device_of(model, target)
                     where = f"epoch {epoch}, batch {batch}"
-                    loss_value, output = _forward_backward(
-                        model, loss_fn, optimizer, inputs, target, clip, detect_anomaly, where
-                    )
-                    optimizer.step()
+                    if compiled is not None:
+                        loss_value, output = compiled(inputs, target)
+                        if loss_value.device == "cpu":
+                            loss_value = float(loss_value.item())
+                    else:
+                        loss_value, output = _forward_backward(
+                            model, loss_fn, optimizer, inputs, target, clip, detect_anomaly, where
+                        )
+                        optimizer.step()
                     if per_batch:
                         scheduler.step()
                     meter.add(loss_value, output, target)

@@ -218,7 +218,8 @@ def test_status_when_built(adam):
     status = cext.status()
     assert status["loaded"] is True and status["enabled"] is True
     assert status["reason"] == ""
-    optim = {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step"}
+    optim = {"sgd_step", "adam_step", "adagrad_step", "rmsprop_step", "adadelta_step", "nadam_step"}
+    optim |= {"adamax_step", "radam_step", "asgd_step", "rprop_step"}
     philox = {"philox_uint32", "philox_uniform", "philox_normal", "philox_bernoulli"}
     gemm = {
         "linear",

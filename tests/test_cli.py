@@ -186,3 +186,12 @@ def test_train_adagrad_rmsprop(flags, tmp_path, capsys):
         assert groups[0]["base_momentum"] == 0.85
     else:
         assert "base_momentum" not in groups[0]
+
+
+@pytest.mark.parametrize("name", ["adadelta", "adamax", "nadam", "radam"])
+def test_train_more_optimizers(name, tmp_path, capsys):
+    assert _spirals(tmp_path, "--optimizer", name, "--scheduler", "onecycle", epochs=1) == 0
+    assert f"optimizer={name} " in capsys.readouterr().out
+    groups = fastdl.load(tmp_path / "o" / "checkpoint.fdl")["optimizer"]["param_groups"]
+    # onecycle cycles beta1 of the Adam family; Adadelta has nothing to cycle
+    assert ("base_momentum" in groups[0]) == (name != "adadelta")

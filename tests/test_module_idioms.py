@@ -102,8 +102,8 @@ def test_layer_refuses_bad_factory_arguments_before_building():
         nn.Linear(3, 2, dtype=fastdl.int64)
     with pytest.raises(TypeError, match="float16"):
         nn.Linear(3, 2, dtype="float16")
-    with pytest.raises(ValueError, match="max_norm"):
-        nn.Embedding(4, 3, max_norm=1.0)
+    with pytest.raises(ValueError, match="sparse"):
+        nn.Embedding(4, 3, sparse=True)
     with pytest.raises(ValueError, match="_weight has shape"):
         nn.Embedding(4, 3, _weight=fastdl.zeros(3, 3))
 

@@ -155,3 +155,221 @@ def rmsprop_options(dtype, lr, alpha, eps, weight_decay, momentum, centered, max
         t(-1.0 if maximize else 1.0),
     )
     return flags, scalars
+
+
+# -- Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop ---------------------------------------
+
+
+def adadelta(p, g, square_avg, acc_delta, lr, rho, one_minus_rho, eps, wd, sign, use_wd):
+    """(parameter, square_avg, acc_delta) after one Adadelta step."""
+    g = sign * g
+    if use_wd:
+        g = g + wd * p
+    square_avg = rho * square_avg + one_minus_rho * (g * g)
+    std = math.sqrt(square_avg + eps)
+    delta = math.sqrt(acc_delta + eps) / std * g
+    acc_delta = rho * acc_delta + one_minus_rho * (delta * delta)
+    return p - lr * delta, square_avg, acc_delta
+
+
+def adamax(p, g, m, u, omb1, b2, clr, eps, wd, sign, use_wd):
+    """(parameter, exp_avg, exp_inf) after one Adamax step; ``clr`` is lr / (1 - b1^step)."""
+    g = sign * g
+    if use_wd:
+        g = g + wd * p
+    m = m + omb1 * (g - m)  # lerp towards g, as torch.lerp with a weight below 0.5
+    a = b2 * u
+    b = abs(g) + eps
+    u = a if a > b or a != a else b  # max keeping a NaN of either, as torch.maximum
+    return p - clr * (m / u), m, u
+
+
+def nadam(p, g, m, v, omb1, b2, omb2, bc2, eps, wd, decay, c_grad, c_avg, sign, wd_mode):
+    """(parameter, exp_avg, exp_avg_sq) after one NAdam step; ``c_grad`` is
+    -lr (1 - mu) / (1 - mu_product), ``c_avg`` -lr mu_next / (1 - mu_product mu_next)."""
+    g = sign * g
+    if wd_mode == WD_DECOUPLED:
+        p = p * decay
+    if wd_mode == WD_L2:
+        g = g + wd * p
+    m = m + omb1 * (g - m)
+    v = b2 * v + omb2 * (g * g)
+    denom = math.sqrt(v / bc2) + eps
+    p = p + c_grad * (g / denom)
+    return p + c_avg * (m / denom), m, v
+
+
+def radam(p, g, m, v, omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect, wd, decay, sign, wd_mode,
+          rectify):  # fmt: skip
+    """(parameter, exp_avg, exp_avg_sq) after one RAdam step; ``rectify`` when
+    rho_t > 5 (then ``rect`` is the variance rectification term)."""
+    g = sign * g
+    if wd_mode == WD_DECOUPLED:
+        p = p * decay
+    if wd_mode == WD_L2:
+        g = g + wd * p
+    m = m + omb1 * (g - m)
+    v = b2 * v + omb2 * (g * g)
+    corrected = m / bc1
+    if rectify:
+        return p - corrected * lr * (bc2_sqrt / (math.sqrt(v) + eps)) * rect, m, v
+    return p - corrected * lr, m, v
+
+
+def asgd(p, g, ax, eta, decay, mu, wd, sign, use_wd, average):
+    """(parameter, ax) after one ASGD step; ``decay`` is 1 - lambd * eta, ``average``
+    whether mu != 1 (else ax takes the parameter)."""
+    g = sign * g
+    if use_wd:
+        g = g + wd * p
+    p = p * decay
+    p = p - eta * g
+    if average:
+        return p, ax + (p - ax) * mu
+    return p, p
+
+
+def rprop(p, g, prev, step_size, etaminus, etaplus, size_min, size_max, sign):
+    """(parameter, prev, step_size) after one Rprop step."""
+    g = sign * g
+    s = g * prev
+    if s > 0:
+        factor = etaplus
+    elif s < 0:
+        factor = etaminus
+    else:
+        factor = s - s + 1  # 1, or NaN where the product is NaN (torch.sign's)
+    step_size = min(max(step_size * factor, size_min), size_max)
+    if s < 0:
+        g = g - g  # no step where the gradient changed sign (0; NaN stays NaN)
+    if g > 0:
+        p = p - step_size
+    elif g < 0:
+        p = p + step_size
+    elif g != g:
+        p = p + g
+    return p, g, step_size
+
+
+def adadelta_options(dtype, lr, rho, eps, weight_decay, maximize):
+    """Adadelta's (use_wd,) and its scalars (lr, rho, 1 - rho, eps, wd, sign)."""
+    t = dtype.type
+    rho = float(rho)
+    flags = (float(weight_decay) != 0,)
+    scalars = (t(lr), t(rho), t(1.0 - rho), t(eps), t(weight_decay), t(-1.0 if maximize else 1.0))
+    return flags, scalars
+
+
+def adamax_options(dtype, step, lr, beta1, beta2, eps, weight_decay, maximize):
+    """Adamax's (use_wd,) and its scalars (1 - b1, b2, lr / (1 - b1^step), eps, wd, sign)."""
+    t = dtype.type
+    beta1 = float(beta1)
+    clr = float(lr) / (1.0 - beta1**step)
+    flags = (float(weight_decay) != 0,)
+    scalars = (
+        t(1.0 - beta1),
+        t(beta2),
+        t(clr),
+        t(eps),
+        t(weight_decay),
+        t(-1.0 if maximize else 1.0),
+    )
+    return flags, scalars
+
+
+def _wd_mode(weight_decay, decoupled):
+    if float(weight_decay) == 0:
+        return WD_NONE
+    return WD_DECOUPLED if decoupled else WD_L2
+
+
+def nadam_mu(beta1, momentum_decay, step):
+    """NAdam's momentum coefficient mu_t (PyTorch's schedule)."""
+    return float(beta1) * (1.0 - 0.5 * (0.96 ** (step * float(momentum_decay))))
+
+
+def nadam_options(dtype, step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
+                  decoupled, maximize):  # fmt: skip
+    """NAdam's (wd_mode,) and its scalars; ``mu_product`` is the product of mu over the
+    steps before this one (the state's value before the step)."""
+    t = dtype.type
+    lr, beta1, beta2 = float(lr), float(beta1), float(beta2)
+    mu = nadam_mu(beta1, momentum_decay, step)
+    mu_next = nadam_mu(beta1, momentum_decay, step + 1)
+    mu_product = float(mu_product) * mu
+    c_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
+    c_avg = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+    scalars = (
+        t(1.0 - beta1),
+        t(beta2),
+        t(1.0 - beta2),
+        t(1.0 - beta2**step),
+        t(eps),
+        t(weight_decay),
+        t(1.0 - lr * float(weight_decay)),
+        t(c_grad),
+        t(c_avg),
+        t(-1.0 if maximize else 1.0),
+    )
+    return (_wd_mode(weight_decay, decoupled),), scalars
+
+
+def radam_options(dtype, step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize):
+    """RAdam's (wd_mode, rectify) and its scalars."""
+    t = dtype.type
+    lr, beta1, beta2 = float(lr), float(beta1), float(beta2)
+    bc2 = 1.0 - beta2**step
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * step * (beta2**step) / bc2
+    rectify = rho_t > 5.0
+    rect = 0.0
+    if rectify:
+        num = (rho_t - 4) * (rho_t - 2) * rho_inf
+        rect = (num / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+    scalars = (
+        t(1.0 - beta1),
+        t(beta2),
+        t(1.0 - beta2),
+        t(1.0 - beta1**step),
+        t(lr),
+        t(bc2**0.5),
+        t(eps),
+        t(rect),
+        t(weight_decay),
+        t(1.0 - lr * float(weight_decay)),
+        t(-1.0 if maximize else 1.0),
+    )
+    return (_wd_mode(weight_decay, decoupled), rectify), scalars
+
+
+def asgd_options(dtype, eta, mu, lambd, weight_decay, maximize):
+    """ASGD's (use_wd, average) and its scalars (eta, 1 - lambd eta, mu, wd, sign)."""
+    t = dtype.type
+    eta = float(eta)
+    flags = (float(weight_decay) != 0, float(mu) != 1)
+    scalars = (
+        t(eta),
+        t(1.0 - float(lambd) * eta),
+        t(mu),
+        t(weight_decay),
+        t(-1.0 if maximize else 1.0),
+    )
+    return flags, scalars
+
+
+def asgd_schedule(lr, lambd, alpha, t0, step):
+    """ASGD's (eta, mu) after step ``step``, as PyTorch updates them."""
+    eta = float(lr) / ((1 + float(lambd) * float(lr) * step) ** float(alpha))
+    return eta, 1 / max(1, step - float(t0))
+
+
+def rprop_options(dtype, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    """Rprop's scalars (etaminus, etaplus, min, max step size, sign); no flags."""
+    t = dtype.type
+    return (), (
+        t(etaminus),
+        t(etaplus),
+        t(step_size_min),
+        t(step_size_max),
+        t(-1.0 if maximize else 1.0),
+    )

@@ -16,9 +16,19 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam")
 # Learning rate when --lr is not given.
-DEFAULT_LR = {"sgd": 0.1, "adam": 3e-3, "adamw": 3e-3, "adagrad": 1e-2, "rmsprop": 1e-3}
+DEFAULT_LR = {
+    "sgd": 0.1,
+    "adam": 3e-3,
+    "adamw": 3e-3,
+    "adagrad": 1e-2,
+    "rmsprop": 1e-3,
+    "adadelta": 1.0,  # PyTorch's defaults from here on
+    "adamax": 2e-3,
+    "nadam": 2e-3,
+    "radam": 1e-3,
+}
 SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "plateau")
 
 
@@ -343,6 +353,10 @@ def build_optimizer(args: argparse.Namespace, params: Any) -> Any:
         "adamw": optim.AdamW,
         "adagrad": optim.Adagrad,
         "rmsprop": optim.RMSprop,
+        "adadelta": optim.Adadelta,
+        "adamax": optim.Adamax,
+        "nadam": optim.NAdam,
+        "radam": optim.RAdam,
     }[name]
     if args.momentum is not None and name not in ("sgd", "rmsprop"):
         raise UsageError(f"fastdl train: --momentum applies to sgd and rmsprop, not {name}")

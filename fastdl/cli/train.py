@@ -188,6 +188,11 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument(
+        "--compile",
+        action="store_true",
+        help="record each batch shape's training step once, then replay it (fastdl.compile)",
+    )
+    train.add_argument(
         "--checkpoint-every",
         type=positive_int,
         default=None,
@@ -346,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_path=os.path.join(out, "checkpoint.fdl") if every else None,
         resume_from=resume,
         checkpoint_extra={"config": config(args)},
+        compile=args.compile,
     )
     fit_seconds = time.perf_counter() - fit_start
     test = evaluate(model, test_loader, loss_fn)  # the only look at the test split

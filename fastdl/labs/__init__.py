@@ -23,8 +23,8 @@ The labs:
 * ``gd-sgd-minibatch`` -- loss against updates and wall time for full-batch,
   per-sample and mini-batch gradient descent.
 * ``momentum`` -- SGD, momentum and Nesterov paths on an ill-conditioned quadratic.
-* ``optimizers`` -- SGD, AdaGrad, RMSprop, Adam and AdamW over a learning-rate grid
-  on the same MLP.
+* ``optimizers`` -- SGD, AdaGrad, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax and
+  Adadelta over a learning-rate grid on the same MLP.
 * ``batch-size`` -- seconds per epoch and test accuracy from batch 1 to full batch.
 * ``initialization`` -- activation variance through 20 layers for naive, small,
   Xavier and He initialization.
@@ -70,7 +70,7 @@ LABS: dict[str, tuple[str, str]] = {
         "momentum",
     ),
     "optimizers": (
-        "SGD, AdaGrad, RMSprop, Adam and AdamW on the same MLP, over learning rates",
+        "SGD, AdaGrad, RMSprop, the Adam family and Adadelta on the same MLP, over learning rates",
         "optimizers",
     ),
     "batch-size": (

@@ -1,11 +1,15 @@
-"""optimizers: SGD, AdaGrad, RMSprop, Adam and AdamW on the same problem.
+"""optimizers: SGD, AdaGrad, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax and Adadelta on
+the same problem.
 
 An MLP 64-128-64-10 (ReLU) on the digits, mini-batches of 32, the same initial
 weights and batch order for every run. Each optimizer is run over a grid of
 learning rates (a method is only as good as its learning rate), and compared at its
 best one (lowest final training loss): plain SGD (no momentum) against the methods
 that scale each parameter's step by its own gradient history. AdamW uses weight
-decay 0.01 (decoupled), the others none.
+decay 0.01 (decoupled), the others none. Adadelta's lr multiplies a step that already
+has the parameters' units (its default is 1.0), so its grid is the others' times 100.
+Rprop and L-BFGS are full-batch methods and ASGD is SGD with iterate averaging, so they
+are left out of this mini-batch comparison.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ OPTIMIZERS = {
     "RMSprop": lambda params, lr: optim.RMSprop(params, lr=lr),
     "Adam": lambda params, lr: optim.Adam(params, lr=lr),
     "AdamW": lambda params, lr: optim.AdamW(params, lr=lr, weight_decay=0.01),
+    "NAdam": lambda params, lr: optim.NAdam(params, lr=lr),
+    "RAdam": lambda params, lr: optim.RAdam(params, lr=lr),
+    "Adamax": lambda params, lr: optim.Adamax(params, lr=lr),
+    "Adadelta (lr x100)": lambda params, lr: optim.Adadelta(params, lr=100 * lr),
 }
 
 

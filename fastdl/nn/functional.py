@@ -40,3 +40,28 @@ __all__ = [
     "avg_pool2d",
     "max_pool2d",
 ]
+
+# Convolution family, padding, resizing, channel dropout, group/instance norm.
+from fastdl.ops.channel_dropout import dropout1d, dropout2d
+from fastdl.ops.conv_family import conv1d, conv_transpose1d, conv_transpose2d
+from fastdl.ops.group_norm import group_norm, instance_norm
+from fastdl.ops.padding import pad
+from fastdl.ops.resize import interpolate, pixel_shuffle, pixel_unshuffle
+
+__all__ += [
+    "conv1d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "pad",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "dropout1d",
+    "dropout2d",
+    "group_norm",
+    "instance_norm",
+]
+from fastdl.nn._functional_extra import *  # noqa: F403
+from fastdl.nn._functional_extra import __all__ as _extra
+
+__all__ += _extra

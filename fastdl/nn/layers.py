@@ -194,8 +194,9 @@ class Embedding(Module):
     Initialised from N(0, 1) as PyTorch does; the row at ``padding_idx`` (if given) is
     zeroed and receives no gradient. Indices outside ``[0, num_embeddings)`` raise
     ValueError (PyTorch raises IndexError). ``_weight`` gives the initial weight and
-    ``_freeze=True`` makes it not require grad; ``max_norm``, ``scale_grad_by_freq``
-    and ``sparse`` are accepted at their defaults only.
+    ``_freeze=True`` makes it not require grad; rows looked up whose ``norm_type``-norm
+    exceeds ``max_norm`` are rescaled to it in place; ``scale_grad_by_freq`` and
+    ``sparse`` are accepted at their defaults only.
 
     Example::
 
@@ -222,7 +223,6 @@ class Embedding(Module):
             if not isinstance(value, int | np.integer) or value <= 0:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}")
         for name, value, default in (
-            ("max_norm", max_norm, None),
             ("scale_grad_by_freq", scale_grad_by_freq, False),
             ("sparse", sparse, False),
         ):
@@ -274,10 +274,44 @@ class Embedding(Module):
                 f"{raw.max()} in indices of shape {raw.shape}"
             )
         source = indices if isinstance(indices, Tensor) else raw  # a Tensor keeps its device
-        return F.embedding(source, self.weight, self.padding_idx)
+        return F.embedding(source, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
+        """An Embedding whose weight is ``embeddings`` (a 2-D Tensor), frozen unless
+        ``freeze=False``; the row at ``padding_idx`` is kept as given.
+
+        Example::
+
+            emb = fastdl.nn.Embedding.from_pretrained(fastdl.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        """
+        if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+            shape = getattr(embeddings, "shape", None)
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got {shape}")
+        rows, cols = embeddings.shape
+        return cls(
+            rows,
+            cols,
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )

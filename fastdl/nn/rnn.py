@@ -1,6 +1,6 @@
-"""Recurrent layers: RNN, LSTM, RNNCell and LSTMCell, shaped like ``torch.nn``.
+"""Recurrent layers: RNN, LSTM, GRU and their cells, shaped like ``torch.nn``.
 
-Parameter names, shapes, gate order (LSTM: i, f, g, o), initialisation
+Parameter names, shapes, gate order (LSTM: i, f, g, o; GRU: r, z, n), initialisation
 (U(-1/sqrt(H), 1/sqrt(H)) for every parameter, in registration order) and the
 input/output shapes follow PyTorch. Each layer-direction is one autograd node over
 the whole sequence (see :mod:`fastdl.ops.rnn`). Every check on the input and the
@@ -21,11 +21,12 @@ from fastdl.nn import init
 from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
-from fastdl.ops.rnn import lstm_layer, rnn_layer
+from fastdl.ops.rnn import gru_layer, lstm_layer, rnn_layer
 from fastdl.ops.shape import cat, stack
 from fastdl.tensor import Tensor
 
 _NONLINEARITIES = ("tanh", "relu")
+_GATES = {"LSTM": 4, "GRU": 3}  # gate rows per hidden unit (1 for the Elman RNN)
 
 
 def _positive_int(name: str, argument: str, value: Any, minimum: int = 1) -> int:
@@ -51,7 +52,7 @@ def _check_state(name: str, argument: str, t: Any, expected: tuple, dtype: np.dt
 
 
 class RNNBase(Module):
-    """What RNN and LSTM share: parameters, checks, the loop over layers and directions."""
+    """What RNN, LSTM and GRU share: parameters, checks, the loop over layers and directions."""
 
     def __init__(
         self,
@@ -94,7 +95,7 @@ class RNNBase(Module):
         device, dtype = factory_kwargs(name, device, dtype)
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), 0
-        gates = 4 * self.hidden_size if mode == "LSTM" else self.hidden_size
+        gates = _GATES.get(mode, 1) * self.hidden_size
         directions = 2 if self.bidirectional else 1
         self._all_weights: list[list[str]] = []
         for layer in range(self.num_layers):
@@ -487,3 +488,87 @@ class LSTMCell(RNNCellBase):
         _, h_n, c_n = lstm_layer(seq, h0, c0, *self._weights())
         shape = x.shape[:-1] + (self.hidden_size,)
         return h_n.reshape(shape), c_n.reshape(shape)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, PyTorch's equations and gate order (r, z, n)::
+
+        r = sigmoid(x_t W_ir^T + b_ir + h W_hr^T + b_hr)
+        z = sigmoid(x_t W_iz^T + b_iz + h W_hz^T + b_hz)
+        n = tanh(x_t W_in^T + b_in + r * (h W_hn^T + b_hn))
+        h_t = (1 - z) * n + z * h
+
+    Shapes as :class:`RNN`: input (L, N, H_in), (N, L, H_in) with ``batch_first`` or
+    unbatched (L, H_in); ``hx`` (num_layers * D, N, H) or None (zeros). Returns
+    ``(output, h_n)``. ``weight_ih_l{k}`` is (3H, H_in) = [W_ir; W_iz; W_in], as in
+    PyTorch, so a torch ``state_dict`` loads as is.
+
+    Example::
+
+        gru = fastdl.nn.GRU(64, 256, num_layers=2)
+        output, h_n = gru(fastdl.randn(32, 8, 64))   # (32, 8, 256), (2, 8, 256)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        batched = self._check_input(x)
+        states = []
+        if hx is not None:
+            self._check_states([hx], ("h_0",), x, batched)
+            states = [hx]
+        output, (h_n,) = self._run(x, batched, states)
+        return output, h_n
+
+    def _layer(self, x, initial, weights, reverse):
+        return gru_layer(x, initial[0], *weights, reverse)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gate order r, z, n): input (N, H_in) or (H_in,); hx (N, H) or (H,),
+    None for zeros. Returns h'.
+
+    Example::
+
+        cell = fastdl.nn.GRUCell(10, 20)
+        h = cell(fastdl.randn(3, 10))            # (3, 20)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
+        self._check(x, [hx], ("hx",))
+        seq, (h0,) = _as_sequence(x, [hx])
+        _, h_n = gru_layer(seq, h0, *self._weights())
+        return h_n.reshape(x.shape[:-1] + (self.hidden_size,))

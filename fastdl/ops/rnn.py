@@ -1,6 +1,6 @@
 """Recurrent ops: one autograd Function per layer-direction over the whole sequence.
 
-``lstm_layer`` and ``rnn_layer`` run one layer in one direction: the forward kernel
+``lstm_layer``, ``gru_layer`` and ``rnn_layer`` run one layer in one direction: the forward kernel
 walks every time step inside the backend and saves what backpropagation through
 time needs, so the graph holds one node per layer-direction however long the
 sequence. A Function has one differentiable output, and a layer has three (the
@@ -49,7 +49,7 @@ class _Pick(Function):
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
         raise NotImplementedError(
-            "double backward (create_graph=True) through RNN/LSTM layers is not supported"
+            "double backward (create_graph=True) through RNN/LSTM/GRU layers is not supported"
         )
 
 
@@ -219,4 +219,68 @@ def rnn_layer(
     token = RNNLayer.apply(
         x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, reverse, results
     )
+    return tuple(_Pick.apply(token, results, i) for i in range(2))
+
+
+class GRULayer(Function):
+    """One GRU layer-direction; returns the token its two results are picked from."""
+
+    writes_leaf_grads = True
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results):
+        x, h0, weight_ih, weight_hh, bias_ih, bias_hh = _contiguous(
+            x, h0, weight_ih, weight_hh, bias_ih, bias_hh
+        )
+        length, n_batch, _ = x.shape
+        hsize = weight_hh.shape[1]
+        hidden = empty((length + 1, n_batch, hsize), x.dtype)
+        gates = empty((length, 4 * hsize, n_batch), x.dtype)
+        ctx.backend.gru_forward(
+            x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, hidden, gates
+        )
+        results.arrays = _sequence(hidden, reverse)
+        ctx.save_for_backward(x, weight_ih, weight_hh, hidden, gates)
+        ctx.reverse, ctx.results = reverse, results
+        return np.empty((0,), x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight_ih, weight_hh, hidden, gates = ctx.saved
+        grad_out, grad_h_n = ctx.results.take_grads()
+        need = ctx.needs_input_grad
+        dtype = x.dtype
+        grad_x = ctx.give(empty(x.shape, dtype)) if need[0] else None
+        grad_h0 = ctx.give(empty((x.shape[1], weight_hh.shape[1]), dtype)) if need[1] else None
+        grad_wih = _weight_grad(ctx, 2, weight_ih.shape, dtype)
+        grad_whh = _weight_grad(ctx, 3, weight_hh.shape, dtype)
+        grad_bih = _weight_grad(ctx, 4, weight_hh.shape[:1], dtype)  # None for an absent bias
+        grad_bhh = _weight_grad(ctx, 5, weight_hh.shape[:1], dtype)
+        ctx.backend.gru_backward(
+            x, weight_ih, weight_hh, ctx.reverse, hidden, gates, grad_out, grad_h_n,
+            grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh,
+        )  # fmt: skip
+        return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None, None
+
+
+def gru_layer(
+    x: Tensor,
+    h0: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer in one direction (gate order r, z, n): ``(output (L, N, H), h_n (N, H))``.
+
+    x is (L, N, I); h0 is (N, H) or None (zeros). Shapes and dtypes are checked by the
+    caller (``nn.GRU``); see ``backends.spec`` for the equations.
+
+    Example::
+
+        out, h_n = gru_layer(x, None, w_ih, w_hh, b_ih, b_hh)
+    """
+    results = _Results(2)
+    token = GRULayer.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results)
     return tuple(_Pick.apply(token, results, i) for i in range(2))

@@ -32,11 +32,28 @@ from fastdl.tensor import Tensor
 class _Chunk:
     """One flat buffer of a group, with its flat state arrays by name."""
 
-    def __init__(self, flat: FlatBuffer, initial: dict[str, float]) -> None:
+    def __init__(
+        self, flat: FlatBuffer, initial: dict[str, float], scalars: dict[str, float] | None = None
+    ) -> None:
         self.flat = flat
         self.state = {name: _filled(flat, v) for name, v in initial.items()}
         # Steps taken per parameter; the fused path runs while they agree.
         self.steps = np.zeros(len(flat.params), np.int64)
+        # Per-parameter numbers of the state (NAdam's mu_product, ASGD's eta and mu).
+        self.scalars = {
+            name: np.full(len(flat.params), v, np.float64) for name, v in (scalars or {}).items()
+        }
+
+    def positions(self, where: slice) -> np.ndarray:
+        """The parameter positions a step's ``where`` slice covers."""
+        if where == slice(None):
+            return np.arange(len(self.flat.params))
+        offsets = self.flat.offsets
+        return np.flatnonzero((offsets[:-1] == where.start) & (offsets[1:] == where.stop))
+
+    def uniform_scalars(self) -> bool:
+        """Whether every parameter holds the same state numbers (one fused call serves)."""
+        return all(np.all(v == v[0]) for v in self.scalars.values())
 
 
 def _filled(flat: FlatBuffer, value: float) -> Any:
@@ -134,6 +151,19 @@ def _state_array(value: Any, name: str, index: int, shape: tuple, dtype: Any) ->
     return array
 
 
+def _state_number(value: Any, name: str, index: int) -> float:
+    """A saved per-parameter state number (PyTorch saves a 0-d tensor) as a finite float."""
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if not _is_real(value) or not math.isfinite(float(value)):
+        raise ValueError(
+            f"state {name!r} of parameter {index} must be a finite number, got {value!r}"
+        )
+    return float(value)
+
+
 def _with_step_hooks(step: Callable) -> Callable:
     """Wrap an optimizer's ``step`` to run its step pre- and post-hooks around it (once,
     when a subclass's ``step`` calls ``super().step()``)."""
@@ -191,7 +221,9 @@ class Optimizer:
     before the first step), or override ``_initial_state(group)`` where a group's
     options decide which arrays it needs or their starting value, and implement
     ``_update(group, chunk, where, step)``: one kernel call on the ``where`` slice of
-    the chunk's flat buffers.
+    the chunk's flat buffers. State that is one number per parameter (NAdam's
+    ``mu_product``) comes from ``_initial_scalars(group)`` and lives in
+    ``chunk.scalars[name][chunk.positions(where)]``.
 
     An optimizer written the PyTorch way works too: it overrides ``step`` and keeps
     its state in ``self.state[p]`` (a dict per parameter, empty until first set).
@@ -266,7 +298,10 @@ class Optimizer:
         self._check_group(group)
         trainable = [p for p in params if p.requires_grad]
         initial = self._initial_state(group)
-        chunks = [_Chunk(flat, initial) for flat in flatten(trainable)] if trainable else []
+        scalars = self._initial_scalars(group)
+        chunks = (
+            [_Chunk(flat, initial, scalars) for flat in flatten(trainable)] if trainable else []
+        )
         for chunk in chunks:
             for pos, p in enumerate(chunk.flat.params):
                 self._where[id(p)] = (chunk, pos)
@@ -277,6 +312,11 @@ class Optimizer:
         """The state arrays ``group``'s parameters carry, by name, and their value
         before the first step."""
         return dict.fromkeys(self.state_names, 0.0)
+
+    def _initial_scalars(self, group: dict[str, Any]) -> dict[str, float]:
+        """The per-parameter numbers of the state (not arrays), by name, and their
+        value before the first step; none by default."""
+        return {}
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Raise ValueError unless ``group``'s options are ones a step can use (finite
@@ -309,6 +349,8 @@ class Optimizer:
         where = chunk.flat.slice(pos)
         for name, buf in chunk.state.items():
             entry[name] = Tensor._wrap(buf[where].reshape(p.shape))
+        for name, values in chunk.scalars.items():
+            entry[name] = float(values[pos])
         return entry
 
     def _stepped_params(self) -> Iterator[Tensor]:
@@ -386,7 +428,7 @@ class Optimizer:
         for group, chunk, has_grad in plan:
             if not any(has_grad):
                 continue
-            if all(has_grad) and np.all(chunk.steps == chunk.steps[0]):
+            if all(has_grad) and np.all(chunk.steps == chunk.steps[0]) and chunk.uniform_scalars():
                 chunk.steps += 1
                 self._update(group, chunk, slice(None), int(chunk.steps[0]))
                 continue
@@ -463,6 +505,8 @@ class Optimizer:
             shape = chunk.flat.params[pos].shape
             for name, buf in chunk.state.items():
                 entry[name] = _host_copy(buf[chunk.flat.slice(pos)].reshape(shape))
+            for name, values in chunk.scalars.items():
+                entry[name] = float(values[pos])
             state[index] = entry
         return state
 
@@ -553,6 +597,10 @@ class Optimizer:
                         "it is a sum of squares"
                     )
                 arrays[name] = array
+            for name in chunk.scalars:
+                if name not in entry:
+                    raise ValueError(f"state for parameter {index} lacks {name!r}")
+                arrays[name] = _state_number(entry[name], name, index)
             writes.append((chunk, pos, step, arrays))
         return loaded, writes
 
@@ -566,7 +614,7 @@ class Optimizer:
         ]
         chunks = [
             (chunk, dict(chunk.state), {n: _host_copy(b) for n, b in chunk.state.items()},
-             chunk.steps.copy())
+             chunk.steps.copy(), {n: v.copy() for n, v in chunk.scalars.items()})
             for chunks in self._chunks
             for chunk in chunks
         ]  # fmt: skip
@@ -575,7 +623,8 @@ class Optimizer:
             for group, saved in zip(self.param_groups, groups):
                 group.clear()
                 group.update(saved)
-            for chunk, arrays, values, steps in chunks:
+            for chunk, arrays, values, steps, scalars in chunks:
+                chunk.scalars = scalars
                 be = chunk.flat.backend()
                 chunk.state = arrays
                 for name, buf in arrays.items():
@@ -610,8 +659,15 @@ class Optimizer:
         for merged, chunks in zip(loaded, self._chunks):
             for chunk in chunks:
                 self._match_state(merged, chunk)
+        scalars = {
+            id(chunk): self._initial_scalars(merged)
+            for merged, chunks in zip(loaded, self._chunks)
+            for chunk in chunks
+        }
         for chunk, pos, step, arrays in writes:
             chunk.steps[pos] = step
+            for name, values in chunk.scalars.items():
+                values[pos] = scalars[id(chunk)][name] if arrays is None else arrays[name]
             where = chunk.flat.slice(pos)
             be = chunk.flat.backend()
             for name, buf in chunk.state.items():

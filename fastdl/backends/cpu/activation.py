@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from fastdl.backends import _jit_cache
+from fastdl.backends import activation_rules as rules
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
@@ -126,3 +127,31 @@ def act_forward(x, act, negative_slope, out):
 def act_backward(y, grad_out, act, negative_slope, grad_x):
     """grad_x = grad_out * act'(x), written in terms of the output y = act(x)."""
     _act_backward(y.ravel(), grad_out.ravel(), act_code(act), negative_slope, flat(grad_x))
+
+
+# -- activations differentiated from their input x (see fastdl.backends.activation_rules) --
+
+_value, _grad = rules.build(njit(inline="always", error_model="numpy"))
+
+
+@njit(cache=True, error_model="numpy")
+def _act_x_forward(x, code, alpha, beta, out):
+    for i in range(x.shape[0]):
+        out[i] = _value(code, x[i], alpha, beta)
+
+
+@njit(cache=True, error_model="numpy")
+def _act_x_backward(x, g, code, alpha, beta, grad_x):
+    for i in range(x.shape[0]):
+        grad_x[i] = _grad(code, x[i], g[i], alpha, beta)
+
+
+def act_x_forward(x, act, alpha, beta, out):
+    """out = act(x) elementwise, for the activations differentiated from x."""
+    _act_x_forward(x.ravel(), rules.code_of(act), float(alpha), float(beta), flat(out))
+
+
+def act_x_backward(x, grad_out, act, alpha, beta, grad_x):
+    """grad_x = grad_out * act'(x), from the input x."""
+    code = rules.code_of(act)
+    _act_x_backward(x.ravel(), grad_out.ravel(), code, float(alpha), float(beta), flat(grad_x))

@@ -1,4 +1,5 @@
-"""Optimizer steps over flat parameter buffers: SGD, Adam/AdamW, Adagrad, RMSprop (Numba).
+"""Optimizer steps over flat parameter buffers (Numba): SGD, Adam/AdamW, Adagrad, RMSprop,
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one
 float dtype.
@@ -9,8 +10,8 @@ step's scalars (bias corrections, step size, decay factor, formed once in double
 precision and rounded to the arrays' dtype), come from
 :mod:`fastdl.backends.optim_rules`, which the CUDA backend compiles too; so float32
 buffers are updated in float32 arithmetic as in PyTorch and in the reference backend.
-The C extension's steps (``cext/optim.py``, ``csrc/optim.c``) serve instead when it is
-available: :func:`cext_kernels`.
+The C extension's steps (``cext/optim.py``, ``csrc/optim.c``, ``csrc/optim_more.c``)
+serve instead when it is available: :func:`cext_kernels`.
 """
 
 from __future__ import annotations
@@ -140,4 +141,118 @@ def cext_kernels() -> dict:
         "adam_step": c_optim.adam_step,
         "adagrad_step": c_optim.adagrad_step,
         "rmsprop_step": c_optim.rmsprop_step,
+        **{
+            name: getattr(c_optim, name)
+            for name in (
+                "adadelta_step",
+                "nadam_step",
+                "adamax_step",
+                "radam_step",
+                "asgd_step",
+                "rprop_step",
+            )
+            if c_optim.built(name)  # an extension built before these stays on Numba
+        },
     }
+
+
+# -- Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop (the option flags are arguments, one
+# compiled loop each) --------------------------------------------------------------------
+
+_adadelta = njit(cache=True, inline="always", error_model="numpy")(rules.adadelta)
+_adamax = njit(cache=True, inline="always", error_model="numpy")(rules.adamax)
+_nadam = njit(cache=True, inline="always", error_model="numpy")(rules.nadam)
+_radam = njit(cache=True, inline="always", error_model="numpy")(rules.radam)
+_asgd = njit(cache=True, inline="always", error_model="numpy")(rules.asgd)
+_rprop = njit(cache=True, inline="always", error_model="numpy")(rules.rprop)
+
+
+@njit(cache=True, error_model="numpy")
+def _adadelta_loop(param, grad, square_avg, acc_delta, lr, rho, omr, eps, wd, sign, use_wd):
+    for i in range(param.size):
+        param[i], square_avg[i], acc_delta[i] = _adadelta(
+            param[i], grad[i], square_avg[i], acc_delta[i], lr, rho, omr, eps, wd, sign, use_wd
+        )
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    flags, scalars = rules.adadelta_options(param.dtype, lr, rho, eps, weight_decay, maximize)
+    _adadelta_loop(param, grad, square_avg, acc_delta, *scalars, *flags)
+
+
+@njit(cache=True, error_model="numpy")
+def _adamax_loop(param, grad, exp_avg, exp_inf, omb1, b2, clr, eps, wd, sign, use_wd):
+    for i in range(param.size):
+        param[i], exp_avg[i], exp_inf[i] = _adamax(
+            param[i], grad[i], exp_avg[i], exp_inf[i], omb1, b2, clr, eps, wd, sign, use_wd
+        )
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_decay,
+                maximize):  # fmt: skip
+    flags, scalars = rules.adamax_options(
+        param.dtype, step, lr, beta1, beta2, eps, weight_decay, maximize
+    )
+    _adamax_loop(param, grad, exp_avg, exp_inf, *scalars, *flags)
+
+
+@njit(cache=True, error_model="numpy")
+def _nadam_loop(param, grad, m, v, omb1, b2, omb2, bc2, eps, wd, decay, c_grad, c_avg, sign,
+                wd_mode):  # fmt: skip
+    for i in range(param.size):
+        param[i], m[i], v[i] = _nadam(param[i], grad[i], m[i], v[i], omb1, b2, omb2, bc2, eps,
+                                      wd, decay, c_grad, c_avg, sign, wd_mode)  # fmt: skip
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2, eps,
+               weight_decay, momentum_decay, decoupled_weight_decay, maximize):  # fmt: skip
+    flags, scalars = rules.nadam_options(
+        param.dtype, step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
+        decoupled_weight_decay, maximize,
+    )  # fmt: skip
+    _nadam_loop(param, grad, exp_avg, exp_avg_sq, *scalars, *flags)
+
+
+@njit(cache=True, error_model="numpy")
+def _radam_loop(param, grad, m, v, omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect, wd, decay,
+                sign, wd_mode, rectify):  # fmt: skip
+    for i in range(param.size):
+        param[i], m[i], v[i] = _radam(param[i], grad[i], m[i], v[i], omb1, b2, omb2, bc1, lr,
+                                      bc2_sqrt, eps, rect, wd, decay, sign, wd_mode,
+                                      rectify)  # fmt: skip
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+               decoupled_weight_decay, maximize):  # fmt: skip
+    flags, scalars = rules.radam_options(
+        param.dtype, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize
+    )
+    _radam_loop(param, grad, exp_avg, exp_avg_sq, *scalars, *flags)
+
+
+@njit(cache=True, error_model="numpy")
+def _asgd_loop(param, grad, ax, eta, decay, mu, wd, sign, use_wd, average):
+    for i in range(param.size):
+        param[i], ax[i] = _asgd(param[i], grad[i], ax[i], eta, decay, mu, wd, sign, use_wd,
+                                average)  # fmt: skip
+
+
+def asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize):
+    flags, scalars = rules.asgd_options(param.dtype, eta, mu, lambd, weight_decay, maximize)
+    _asgd_loop(param, grad, ax, *scalars, *flags)
+
+
+@njit(cache=True, error_model="numpy")
+def _rprop_loop(param, grad, prev, step_size, etaminus, etaplus, size_min, size_max, sign):
+    for i in range(param.size):
+        param[i], prev[i], step_size[i] = _rprop(param[i], grad[i], prev[i], step_size[i],
+                                                 etaminus, etaplus, size_min, size_max,
+                                                 sign)  # fmt: skip
+
+
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+               maximize):  # fmt: skip
+    _, scalars = rules.rprop_options(
+        param.dtype, etaminus, etaplus, step_size_min, step_size_max, maximize
+    )
+    _rprop_loop(param, grad, prev, step_size, *scalars)

@@ -440,3 +440,145 @@ def rnn_backward(
         grad_h0[...] = dh_rec.T
     grads = (grad_x, grad_weight_ih, grad_weight_hh, grad_bias)
     _weight_grads(x, weight_ih, hidden, reverse, dz_all, grads)
+
+
+# -- GRU ----------------------------------------------------------------------------------------
+# As the LSTM, with two differences: b_hn sits inside r * (W_hn h + b_hn), so the step needs
+# the recurrent GEMM's n third apart from the input projection's (both are kept in the saved
+# gates as b_n), and h_{t-1} reaches h_t directly (z * h), so the backward step carries that
+# part of dh_{t-1} in dh_dir next to the GEMM's W_hh^T @ dgates. The input side and the hidden
+# side get separate gate gradients (they differ in the n third: dn against dn * r). The
+# scratch arrays have names of their own, so a model mixing GRU and LSTM layers keeps both.
+
+
+@njit(cache=True, error_model="numpy")
+def _gru_step(xp, gh, bias, t, gates, h_state):
+    """gates[t] = [r, z, n, b_n]^T of step t; h_state (H, N) from h_{t-1} to h_t in place.
+    bias (4H,) = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn]."""
+    hsize = h_state.shape[0]
+    n_batch = h_state.shape[1]
+    for j in range(hsize):
+        xr, xz, xn = xp[t, j], xp[t, hsize + j], xp[t, 2 * hsize + j]
+        hr, hz, hn = gh[j], gh[hsize + j], gh[2 * hsize + j]
+        sr, sz = gates[t, j], gates[t, hsize + j]
+        sn, sb = gates[t, 2 * hsize + j], gates[t, 3 * hsize + j]
+        br, bz, bn, bhn = bias[j], bias[hsize + j], bias[2 * hsize + j], bias[3 * hsize + j]
+        h = h_state[j]
+        for n in range(n_batch):
+            r = _sigmoid(xr[n] + hr[n] + br)
+            z = _sigmoid(xz[n] + hz[n] + bz)
+            b_n = hn[n] + bhn
+            c = _tanh(xn[n] + bn + r * b_n)
+            sr[n] = r
+            sz[n] = z
+            sn[n] = c
+            sb[n] = b_n
+            h[n] = c + z * (h[n] - c)
+
+
+@njit(cache=True, error_model="numpy")
+def _gru_step_backward(t, gates, h_prev, dh_out, dh_rec, dh_dir, dgh, da_all, db_all):
+    """The gate gradients of step t: dgh (3H, N) and db_all[:, t] on the hidden side,
+    da_all[:, t] on the input side; dh = dh_out + dh_rec + dh_dir, and dh_dir becomes
+    dh * z, the direct part of dh_{t-1}."""
+    hsize = h_prev.shape[0]
+    n_batch = h_prev.shape[1]
+    for j in range(hsize):
+        gr, gz = gates[t, j], gates[t, hsize + j]
+        gn, gb = gates[t, 2 * hsize + j], gates[t, 3 * hsize + j]
+        dh_o, dh_r, dh_d, hp = dh_out[j], dh_rec[j], dh_dir[j], h_prev[j]
+        sr, sz, sn = dgh[j], dgh[hsize + j], dgh[2 * hsize + j]
+        ar, az, an = da_all[j, t], da_all[hsize + j, t], da_all[2 * hsize + j, t]
+        br, bz, bn = db_all[j, t], db_all[hsize + j, t], db_all[2 * hsize + j, t]
+        for n in range(n_batch):
+            dh = dh_o[n] + dh_r[n] + dh_d[n]
+            r = gr[n]
+            z = gz[n]
+            c = gn[n]
+            one = _one(r)
+            dn = dh * (one - z) * (one - c * c)
+            dz = dh * (hp[n] - c) * z * (one - z)
+            dr = dn * gb[n] * r * (one - r)
+            dnr = dn * r
+            dh_d[n] = dh * z
+            sr[n] = dr
+            sz[n] = dz
+            sn[n] = dnr
+            ar[n] = dr
+            az[n] = dz
+            an[n] = dn
+            br[n] = dr
+            bz[n] = dz
+            bn[n] = dnr
+
+
+def _gru_bias(bias_ih, bias_hh, hsize, dtype):
+    """[b_ir + b_hr, b_iz + b_hz, b_in, b_hn], zeros for an absent bias."""
+    bias = np.zeros(4 * hsize, dtype)
+    if bias_ih is not None:
+        bias[: 3 * hsize] += bias_ih
+    if bias_hh is not None:
+        bias[: 2 * hsize] += bias_hh[: 2 * hsize]
+        bias[3 * hsize :] = bias_hh[2 * hsize :]
+    return bias
+
+
+def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, hidden, gates):
+    """One GRU layer-direction over the sequence; see the spec for the layouts."""
+    length, n_batch, _ = x.shape
+    rows, hsize = weight_hh.shape
+    xp = _scratch("gru_xp", (length, rows, n_batch), x.dtype)
+    np.matmul(weight_ih, x.transpose(0, 2, 1), out=xp)
+    bias = _gru_bias(bias_ih, bias_hh, hsize, x.dtype)
+    first, _ = _slots(length, reverse)
+    h_state = _initial(h0, (hsize, n_batch), x.dtype)
+    hidden[first] = h_state.T
+    gh = np.zeros((rows, n_batch), x.dtype)  # h_{-1} = 0 needs no GEMM
+    for s in range(length):
+        t, _, cur = _step_slots(s, length, reverse)
+        if s > 0 or h0 is not None:
+            np.matmul(weight_hh, h_state, out=gh)
+        _gru_step(xp, gh, bias, t, gates, h_state)
+        _transpose(h_state, hidden[cur])
+
+
+def gru_backward(
+    x,
+    weight_ih,
+    weight_hh,
+    reverse,
+    hidden,
+    gates,
+    grad_out,
+    grad_h_n,
+    grad_x,
+    grad_h0,
+    grad_weight_ih,
+    grad_weight_hh,
+    grad_bias_ih,
+    grad_bias_hh,
+):
+    """Backpropagation through time for gru_forward; a grad_* that is None is skipped."""
+    length, n_batch, _ = x.shape
+    rows, hsize = weight_hh.shape
+    dtype = x.dtype
+    dh_rec = np.zeros((hsize, n_batch), dtype)
+    dh_dir = _initial(grad_h_n, (hsize, n_batch), dtype)
+    h_prev = np.empty((hsize, n_batch), dtype)
+    dgh = _scratch("gru_dgates", (rows, n_batch), dtype)
+    da_all = _scratch("gru_da_all", (rows, length, n_batch), dtype)
+    db_all = _scratch("gru_db_all", (rows, length, n_batch), dtype)
+
+    def step(t, prev, cur, dh_out):
+        _transpose(hidden[prev], h_prev)
+        _gru_step_backward(t, gates, h_prev, dh_out, dh_rec, dh_dir, dgh, da_all, db_all)
+        return dgh
+
+    need_h0 = grad_h0 is not None
+    _backward_loop(step, weight_hh, grad_out, hidden, reverse, dh_rec, need_h0)
+    if need_h0:
+        grad_h0[...] = (dh_rec + dh_dir).T
+    _weight_grads(
+        x, weight_ih, hidden, reverse, da_all, (grad_x, grad_weight_ih, None, grad_bias_ih)
+    )
+    _weight_grads(x, weight_ih, hidden, reverse, db_all, (None, None, grad_weight_hh, grad_bias_hh))

@@ -25,6 +25,7 @@ from functools import cache
 import numpy as np
 from numba import config, cuda
 
+from fastdl.backends import activation_rules as rules
 from fastdl.backends.cuda import _launch
 from fastdl.backends.cuda.linear import _activation, _derivative
 from fastdl.backends.cuda.softmax import signature
@@ -83,3 +84,50 @@ def act_backward(y, grad_out, act, negative_slope, grad_x):
     launch_flat(
         kernel, grad_x.size, flat(y), flat(grad_out), dtype.type(negative_slope), flat(grad_x)
     )
+
+
+# -- activations differentiated from their input x (see fastdl.backends.activation_rules) --
+
+
+@cache
+def _rules():
+    return rules.build(cuda.jit(device=True, inline=True))
+
+
+@cache
+def _x_forward_kernel(act, dtype):
+    value, code = _rules()[0], rules.code_of(act)
+
+    def forward(x, alpha, beta, out):
+        i = cuda.grid(1)
+        if i < out.size:
+            out[i] = value(code, x[i], alpha, beta)
+
+    return cuda.jit(signature(dtype, "v", "s", "s", "v"))(forward)
+
+
+@cache
+def _x_backward_kernel(act, dtype):
+    grad, code = _rules()[1], rules.code_of(act)
+
+    def backward(x, grad_out, alpha, beta, grad_x):
+        i = cuda.grid(1)
+        if i < grad_x.size:
+            grad_x[i] = grad(code, x[i], grad_out[i], alpha, beta)
+
+    return cuda.jit(signature(dtype, "v", "v", "s", "s", "v"))(backward)
+
+
+def act_x_forward(x, act, alpha, beta, out):
+    """out = act(x) elementwise, for the activations differentiated from x."""
+    dtype = np.dtype(out.dtype)
+    kernel = _x_forward_kernel(act, dtype)
+    launch_flat(kernel, out.size, flat(x), dtype.type(alpha), dtype.type(beta), flat(out))
+
+
+def act_x_backward(x, grad_out, act, alpha, beta, grad_x):
+    """grad_x = grad_out * act'(x), from the input x."""
+    dtype = np.dtype(grad_x.dtype)
+    kernel = _x_backward_kernel(act, dtype)
+    args = flat(x), flat(grad_out), dtype.type(alpha), dtype.type(beta), flat(grad_x)
+    launch_flat(kernel, grad_x.size, *args)

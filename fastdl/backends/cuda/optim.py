@@ -1,4 +1,5 @@
-"""Optimizer steps over flat parameter buffers on the GPU: SGD, Adam/AdamW, Adagrad, RMSprop.
+"""Optimizer steps over flat parameter buffers on the GPU: SGD, Adam/AdamW, Adagrad, RMSprop,
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop.
 
 Shape legend: ``P`` flat parameter count; every array is (P,) and shares one float
 dtype.
@@ -190,3 +191,157 @@ def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, 
     buffers = (momentum_buffer if use_momentum else param, grad_avg if centered else param)
     kernel = _rmsprop_kernel(*flags)
     _launch_flat(kernel, param.size, param, grad, square_avg, *buffers, *scalars)
+
+
+# -- Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop ------------------------------------------
+
+_adadelta = cuda.jit(device=True, inline=True)(rules.adadelta)
+_adamax = cuda.jit(device=True, inline=True)(rules.adamax)
+_nadam = cuda.jit(device=True, inline=True)(rules.nadam)
+_radam = cuda.jit(device=True, inline=True)(rules.radam)
+_asgd = cuda.jit(device=True, inline=True)(rules.asgd)
+_rprop = cuda.jit(device=True, inline=True)(rules.rprop)
+
+
+@cache
+def _adadelta_kernel(use_wd):
+    @cuda.jit(cache=True)
+    def adadelta(param, grad, square_avg, acc_delta, lr, rho, omr, eps, wd, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, sq, acc = _adadelta(param[i], grad[i], square_avg[i], acc_delta[i], lr, rho, omr,
+                                   eps, wd, sign, use_wd)  # fmt: skip
+            param[i] = p
+            square_avg[i] = sq
+            acc_delta[i] = acc
+            i += stride
+
+    return adadelta
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    flags, scalars = rules.adadelta_options(param.dtype, lr, rho, eps, weight_decay, maximize)
+    kernel = _adadelta_kernel(*flags)
+    _launch_flat(kernel, param.size, param, grad, square_avg, acc_delta, *scalars)
+
+
+@cache
+def _adamax_kernel(use_wd):
+    @cuda.jit(cache=True)
+    def adamax(param, grad, exp_avg, exp_inf, omb1, b2, clr, eps, wd, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, m, u = _adamax(param[i], grad[i], exp_avg[i], exp_inf[i], omb1, b2, clr, eps, wd,
+                              sign, use_wd)  # fmt: skip
+            param[i] = p
+            exp_avg[i] = m
+            exp_inf[i] = u
+            i += stride
+
+    return adamax
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_decay,
+                maximize):  # fmt: skip
+    flags, scalars = rules.adamax_options(
+        param.dtype, step, lr, beta1, beta2, eps, weight_decay, maximize
+    )
+    _launch_flat(_adamax_kernel(*flags), param.size, param, grad, exp_avg, exp_inf, *scalars)
+
+
+@cache
+def _nadam_kernel(wd_mode):
+    @cuda.jit(cache=True)
+    def nadam(param, grad, m, v, omb1, b2, omb2, bc2, eps, wd, decay, c_grad, c_avg, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, mi, vi = _nadam(param[i], grad[i], m[i], v[i], omb1, b2, omb2, bc2, eps, wd, decay,
+                               c_grad, c_avg, sign, wd_mode)  # fmt: skip
+            param[i] = p
+            m[i] = mi
+            v[i] = vi
+            i += stride
+
+    return nadam
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2, eps,
+               weight_decay, momentum_decay, decoupled_weight_decay, maximize):  # fmt: skip
+    flags, scalars = rules.nadam_options(
+        param.dtype, step, mu_product, lr, beta1, beta2, eps, weight_decay, momentum_decay,
+        decoupled_weight_decay, maximize,
+    )  # fmt: skip
+    _launch_flat(_nadam_kernel(*flags), param.size, param, grad, exp_avg, exp_avg_sq, *scalars)
+
+
+@cache
+def _radam_kernel(wd_mode, rectify):
+    @cuda.jit(cache=True)
+    def radam(param, grad, m, v, omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect, wd, decay, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, mi, vi = _radam(param[i], grad[i], m[i], v[i], omb1, b2, omb2, bc1, lr, bc2_sqrt,
+                               eps, rect, wd, decay, sign, wd_mode, rectify)  # fmt: skip
+            param[i] = p
+            m[i] = mi
+            v[i] = vi
+            i += stride
+
+    return radam
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+               decoupled_weight_decay, maximize):  # fmt: skip
+    flags, scalars = rules.radam_options(
+        param.dtype, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize
+    )
+    _launch_flat(_radam_kernel(*flags), param.size, param, grad, exp_avg, exp_avg_sq, *scalars)
+
+
+@cache
+def _asgd_kernel(use_wd, average):
+    @cuda.jit(cache=True)
+    def asgd(param, grad, ax, eta, decay, mu, wd, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, a = _asgd(param[i], grad[i], ax[i], eta, decay, mu, wd, sign, use_wd, average)
+            param[i] = p
+            ax[i] = a
+            i += stride
+
+    return asgd
+
+
+def asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize):
+    flags, scalars = rules.asgd_options(param.dtype, eta, mu, lambd, weight_decay, maximize)
+    _launch_flat(_asgd_kernel(*flags), param.size, param, grad, ax, *scalars)
+
+
+@cache
+def _rprop_kernel():
+    @cuda.jit(cache=True)
+    def rprop(param, grad, prev, step_size, etaminus, etaplus, size_min, size_max, sign):
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < param.size:
+            p, g, s = _rprop(param[i], grad[i], prev[i], step_size[i], etaminus, etaplus,
+                             size_min, size_max, sign)  # fmt: skip
+            param[i] = p
+            prev[i] = g
+            step_size[i] = s
+            i += stride
+
+    return rprop
+
+
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+               maximize):  # fmt: skip
+    _, scalars = rules.rprop_options(
+        param.dtype, etaminus, etaplus, step_size_min, step_size_max, maximize
+    )
+    _launch_flat(_rprop_kernel(), param.size, param, grad, prev, step_size, *scalars)

@@ -16,7 +16,11 @@ operands read in place, transposed by flag):
   is None). After the loop grad_weight_ih (with grad_bias summed in its epilogue),
   grad_weight_hh and grad_x are one GEMM each over all steps. Launches: 2L + 3 at most.
 
-Layouts. The LSTM forward computes transposed, as the saved gates (L,G,N) and cells
+The GRU follows the LSTM's structure; its backward step also carries the direct part of
+dh_{t-1} (z * dh) and writes the input-side and hidden-side gate gradients (they differ in
+the n third), and grad_h0 adds that direct part to the last GEMM: one launch more.
+
+Layouts. The LSTM and GRU forwards compute transposed, as the saved gates (L,G,N) and cells
 (L+1,H,N) are: the projection (G, L*N) = W_ih @ x^T and the recurrent term (G, N) =
 W_hh @ h^T, so its pointwise kernel (a thread per (unit, sample), samples fastest)
 reads and writes coalesced everywhere but the h_t store into hidden (N,H). The
@@ -44,7 +48,7 @@ import numba
 import numpy as np
 from numba import config, cuda, types
 
-from fastdl.backends.cuda import _launch
+from fastdl.backends.cuda import _launch, generic
 from fastdl.backends.cuda.linear import SIGMOID, TANH, _activation, _column_sum, _derivative, _gemm
 
 # The simulator runs a Python thread per CUDA thread: small blocks there.
@@ -404,3 +408,157 @@ def rnn_backward(
     _weight_grads(
         x, weight_ih, hidden, reverse, dz, grad_x, grad_weight_ih, grad_weight_hh, grad_bias
     )
+
+
+# -- GRU -------------------------------------------------------------------------------
+
+
+@cache
+def _gru_step_kernel(dtype):
+    """One forward step from xp (3H, L*N) and gh (3H, N), transposed, n fastest."""
+    sigmoid, tanh = _activation(SIGMOID, dtype), _activation(TANH, dtype)
+    zero = dtype.type(0)
+    t_ = numba.from_dtype(dtype)
+    m, v, b, i8 = t_[:, ::1], t_[::1], types.boolean, types.int64
+    s3 = t_[:, :, ::1]
+
+    def step(xp, gh, bias_ih, bias_hh, h0, hidden, gates, t, prev, cur,
+             first, recurrent, has_h0, has_bih, has_bhh):  # fmt: skip
+        e = cuda.grid(1)
+        n_batch, hsize = hidden.shape[1], hidden.shape[2]
+        if e >= hsize * n_batch:
+            return
+        j = e // n_batch
+        n = e - j * n_batch
+        if first:
+            h_prev = h0[n, j] if has_h0 else zero
+            hidden[prev, n, j] = h_prev
+        else:
+            h_prev = hidden[prev, n, j]
+        col = t * n_batch + n
+        a = cuda.local.array(3, t_)
+        g = cuda.local.array(3, t_)
+        for q in range(3):
+            row = q * hsize + j
+            a[q] = xp[row, col] + (bias_ih[row] if has_bih else zero)
+            g[q] = (gh[row, n] if recurrent else zero) + (bias_hh[row] if has_bhh else zero)
+        r = sigmoid(a[0] + g[0], zero)
+        z = sigmoid(a[1] + g[1], zero)
+        c = tanh(a[2] + r * g[2], zero)
+        gates[t, j, n] = r
+        gates[t, hsize + j, n] = z
+        gates[t, 2 * hsize + j, n] = c
+        gates[t, 3 * hsize + j, n] = g[2]
+        hidden[cur, n, j] = c + z * (h_prev - c)
+
+    sig = numba.void(m, m, v, v, m, s3, s3, i8, i8, i8, b, b, b, b, b)
+    return cuda.jit(sig)(step)
+
+
+def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, hidden, gates):
+    """One GRU layer-direction over the sequence (spec layouts): 2L + 1 launches."""
+    length, n_batch, features = x.shape
+    rows, hsize = weight_hh.shape
+    dtype = np.dtype(x.dtype)
+    xp = _scratch("gru_xp", (rows, length * n_batch), dtype)
+    gh = _scratch("gru_gh", (rows, n_batch), dtype)
+    _gemm(weight_ih, False, x.reshape(length * n_batch, features), True, xp)
+    kernel = _gru_step_kernel(dtype)
+    h0_arg = _or_placeholder(h0, dtype, 2)
+    bih, bhh = _or_placeholder(bias_ih, dtype, 1), _or_placeholder(bias_hh, dtype, 1)
+    for s in range(length):
+        t, prev, cur = _step_slots(s, length, reverse)
+        recurrent = s > 0 or h0 is not None
+        if recurrent:
+            _gemm(weight_hh, False, hidden[prev] if s > 0 else h0, True, gh)
+        _launch.launch(
+            kernel, hsize * n_batch,
+            xp, gh, bih, bhh, h0_arg, hidden, gates, t, prev, cur,
+            s == 0, recurrent, h0 is not None, bias_ih is not None, bias_hh is not None,
+            block=BLOCK,
+        )  # fmt: skip
+
+
+@cache
+def _gru_step_backward_kernel(dtype):
+    """One backward step: da[t], db[t] (rows t*N.., natural layout), units fastest; dh_dir
+    becomes z * dh (read from dh_in: grad_h_n at the first step, dh_dir after)."""
+    zero, one = dtype.type(0), dtype.type(1)
+    t_ = numba.from_dtype(dtype)
+    m, b, i8 = t_[:, ::1], types.boolean, types.int64
+    s3 = t_[:, :, ::1]
+
+    def step(gates, hidden, grad_out, dh_rec, dh_in, dh_dir, da, db, t, prev,
+             has_go, has_rec, has_in):  # fmt: skip
+        e = cuda.grid(1)
+        n_batch, hsize = hidden.shape[1], hidden.shape[2]
+        if e >= hsize * n_batch:
+            return
+        n = e // hsize
+        j = e - n * hsize
+        dh = grad_out[t, n, j] if has_go else zero
+        if has_rec:
+            dh += dh_rec[n, j]
+        if has_in:
+            dh += dh_in[n, j]
+        r = gates[t, j, n]
+        z = gates[t, hsize + j, n]
+        c = gates[t, 2 * hsize + j, n]
+        dn = dh * (one - z) * (one - c * c)
+        dz = dh * (hidden[prev, n, j] - c) * z * (one - z)
+        dr = dn * gates[t, 3 * hsize + j, n] * r * (one - r)
+        row = t * n_batch + n
+        da[row, j] = dr
+        da[row, hsize + j] = dz
+        da[row, 2 * hsize + j] = dn
+        db[row, j] = dr
+        db[row, hsize + j] = dz
+        db[row, 2 * hsize + j] = dn * r
+        dh_dir[n, j] = dh * z
+
+    return cuda.jit(numba.void(s3, s3, s3, m, m, m, m, m, i8, i8, b, b, b))(step)
+
+
+def gru_backward(
+    x,
+    weight_ih,
+    weight_hh,
+    reverse,
+    hidden,
+    gates,
+    grad_out,
+    grad_h_n,
+    grad_x,
+    grad_h0,
+    grad_weight_ih,
+    grad_weight_hh,
+    grad_bias_ih,
+    grad_bias_hh,
+):
+    """Backpropagation through time for gru_forward: at most 2L + 4 launches."""
+    length, n_batch, _ = x.shape
+    rows, hsize = weight_hh.shape
+    dtype = np.dtype(x.dtype)
+    da = _scratch("gru_da", (length * n_batch, rows), dtype)
+    db = _scratch("gru_db", (length * n_batch, rows), dtype)
+    dh_rec = _scratch("gru_dh", (n_batch, hsize), dtype)
+    dh_dir = _scratch("gru_dh_dir", (n_batch, hsize), dtype)
+    kernel = _gru_step_backward_kernel(dtype)
+    go = _or_placeholder(grad_out, dtype, 3)
+    for s in range(length - 1, -1, -1):
+        t, prev, _ = _step_slots(s, length, reverse)
+        first = s == length - 1
+        dh_in = _or_placeholder(grad_h_n, dtype, 2) if first else dh_dir
+        _launch.launch(
+            kernel, hsize * n_batch,
+            gates, hidden, go, dh_rec, dh_in, dh_dir, da, db, t, prev,
+            grad_out is not None, not first, not first or grad_h_n is not None,
+            block=BLOCK,
+        )  # fmt: skip
+        if s > 0 or grad_h0 is not None:
+            rows_t = db[t * n_batch : (t + 1) * n_batch]
+            _gemm(rows_t, False, weight_hh, False, dh_rec if s > 0 else grad_h0)
+    if grad_h0 is not None:
+        generic.add(grad_h0, dh_dir, grad_h0)
+    _weight_grads(x, weight_ih, hidden, reverse, da, grad_x, grad_weight_ih, None, grad_bias_ih)
+    _weight_grads(x, weight_ih, hidden, reverse, db, None, None, grad_weight_hh, grad_bias_hh)

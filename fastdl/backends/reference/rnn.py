@@ -183,3 +183,65 @@ def rnn_backward(
         grad_h0[...] = dh
     grads = (grad_x, grad_weight_ih, grad_weight_hh, grad_bias)
     _sum_over_steps(x, weight_ih, hidden, reverse, dz, grads)
+
+
+def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, hidden, gates):
+    """r, z = sigmoid(a_r + b_r), sigmoid(a_z + b_z); n = tanh(a_n + r * b_n);
+    h = (1 - z) * n + z * h, with a = x_t W_ih^T + b_ih and b = h W_hh^T + b_hh."""
+    length, n_batch, _ = x.shape
+    hsize = weight_hh.shape[1]
+    w_ih, w_hh = weight_ih.astype(np.float64), weight_hh.astype(np.float64)
+    b_ih, b_hh = _f64(bias_ih, 3 * hsize), _f64(bias_hh, 3 * hsize)
+    h = _f64(h0, (n_batch, hsize))
+    hidden[length if reverse else 0] = h
+    for t in _times(length, reverse):
+        a = x[t].astype(np.float64) @ w_ih.T + b_ih
+        b = h @ w_hh.T + b_hh
+        r = _sigmoid(a[:, :hsize] + b[:, :hsize])
+        z = _sigmoid(a[:, hsize : 2 * hsize] + b[:, hsize : 2 * hsize])
+        b_n = b[:, 2 * hsize :]
+        n = np.tanh(a[:, 2 * hsize :] + r * b_n)
+        h = (1 - z) * n + z * h
+        hidden[_slots(t, reverse)[1]] = h
+        gates[t] = np.concatenate([r, z, n, b_n], axis=1).T
+
+
+def gru_backward(
+    x,
+    weight_ih,
+    weight_hh,
+    reverse,
+    hidden,
+    gates,
+    grad_out,
+    grad_h_n,
+    grad_x,
+    grad_h0,
+    grad_weight_ih,
+    grad_weight_hh,
+    grad_bias_ih,
+    grad_bias_hh,
+):
+    """Backpropagation through time for gru_forward, from the saved gates and states."""
+    length, n_batch, _ = x.shape
+    hsize = weight_hh.shape[1]
+    w_hh = weight_hh.astype(np.float64)
+    dh = _f64(grad_h_n, (n_batch, hsize))
+    da = np.zeros((length, n_batch, 3 * hsize))  # the gradient of a (input side)
+    db = np.zeros((length, n_batch, 3 * hsize))  # the gradient of b (hidden side)
+    for t in reversed(_times(length, reverse)):
+        prev, _ = _slots(t, reverse)
+        r, z, n, b_n = np.split(gates[t].T.astype(np.float64), 4, axis=1)
+        h_prev = hidden[prev].astype(np.float64)
+        if grad_out is not None:
+            dh = dh + grad_out[t]
+        dn = dh * (1 - z) * (1 - n**2)
+        dz = dh * (h_prev - n) * z * (1 - z)
+        dr = dn * b_n * r * (1 - r)
+        da[t] = np.concatenate([dr, dz, dn], axis=1)
+        db[t] = np.concatenate([dr, dz, dn * r], axis=1)
+        dh = dh * z + db[t] @ w_hh
+    if grad_h0 is not None:
+        grad_h0[...] = dh
+    _sum_over_steps(x, weight_ih, hidden, reverse, da, (grad_x, grad_weight_ih, None, grad_bias_ih))
+    _sum_over_steps(x, weight_ih, hidden, reverse, db, (None, None, grad_weight_hh, grad_bias_hh))

@@ -1,4 +1,4 @@
-"""Recurrent layers: Elman RNN and LSTM, one layer-direction over a whole sequence.
+"""Recurrent layers: Elman RNN, LSTM and GRU, one layer-direction over a whole sequence.
 
 Shape legend: L steps, N batch, I input features, H hidden units. ``reverse`` walks the
 sequence from t = L-1 down to 0. State buffers have L+1 slots: the initial state in
@@ -235,5 +235,114 @@ KERNELS: tuple[Kernel, ...] = (
         "(act' from h: 1 - h^2 for tanh, h > 0 for relu). " + _RNN_BACKWARD_DOC,
         _rnn_backward_sample(lstm=False),
         options=_RNN_BACKWARD_OPTIONS,
+    ),
+)
+
+
+# -- GRU -------------------------------------------------------------------------------------
+
+
+def _gru_forward_sample(rng, dtype, reverse=False, h0=True, bias_ih=True, bias_hh=True):
+    length, n, features, h = _rnn_dims(rng)
+    scale = 1.0 / np.sqrt(h)
+    return {
+        "x": randn(rng, (length, n, features), dtype),
+        "h0": randn(rng, (n, h), dtype) if h0 else None,
+        "weight_ih": (2 * scale * randn(rng, (3 * h, features), dtype)).astype(dtype),
+        "weight_hh": (2 * scale * randn(rng, (3 * h, h), dtype)).astype(dtype),
+        "bias_ih": randn(rng, (3 * h,), dtype) if bias_ih else None,
+        "bias_hh": randn(rng, (3 * h,), dtype) if bias_hh else None,
+        "reverse": reverse,
+        "hidden": empty((length + 1, n, h), dtype),
+        "gates": empty((length, 4 * h, n), dtype),
+    }
+
+
+_GRU_GIVEN = (("grad_out", "grad_h_n"), ("grad_h_n",), ("grad_out",))
+_GRU_ASKED = (
+    ("grad_x", "grad_h0", "grad_weight_ih", "grad_weight_hh", "grad_bias_ih", "grad_bias_hh"),
+    ("grad_x", "grad_h0"),
+    ("grad_weight_ih", "grad_weight_hh", "grad_bias_ih", "grad_bias_hh"),
+    ("grad_h0", "grad_bias_hh"),
+)
+
+
+def _gru_backward_sample(rng, dtype, reverse=False, given=_GRU_GIVEN[0], asked=_GRU_ASKED[0]):
+    length, n, features, h = _rnn_dims(rng)
+    gates = rng.uniform(0.0, 1.0, (length, 4 * h, n))
+    gates[:, 2 * h : 3 * h] = 2 * gates[:, 2 * h : 3 * h] - 1  # n = tanh(...)
+    gates[:, 3 * h :] = rng.standard_normal((length, h, n))  # W_hn h + b_hn
+    shapes = {
+        "grad_out": (length, n, h),
+        "grad_h_n": (n, h),
+        "grad_x": (length, n, features),
+        "grad_h0": (n, h),
+        "grad_weight_ih": (3 * h, features),
+        "grad_weight_hh": (3 * h, h),
+        "grad_bias_ih": (3 * h,),
+        "grad_bias_hh": (3 * h,),
+    }
+    args = {
+        "x": randn(rng, (length, n, features), dtype),
+        "weight_ih": randn(rng, (3 * h, features), dtype),
+        "weight_hh": (randn(rng, (3 * h, h), dtype) / np.sqrt(h)).astype(dtype),
+        "reverse": reverse,
+        "hidden": np.tanh(2 * rng.standard_normal((length + 1, n, h))).astype(dtype),
+        "gates": gates.astype(dtype),
+    }
+    for name in ("grad_out", "grad_h_n"):
+        args[name] = randn(rng, shapes[name], dtype) if name in given else None
+    for name in _GRU_ASKED[0]:
+        args[name] = empty(shapes[name], dtype) if name in asked else None
+    return args
+
+
+KERNELS += (
+    Kernel(
+        "gru_forward",
+        "rnn",
+        ("x", "h0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "reverse", "hidden", "gates"),
+        ("hidden", "gates"),
+        "One GRU layer-direction over the sequence, PyTorch's equations and gate order "
+        "(r, z, n), R = 3H: with a = x_t W_ih^T + b_ih and b = h W_hh^T + b_hh split in thirds, "
+        "r = sigmoid(a_r + b_r), z = sigmoid(a_z + b_z), n = tanh(a_n + r * b_n), "
+        "h = (1 - z) * n + z * h. " + _RNN_STATE_DOC + " Saved for backward: gates (L,4H,N), "
+        "gates[t] = [r, z, n, b_n]^T of time t transposed (b_n = h W_hn^T + b_hn).",
+        _gru_forward_sample,
+        options=each(reverse=(False, True), h0=_PRESENT, bias_ih=_PRESENT, bias_hh=_PRESENT),
+    ),
+    Kernel(
+        "gru_backward",
+        "rnn",
+        (
+            "x",
+            "weight_ih",
+            "weight_hh",
+            "reverse",
+            "hidden",
+            "gates",
+            "grad_out",
+            "grad_h_n",
+            "grad_x",
+            "grad_h0",
+            "grad_weight_ih",
+            "grad_weight_hh",
+            "grad_bias_ih",
+            "grad_bias_hh",
+        ),
+        (
+            "grad_x",
+            "grad_h0",
+            "grad_weight_ih",
+            "grad_weight_hh",
+            "grad_bias_ih",
+            "grad_bias_hh",
+        ),
+        "Backpropagation through time for gru_forward from its saved hidden and gates. "
+        "grad_out (L,N,H) and grad_h_n (N,H) may be None (zero); each grad_* output may be "
+        "None (not computed); grad_bias_ih and grad_bias_hh (3H,) differ in their n third "
+        "(b_hn sits inside r * (...)). Overwrites.",
+        _gru_backward_sample,
+        options=each(reverse=(False, True), given=_GRU_GIVEN, asked=_GRU_ASKED),
     ),
 )

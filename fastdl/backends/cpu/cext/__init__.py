@@ -20,10 +20,11 @@ Example::
     >>> status["gemm_isa"] in ("AVX-512F", "AVX2+FMA", "portable C")  # run-time choice
     True
     >>> sorted(cext.kernels())  # doctest: +NORMALIZE_WHITESPACE
-    ['adagrad_step', 'adam_step', 'col2im', 'conv2d', 'conv2d_backward',
-     'gemm_bias_act', 'gemm_bias_act_backward', 'im2col', 'linear', 'linear_act',
-     'linear_act_backward', 'linear_backward', 'philox_bernoulli', 'philox_normal',
-     'philox_uint32', 'philox_uniform', 'rmsprop_step', 'sgd_step']
+    ['adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'asgd_step', 'col2im',
+     'conv2d', 'conv2d_backward', 'gemm_bias_act', 'gemm_bias_act_backward', 'im2col',
+     'linear', 'linear_act', 'linear_act_backward', 'linear_backward', 'nadam_step',
+     'philox_bernoulli', 'philox_normal', 'philox_uint32', 'philox_uniform', 'radam_step',
+     'rmsprop_step', 'rprop_step', 'sgd_step']
 
 The families share one thread pool (``csrc/parallel.c``) of
 ``fastdl.get_num_threads()`` threads: a step over ``n`` elements uses

@@ -1,5 +1,6 @@
-"""The optimizer steps of the C extension (csrc/optim.c) with the signatures of
-fastdl.backends.spec: SGD, Adam/AdamW, Adagrad and RMSprop over flat (P,) buffers.
+"""The optimizer steps of the C extension (csrc/optim.c, csrc/optim_more.c) with the
+signatures of fastdl.backends.spec: SGD, Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
+Adamax, RAdam, ASGD and Rprop over flat (P,) buffers.
 
 Every array is checked before the C code writes anything; buffers go to C as views
 and must not overlap.
@@ -232,3 +233,121 @@ def rmsprop_step(
         1 if maximize else 0,
         cext._num_threads(n),
     )
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    fn, pointers, n = _prepare(
+        "adadelta_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("square_avg", square_avg, True, True),
+            ("acc_delta", acc_delta, True, True),
+        ),
+    )
+    fn(
+        *pointers,
+        n,
+        float(lr),
+        float(rho),
+        float(eps),
+        float(weight_decay),
+        1 if maximize else 0,
+        cext._num_threads(n),
+    )
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2, eps,
+               weight_decay, momentum_decay, decoupled_weight_decay, maximize):  # fmt: skip
+    step = int(step)
+    fn, pointers, n = _prepare(
+        "nadam_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("exp_avg", exp_avg, True, True),
+            ("exp_avg_sq", exp_avg_sq, True, True),
+        ),
+        step,
+    )
+    fn(
+        *pointers,
+        n,
+        step,
+        float(mu_product),
+        float(lr),
+        float(beta1),
+        float(beta2),
+        float(eps),
+        float(weight_decay),
+        float(momentum_decay),
+        1 if decoupled_weight_decay else 0,
+        1 if maximize else 0,
+        cext._num_threads(n),
+    )
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_decay,
+                maximize):  # fmt: skip
+    step = int(step)
+    fn, pointers, n = _prepare(
+        "adamax_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("exp_avg", exp_avg, True, True),
+            ("exp_inf", exp_inf, True, True),
+        ),
+        step,
+    )
+    fn(*pointers, n, step, float(lr), float(beta1), float(beta2), float(eps),
+       float(weight_decay), 1 if maximize else 0, cext._num_threads(n))  # fmt: skip
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+               decoupled_weight_decay, maximize):  # fmt: skip
+    step = int(step)
+    fn, pointers, n = _prepare(
+        "radam_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("exp_avg", exp_avg, True, True),
+            ("exp_avg_sq", exp_avg_sq, True, True),
+        ),
+        step,
+    )
+    fn(*pointers, n, step, float(lr), float(beta1), float(beta2), float(eps),
+       float(weight_decay), 1 if decoupled_weight_decay else 0, 1 if maximize else 0,
+       cext._num_threads(n))  # fmt: skip
+
+
+def asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize):
+    fn, pointers, n = _prepare(
+        "asgd_step",
+        (("param", param, True, True), ("grad", grad, True, False), ("ax", ax, True, True)),
+    )
+    fn(*pointers, n, float(eta), float(mu), float(lambd), float(weight_decay),
+       1 if maximize else 0, cext._num_threads(n))  # fmt: skip
+
+
+def rprop_step(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+               maximize):  # fmt: skip
+    fn, pointers, n = _prepare(
+        "rprop_step",
+        (
+            ("param", param, True, True),
+            ("grad", grad, True, False),
+            ("prev", prev, True, True),
+            ("step_size", step_size, True, True),
+        ),
+    )
+    fn(*pointers, n, float(etaminus), float(etaplus), float(step_size_min),
+       float(step_size_max), 1 if maximize else 0, cext._num_threads(n))  # fmt: skip
+
+
+def built(kernel: str) -> bool:
+    """Whether the loaded extension has ``kernel`` (a build older than its Python side
+    lacks the steps added since: they then stay on the Numba loops)."""
+    module = cext._load()
+    return module is not None and hasattr(module.lib, f"fastdl_{kernel}_f32")
