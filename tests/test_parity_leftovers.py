@@ -1,0 +1,138 @@
+"""PyTorch parity: cumprod's gradient at zeros, integer bitwise ops, Generator state,
+packed sequences, default dtype/device of layers, fused optimizers' step, views."""
+
+import numpy as np
+import pytest
+from _tolerance import assert_close
+
+import fastdl
+from fastdl.autograd import gradcheck
+
+BACKENDS = ("numba", "reference")
+
+# -- cumprod's gradient with zeros in the input ----------------------------------------
+
+
+def _cumprod_grad_oracle(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """d/dx_k sum_i g_i prod_{j<=i} x_j, by the definition (one row)."""
+    n = len(x)
+    out = np.zeros(n)
+    for k in range(n):
+        for i in range(k, n):
+            out[k] += g[i] * np.prod(np.delete(x[: i + 1], k))
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dim", [0, 1])
+def test_cumprod_gradient_with_zeros(backend, dim):
+    data = np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 3.0, 0.0, 0.5], [1.0, 2.0, 3.0, 4.0]])
+    with fastdl.use_backend(backend):
+        assert gradcheck(
+            lambda t: fastdl.cumprod(t, dim), (fastdl.tensor(data, requires_grad=True),)
+        )
+        x = fastdl.tensor(data, requires_grad=True)
+        g = np.random.default_rng(0).standard_normal(data.shape)
+        fastdl.cumprod(x, dim).backward(fastdl.tensor(g))
+    expected = np.stack(
+        [
+            _cumprod_grad_oracle(r, gr)
+            for r, gr in zip(np.moveaxis(data, dim, 0).T, np.moveaxis(g, dim, 0).T)
+        ]
+    ).T
+    assert_close(x.grad.numpy(), np.moveaxis(expected, 0, dim), kind="grad")
+
+
+def test_cumprod_double_backward_with_zeros():
+    x = fastdl.tensor([2.0, 0.0, 3.0], dtype=fastdl.float64, requires_grad=True)
+    (g,) = fastdl.autograd.grad(fastdl.cumprod(x, 0).sum(), x, create_graph=True)
+    assert_close(g.detach().numpy(), _cumprod_grad_oracle(x.detach().numpy(), np.ones(3)))
+    g.sum().backward()
+
+    def first(v):
+        return _cumprod_grad_oracle(v, np.ones(3)).sum()
+
+    data, h = x.detach().numpy(), 1e-6
+    numeric = [(first(data + h * e) - first(data - h * e)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-6)
+
+
+# -- bitwise ops on integer tensors ----------------------------------------------------
+
+_INT_CASES = [
+    ("__and__", np.bitwise_and),
+    ("__or__", np.bitwise_or),
+    ("__xor__", np.bitwise_xor),
+    ("__lshift__", np.left_shift),
+    ("__rshift__", np.right_shift),
+]
+
+
+@pytest.mark.parametrize("method,oracle", _INT_CASES)
+def test_integer_bitwise_operators(method, oracle):
+    rng = np.random.default_rng(1)
+    a = rng.integers(-1000, 1000, (3, 4))
+    b = rng.integers(0, 8, (4,)) if "shift" in method else rng.integers(-1000, 1000, (4,))
+    result = getattr(fastdl.tensor(a), method)(fastdl.tensor(b))
+    assert result.dtype == fastdl.int64
+    np.testing.assert_array_equal(result.numpy(), oracle(a, b))
+    np.testing.assert_array_equal(getattr(fastdl.tensor(a), method)(3).numpy(), oracle(a, 3))
+
+
+def test_integer_bitwise_functions_and_in_place():
+    a, b = np.array([12, -8, 5, 0]), np.array([10, 3, -1, 7])
+    np.testing.assert_array_equal(
+        fastdl.bitwise_and(fastdl.tensor(a), fastdl.tensor(b)).numpy(), a & b
+    )
+    np.testing.assert_array_equal(fastdl.bitwise_or(fastdl.tensor(a), 6).numpy(), a | 6)
+    np.testing.assert_array_equal(
+        fastdl.bitwise_xor(fastdl.tensor(a), fastdl.tensor(b)).numpy(), a ^ b
+    )
+    np.testing.assert_array_equal(fastdl.bitwise_not(fastdl.tensor(a)).numpy(), ~a)
+    np.testing.assert_array_equal((~fastdl.tensor(a)).numpy(), ~a)
+    np.testing.assert_array_equal((6 & fastdl.tensor(a)).numpy(), 6 & a)
+    t = fastdl.tensor(a)
+    alias = t.view(-1)
+    t ^= fastdl.tensor(b)
+    t <<= 1
+    np.testing.assert_array_equal(alias.numpy(), (a ^ b) << 1)
+    # bool stays logical; a float operand is refused
+    m = fastdl.tensor([True, False])
+    assert (m & True).dtype == fastdl.bool_ and (~m).tolist() == [False, True]
+    with pytest.raises(TypeError, match="integer or bool"):
+        fastdl.tensor([1.5]) & 1
+
+
+def test_bitwise_on_a_uint8_tensor():
+    state = fastdl.Generator().manual_seed(200).get_state()  # a uint8 Tensor
+    raw = state.numpy()
+    np.testing.assert_array_equal((~state).numpy(), ~raw)
+    np.testing.assert_array_equal((state >> 2).numpy(), raw >> 2)
+    assert (state & state).dtype == np.uint8
+
+
+def test_bitwise_on_cuda_matches_cpu():
+    a = np.array([[12, -8, 5], [1, 2, 3]])
+    x = fastdl.tensor(a).to("cuda")
+    np.testing.assert_array_equal((x ^ 5).cpu().numpy(), a ^ 5)
+    np.testing.assert_array_equal((~x).cpu().numpy(), ~a)
+    np.testing.assert_array_equal((x >> 1).cpu().numpy(), a >> 1)
+
+
+# -- Generator state as PyTorch's uint8 Tensor -----------------------------------------
+
+
+def test_generator_state_is_a_uint8_tensor():
+    g = fastdl.Generator().manual_seed(7)
+    fastdl.rand(5, generator=g)
+    state = g.get_state()
+    assert isinstance(state, fastdl.Tensor) and state.dtype == np.uint8 and state.ndim == 1
+    after = fastdl.rand(4, generator=g).numpy()
+    g.set_state(state)
+    np.testing.assert_array_equal(fastdl.rand(4, generator=g).numpy(), after)
+    # the uint64 [seed, offset] form is still accepted
+    other = fastdl.Generator().set_state(np.array([7, state.numpy().view("<u8")[1]], np.uint64))
+    np.testing.assert_array_equal(fastdl.rand(4, generator=other).numpy(), after)
+    # and the state of one generator restores the default one
+    fastdl.set_rng_state(state)
+    np.testing.assert_array_equal(fastdl.rand(4).numpy(), after)
