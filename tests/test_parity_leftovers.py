@@ -136,3 +136,65 @@ def test_generator_state_is_a_uint8_tensor():
     # and the state of one generator restores the default one
     fastdl.set_rng_state(state)
     np.testing.assert_array_equal(fastdl.rand(4).numpy(), after)
+
+
+# -- layers follow the default dtype and device ----------------------------------------
+
+
+@pytest.fixture
+def restore_defaults():
+    yield
+    fastdl.set_default_dtype(fastdl.float32)
+    fastdl.set_default_device(None)
+
+
+def test_layers_take_the_default_dtype(restore_defaults):
+    fastdl.set_default_dtype(fastdl.float64)
+    layers = [fastdl.nn.Linear(3, 2), fastdl.nn.Conv2d(1, 2, 3), fastdl.nn.LSTM(3, 4)]
+    layers += [fastdl.nn.BatchNorm1d(3), fastdl.nn.Embedding(5, 2), fastdl.nn.LayerNorm(3)]
+    for layer in layers:
+        assert {p.dtype for p in layer.parameters()} == {fastdl.float64}, layer
+    assert fastdl.nn.Linear(3, 2, dtype=fastdl.float32).weight.dtype == fastdl.float32
+
+
+def test_layers_take_the_default_device(restore_defaults):
+    fastdl.set_default_device("cuda")
+    layer = fastdl.nn.Linear(3, 2)
+    assert layer.weight.device.type == "cuda" and layer.bias.device.type == "cuda"
+    assert fastdl.nn.Linear(3, 2, device="cpu").weight.device.type == "cpu"
+
+
+# -- fused optimizers keep "step" as a 0-d float32 Tensor ------------------------------
+
+
+def test_fused_optimizer_step_is_a_float_tensor():
+    torch = pytest.importorskip("torch")
+    model = fastdl.nn.Linear(3, 2)
+    opt = fastdl.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        model(fastdl.ones(4, 3)).sum().backward()
+        opt.step()
+    step = opt.state[model.weight]["step"]
+    assert isinstance(step, fastdl.Tensor) and step.ndim == 0 and step.dtype == fastdl.float32
+    assert step.item() == 2.0
+    saved = opt.state_dict()
+    assert isinstance(saved["state"][0]["step"], fastdl.Tensor)
+    # into PyTorch and back, and from an older file whose step is an int
+    tmodel = torch.nn.Linear(3, 2)
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.1)
+    as_torch = {
+        "state": {
+            i: {k: torch.tensor(np.asarray(v)) for k, v in entry.items()}
+            for i, entry in saved["state"].items()
+        },
+        "param_groups": saved["param_groups"],
+    }
+    topt.load_state_dict(as_torch)
+    assert topt.state_dict()["state"][0]["step"].item() == 2.0
+    fresh = fastdl.optim.Adam(fastdl.nn.Linear(3, 2).parameters(), lr=0.1)
+    fresh.load_state_dict(topt.state_dict())
+    assert fresh.state_dict()["state"][1]["step"].item() == 2.0
+    old = {"state": {i: dict(e, step=2) for i, e in saved["state"].items()}}
+    fresh.load_state_dict(dict(old, param_groups=saved["param_groups"]))
+    assert fresh.state_dict()["state"][0]["step"].item() == 2.0
