@@ -198,3 +198,112 @@ def test_fused_optimizer_step_is_a_float_tensor():
     old = {"state": {i: dict(e, step=2) for i, e in saved["state"].items()}}
     fresh.load_state_dict(dict(old, param_groups=saved["param_groups"]))
     assert fresh.state_dict()["state"][0]["step"].item() == 2.0
+
+
+# -- packed sequences --------------------------------------------------------------------
+
+from fastdl.nn.utils.rnn import (  # noqa: E402
+    PackedSequence,
+    pack_padded_sequence,
+    pack_sequence,
+    pad_packed_sequence,
+)
+
+
+def _packed_oracle(padded: np.ndarray, lengths: list) -> tuple:
+    """data and batch_sizes of a time-major batch, by the definition."""
+    order = sorted(range(len(lengths)), key=lambda b: -lengths[b])
+    batch_sizes = [sum(n > t for n in lengths) for t in range(max(lengths))]
+    data = [padded[t, b] for t in range(max(lengths)) for b in order[: batch_sizes[t]]]
+    return np.stack(data), batch_sizes, order
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("enforce_sorted,lengths", [(True, [4, 3, 1]), (False, [2, 4, 3])])
+def test_pack_and_pad_round_trip(batch_first, enforce_sorted, lengths):
+    padded = np.random.default_rng(2).standard_normal((4, 3, 2))
+    x = fastdl.tensor(padded.transpose(1, 0, 2) if batch_first else padded)
+    packed = pack_padded_sequence(
+        x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted
+    )
+    data, batch_sizes, order = _packed_oracle(padded, lengths)
+    assert isinstance(packed, PackedSequence)
+    np.testing.assert_array_equal(packed.data.numpy(), data)
+    assert packed.batch_sizes.tolist() == batch_sizes
+    if enforce_sorted:
+        assert packed.sorted_indices is None and packed.unsorted_indices is None
+    else:
+        assert packed.sorted_indices.tolist() == order
+        assert packed.unsorted_indices.tolist() == list(np.argsort(order))
+    back, got_lengths = pad_packed_sequence(packed, batch_first, padding_value=-7.0, total_length=5)
+    expected = np.full((5, 3, 2), -7.0)
+    for b, n in enumerate(lengths):
+        expected[:n, b] = padded[:n, b]
+    np.testing.assert_array_equal(
+        back.numpy(), expected.transpose(1, 0, 2) if batch_first else expected
+    )
+    assert got_lengths.tolist() == lengths and got_lengths.dtype == fastdl.int64
+
+
+def test_pack_pad_are_differentiable_and_check_arguments():
+    lengths = [1, 3, 2]
+    x = fastdl.tensor(np.random.default_rng(3).standard_normal((3, 3, 2)), requires_grad=True)
+
+    def round_trip(t):
+        packed = pack_padded_sequence(t, lengths, enforce_sorted=False)
+        return pad_packed_sequence(packed)[0] * 2 + packed.data.sum()
+
+    assert gradcheck(round_trip, (x,))
+    with pytest.raises(ValueError, match="sorted in decreasing order"):
+        pack_padded_sequence(x, lengths)
+    with pytest.raises(ValueError, match="lengths"):
+        pack_padded_sequence(x, [1, 2])
+    with pytest.raises(ValueError, match="total_length"):
+        pad_packed_sequence(pack_padded_sequence(x, [3, 2, 1]), total_length=2)
+    packed = pack_sequence([fastdl.ones(2, 2), fastdl.ones(3, 2)], enforce_sorted=False)
+    assert packed.batch_sizes.tolist() == [2, 2, 1] and packed.sorted_indices.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "RNN"])
+def test_recurrent_layers_take_packed_sequences(kind):
+    """Packed output and final states equal each sequence run alone, unpadded."""
+    fastdl.manual_seed(0)
+    layer = getattr(fastdl.nn, kind)(3, 4, num_layers=2, bidirectional=True, dtype=fastdl.float64)
+    rng = np.random.default_rng(4)
+    lengths = [2, 5, 3]
+    padded = fastdl.tensor(rng.standard_normal((5, 3, 3)), requires_grad=True)
+    h0 = fastdl.tensor(rng.standard_normal((4, 3, 4)))
+    hx = (h0, h0 * 0.5) if kind == "LSTM" else h0
+    out, state = layer(pack_padded_sequence(padded, lengths, enforce_sorted=False), hx)
+    assert isinstance(out, PackedSequence)
+    unpacked, _ = pad_packed_sequence(out)
+    finals = state if kind == "LSTM" else (state,)
+    for b, n in enumerate(lengths):
+        alone_hx = tuple(h[:, b] for h in hx) if kind == "LSTM" else hx[:, b]
+        alone_out, alone_state = layer(padded[:n, b].detach(), alone_hx)
+        alone_finals = alone_state if kind == "LSTM" else (alone_state,)
+        assert_close(unpacked[:n, b].detach().numpy(), alone_out.detach().numpy())
+        assert np.all(unpacked[n:, b].detach().numpy() == 0)
+        for got, want in zip(finals, alone_finals):
+            assert_close(got[:, b].detach().numpy(), want.detach().numpy())
+    assert gradcheck(
+        lambda t: layer(pack_padded_sequence(t, lengths, enforce_sorted=False), hx)[0].data,
+        (padded,),
+    )
+
+
+def test_packed_lstm_matches_torch():
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.LSTM(3, 4, batch_first=True).double()
+    fm = fastdl.nn.LSTM(3, 4, batch_first=True, dtype=fastdl.float64)
+    fm.load_state_dict(tm.state_dict())
+    data = np.random.default_rng(5).standard_normal((3, 4, 3))
+    fo, (fh, fc) = fm(pack_padded_sequence(fastdl.tensor(data), [2, 4, 1], True, False))
+    to, (th, tc) = tm(
+        torch.nn.utils.rnn.pack_padded_sequence(
+            torch.tensor(data), torch.tensor([2, 4, 1]), True, False
+        )
+    )
+    assert_close(fo.data.detach().numpy(), to.data.detach().numpy())
+    assert_close(fh.detach().numpy(), th.detach().numpy())
+    assert_close(fc.detach().numpy(), tc.detach().numpy())
