@@ -334,3 +334,52 @@ def test_cuda_sort_matches_the_reference_on_long_rows_with_ties(descending):
     assert _launch.launches() - before >= int(np.ceil(np.log2(37)))
     np.testing.assert_array_equal(got_i.copy_to_host(), want_i)
     np.testing.assert_array_equal(got_v.copy_to_host(), want_v)
+
+
+# -- in place through one view, seen by the other views of the storage --------------------
+
+
+def test_write_through_one_view_rebases_a_sibling_view():
+    w = fastdl.tensor([1.0, 2.0, 3.0, 4.0], dtype=fastdl.float64, requires_grad=True)
+    base = w * 1
+    a, b = base.view(2, 2), base.view(4)
+    b.mul_(w)  # base = w * w
+    a.sum().backward()
+    assert_close(w.grad.numpy(), 2 * w.detach().numpy(), kind="grad")
+
+
+def test_write_through_a_slice_reaches_an_overlapping_slice():
+    w = fastdl.tensor([1.0, 2.0, 3.0, 4.0], dtype=fastdl.float64, requires_grad=True)
+    base = w * 1
+    a, b = base[1:3], fastdl.narrow(base, 0, 0, 2)
+    b.mul_(w[:2])  # base = [w0^2, w1^2, w2, w3]
+    np.testing.assert_array_equal(a.detach().numpy(), [4.0, 3.0])
+    (a * a).sum().backward()  # w1^4 + w2^2
+    assert_close(w.grad.numpy(), [0.0, 4 * 2.0**3, 2 * 3.0, 0.0], kind="grad")
+
+    def written(t):
+        base = t * 1
+        first, second = base[1:], base[:3]
+        second.mul_(t[:3])
+        return first * 3
+
+    x = fastdl.tensor([0.5, -1.0, 2.0, 1.5], dtype=fastdl.float64, requires_grad=True)
+    assert gradcheck(written, (x,))
+
+
+def test_a_write_through_one_view_fails_the_saved_tensor_check_of_another():
+    w = fastdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    base = w * 1
+    a = base[1:]
+    y = (a * a).sum()  # saves a
+    base[:2].mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_basic_indexing_gives_views():
+    x = fastdl.zeros(3, 2)
+    x[1].add_(1.0)
+    x[:, 1:].fill_(2.0)
+    np.testing.assert_array_equal(x.numpy(), [[0, 2], [1, 2], [0, 2]])
+    assert x[0]._base is x and fastdl.narrow(x, 0, 1, 1)._base is x
