@@ -515,3 +515,32 @@ def _load_zip(f: BinaryIO, size: int, path: str) -> Any:
         entries = _safezip.check_directory(zf, size, path)
         root = _read_manifest(zf, entries, path)
         return _Decoder(zf, entries, path).decode(root, "root")
+
+
+class safe_globals:
+    """``torch.serialization.safe_globals``: a context manager (and decorator) naming the
+    classes ``torch.load`` may rebuild. fastdl's checkpoints never unpickle, so it
+    accepts and ignores them.
+
+    Example::
+
+        >>> with safe_globals([dict]):
+        ...     pass
+    """
+
+    def __init__(self, safe_globals: list) -> None:
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self) -> safe_globals:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __call__(self, fn: Callable) -> Callable:
+        return fn
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """``torch.serialization.add_safe_globals``: accepted and ignored (fastdl's
+    checkpoints never unpickle)."""

@@ -383,3 +383,23 @@ def test_basic_indexing_gives_views():
     x[:, 1:].fill_(2.0)
     np.testing.assert_array_equal(x.numpy(), [[0, 2], [1, 2], [0, 2]])
     assert x[0]._base is x and fastdl.narrow(x, 0, 1, 1)._base is x
+
+
+# -- namespace paths PyTorch scripts name ----------------------------------------------------
+
+
+def test_torch_nn_modules_paths_and_safe_globals():
+    from fastdl.nn.modules import rnn as rnn_file
+
+    assert rnn_file.LSTM is fastdl.nn.LSTM
+    assert fastdl.nn.modules.linear.Linear is fastdl.nn.Linear
+    assert fastdl.nn.modules.sparse.Embedding is fastdl.nn.Embedding
+    with pytest.raises(AttributeError, match="NoSuchLayer"):
+        fastdl.nn.modules.linear.NoSuchLayer  # noqa: B018
+    with fastdl.serialization.safe_globals([fastdl.nn.modules.dropout.Dropout]):
+        state = fastdl.nn.Linear(2, 2).state_dict()
+    assert set(state) == {"weight", "bias"}
+    from fastdl import onnx
+
+    with pytest.raises(NotImplementedError, match="ONNX"):
+        onnx.export(fastdl.nn.Linear(2, 2), (fastdl.ones(1, 2),), "model.onnx")

@@ -1,6 +1,7 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
+from fastdl.nn import modules as modules  # torch.nn.modules' paths
 from fastdl.nn.blocks import BasicBlock
 from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
 from fastdl.nn.conv import Conv2d
