@@ -403,3 +403,45 @@ def test_torch_nn_modules_paths_and_safe_globals():
 
     with pytest.raises(NotImplementedError, match="ONNX"):
         onnx.export(fastdl.nn.Linear(2, 2), (fastdl.ones(1, 2),), "model.onnx")
+
+
+# -- a whole Module saved and loaded (torch.save(model)), without pickle ------------------
+
+
+class _Net(fastdl.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = fastdl.nn.LSTM(3, 4)
+        self.head = fastdl.nn.Linear(4, 2)
+        self.kind = "LSTM"
+        self.register_buffer("scale", fastdl.ones(2))
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0]) * self.scale
+
+
+def test_a_whole_module_round_trips_through_save_and_load(tmp_path):
+    model = _Net()
+    model.eval()
+    path = tmp_path / "model.pt"
+    with open(path, "wb") as f:
+        fastdl.save({"model": model, "same": model}, f)
+    with pytest.raises(ValueError, match="safe_globals"):
+        fastdl.load(path)  # a class of the user's is rebuilt only when allowed
+    with fastdl.serialization.safe_globals([_Net]):
+        back = fastdl.load(path)
+    loaded = back["model"]
+    assert back["same"] is loaded and type(loaded) is _Net and loaded.kind == "LSTM"
+    assert not loaded.training and isinstance(loaded.rnn, fastdl.nn.LSTM)
+    assert isinstance(loaded.head.weight, fastdl.nn.Parameter) and loaded.head.weight.requires_grad
+    x = fastdl.randn(5, 2, 3)
+    np.testing.assert_array_equal(loaded(x).detach().numpy(), model(x).detach().numpy())
+    assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
+    fastdl.serialization.add_safe_globals([_Net])
+    try:
+        assert type(fastdl.load(path)["model"]) is _Net
+    finally:
+        fastdl.serialization._SAFE_GLOBALS.remove(_Net)
+    # fastdl's own layers load without being named
+    fastdl.save(fastdl.nn.Linear(2, 3), path)
+    assert isinstance(fastdl.load(path), fastdl.nn.Linear)
