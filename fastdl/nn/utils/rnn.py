@@ -82,7 +82,10 @@ class PackedSequence(NamedTuple):
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
-        move = lambda t: None if t is None else t.to(data.device)  # noqa: E731
+
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(data.device)
+
         return PackedSequence(
             data, self.batch_sizes, move(self.sorted_indices), move(self.unsorted_indices)
         )
@@ -96,16 +99,16 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths(lengths: Any) -> np.ndarray:
+    """``lengths`` (a list, array or Tensor of whole numbers) as a 1-D int64 array."""
     values = lengths.tolist() if isinstance(lengths, Tensor) else lengths
     try:
         array = np.asarray(values)
     except (TypeError, ValueError):
-        array = np.asarray([], dtype=object)
-    if (
-        array.ndim != 1
-        or array.dtype.kind not in "iu"
-        and not (array.dtype.kind == "f" and np.all(array == np.round(array)))
-    ):
+        array = None
+    whole = array is not None and array.ndim == 1 and array.dtype.kind in "iuf"
+    if whole and array.dtype.kind == "f":
+        whole = bool(np.all(array == np.round(array)))
+    if not whole:
         raise TypeError(f"lengths must be a 1-D sequence of ints, got {lengths!r}")
     return array.astype(np.int64)
 
