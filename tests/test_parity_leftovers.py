@@ -445,3 +445,15 @@ def test_a_whole_module_round_trips_through_save_and_load(tmp_path):
     # fastdl's own layers load without being named
     fastdl.save(fastdl.nn.Linear(2, 3), path)
     assert isinstance(fastdl.load(path), fastdl.nn.Linear)
+
+
+def test_packed_lstm_on_cuda_matches_the_cpu():
+    fastdl.manual_seed(1)
+    layer = fastdl.nn.LSTM(2, 3)
+    x = fastdl.randn(3, 2, 2)
+    want, (want_h, _) = layer(pack_padded_sequence(x, [1, 3], enforce_sorted=False))
+    layer.to("cuda")
+    got, (got_h, _) = layer(pack_padded_sequence(x.to("cuda"), [1, 3], enforce_sorted=False))
+    assert got.data.device.type == "cuda"
+    assert_close(got.data.detach().cpu().numpy(), want.data.detach().numpy())
+    assert_close(got_h.detach().cpu().numpy(), want_h.detach().numpy())
