@@ -383,6 +383,14 @@ def test_basic_indexing_gives_views():
     x[:, 1:].fill_(2.0)
     np.testing.assert_array_equal(x.numpy(), [[0, 2], [1, 2], [0, 2]])
     assert x[0]._base is x and fastdl.narrow(x, 0, 1, 1)._base is x
+    assert x.unbind(0)[1]._base is x and x.movedim(0, 1)._base is x and x.chunk(3)[0]._base is x
+    w = fastdl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    base = w * 1
+    first_row = base.unbind(0)[0]
+    columns = base.movedim(0, 1)
+    first_row.mul_(2.0)
+    columns.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[2.0, 2.0], [1.0, 1.0]])
 
 
 # -- namespace paths PyTorch scripts name ----------------------------------------------------

@@ -170,7 +170,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
         [[1, 2], [3, 4]]
     """
     dim = _check_dim("unbind", input, dim)
-    return tuple(Slice.apply(input, _along(input.ndim, dim, i)) for i in range(input.shape[dim]))
+    return tuple(slice_view(input, _along(input.ndim, dim, i)) for i in range(input.shape[dim]))
 
 
 def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
