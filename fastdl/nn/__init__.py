@@ -1,6 +1,7 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
+from fastdl.nn import modules as modules  # torch.nn.modules' paths
 from fastdl.nn.activation import (
     CELU,
     ELU,
