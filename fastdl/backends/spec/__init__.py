@@ -48,6 +48,7 @@ from fastdl.backends.spec import (
     scan,
     softmax,
 )
+from fastdl.backends.spec import attention
 from fastdl.backends.spec.base import (
     ACTIVATIONS,
     Kernel,
@@ -66,6 +67,7 @@ from fastdl.backends.spec.pool import pool_output_size
 _FAMILY_MODULES = (generic, linear, activation, softmax, loss, norm, optim, clip, random)
 _FAMILY_MODULES += (conv, pool, rnn, indexing)
 _FAMILY_MODULES += (pointwise, scan)
+_FAMILY_MODULES += (attention,)
 
 KERNELS: tuple[Kernel, ...] = tuple(k for module in _FAMILY_MODULES for k in module.KERNELS)
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}

@@ -1,0 +1,159 @@
+"""Numba scaled dot-product attention, blocked with an online softmax (FlashAttention-2).
+
+Shape legend: q (B,L,E), k (B,S,E), v (B,S,Ev), mask None or (MB,L,S) additive,
+out (B,L,Ev), lse (B,L); tiles of BLOCK queries by BLOCK keys.
+
+* **Forward**, in parallel over (batch, query tile): for each key tile the scores of
+  the tile (BLOCK x BLOCK, one small GEMM) update a running row maximum ``m``, row
+  sum ``l`` and the unnormalised output; the output is divided by ``l`` at the end and
+  ``lse = m + log(l)`` is saved. Causal tiles past the diagonal are skipped.
+* **Backward**, in parallel over the batch: per key tile, the query tiles are walked,
+  their probabilities recomputed from ``lse`` (``p = exp(s - lse)``), and grad_k,
+  grad_v of the key tile accumulate locally while grad_q accumulates in place.
+
+Nothing of size L x S is ever allocated: memory is O(BLOCK^2) per thread beyond the
+inputs and outputs. The tile GEMMs are ``np.dot`` (BLAS) on float32/float64 blocks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from fastdl.backends import _jit_cache
+
+_jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
+
+BLOCK = 64
+
+
+@njit(cache=True)
+def _mask_tile(s, mask, mb, i0, j0, causal):
+    """Add the mask and exclude causal keys in the score tile s at (i0, j0)."""
+    nq, nk = s.shape
+    if mask.shape[0] > 0:
+        mt = mask[mb]
+        for r in range(nq):
+            for c in range(nk):
+                s[r, c] += mt[i0 + r, j0 + c]
+    if causal and j0 + nk - 1 > i0:
+        for r in range(nq):
+            for c in range(max(0, i0 + r + 1 - j0), nk):
+                s[r, c] = -np.inf
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _forward(q, k, v, mask, scale, causal, out, lse):
+    b_count, lq, _ = q.shape
+    sk, ev = k.shape[1], v.shape[2]
+    tiles = (lq + BLOCK - 1) // BLOCK
+    for task in prange(b_count * tiles):
+        t = np.int64(task)  # prange's index may be unsigned: keep index arithmetic signed
+        b = t // tiles
+        i0 = (t % tiles) * BLOCK
+        i1 = min(lq, i0 + BLOCK)
+        nq = i1 - i0
+        mb = b if mask.shape[0] > 1 else 0
+        qb = np.ascontiguousarray(q[b, i0:i1])
+        acc = np.zeros((nq, ev), q.dtype)
+        m = np.full(nq, -np.inf, q.dtype)
+        ls = np.zeros(nq, q.dtype)
+        stop = min(sk, i1) if causal else sk
+        for j0 in range(0, stop, BLOCK):
+            j1 = min(stop, j0 + BLOCK)
+            s = np.dot(qb, np.ascontiguousarray(k[b, j0:j1]).T)
+            s *= scale
+            _mask_tile(s, mask, mb, i0, j0, causal)
+            for r in range(nq):
+                row = s[r]
+                top = m[r]
+                for c in range(row.shape[0]):
+                    if row[c] > top:
+                        top = row[c]
+                if top == -np.inf:
+                    row[:] = 0
+                    continue
+                alpha = math.exp(m[r] - top)
+                total = 0.0
+                for c in range(row.shape[0]):
+                    e = math.exp(row[c] - top)
+                    row[c] = e
+                    total += e
+                ls[r] = ls[r] * alpha + total
+                m[r] = top
+                if alpha != 1.0:
+                    acc[r] *= alpha
+            acc += np.dot(s, np.ascontiguousarray(v[b, j0:j1]))
+        for r in range(nq):
+            if ls[r] > 0:
+                out[b, i0 + r] = acc[r] / ls[r]
+                lse[b, i0 + r] = m[r] + math.log(ls[r])
+            else:
+                out[b, i0 + r] = 0
+                lse[b, i0 + r] = -np.inf
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
+    b_count, lq, _ = q.shape
+    sk = k.shape[1]
+    for task in prange(b_count):
+        b = np.int64(task)
+        mb = b if mask.shape[0] > 1 else 0
+        d = np.empty(lq, q.dtype)
+        for i in range(lq):
+            d[i] = np.dot(grad_out[b, i], out[b, i])
+        grad_q[b] = 0
+        for j0 in range(0, sk, BLOCK):
+            j1 = min(sk, j0 + BLOCK)
+            kb = np.ascontiguousarray(k[b, j0:j1])
+            vb = np.ascontiguousarray(v[b, j0:j1])
+            dk = np.zeros(kb.shape, q.dtype)
+            dv = np.zeros(vb.shape, q.dtype)
+            for i0 in range(j0 if causal else 0, lq, BLOCK):
+                i1 = min(lq, i0 + BLOCK)
+                qb = np.ascontiguousarray(q[b, i0:i1])
+                gb = np.ascontiguousarray(grad_out[b, i0:i1])
+                p = np.dot(qb, kb.T)
+                p *= scale
+                _mask_tile(p, mask, mb, i0, j0, causal)
+                for r in range(i1 - i0):
+                    top = lse[b, i0 + r]
+                    row = p[r]
+                    if top == -np.inf:
+                        row[:] = 0
+                    else:
+                        for c in range(row.shape[0]):
+                            row[c] = math.exp(row[c] - top)
+                dv += np.dot(p.T, gb)
+                ds = np.dot(gb, vb.T)
+                for r in range(i1 - i0):
+                    dr = d[i0 + r]
+                    for c in range(ds.shape[1]):
+                        ds[r, c] = p[r, c] * (ds[r, c] - dr) * scale
+                grad_q[b, i0:i1] += np.dot(ds, kb)
+                dk += np.dot(ds.T, qb)
+            grad_k[b, j0:j1] = dk
+            grad_v[b, j0:j1] = dv
+
+
+def _mask_array(mask, q):
+    return np.empty((0, 1, 1), q.dtype) if mask is None else mask
+
+
+def attention_forward(q, k, v, mask, scale, causal, out, lse):
+    """out = softmax(q k^T * scale + mask) v and lse per query, tile by tile."""
+    if out.size == 0 and lse.size == 0:
+        return
+    scale = q.dtype.type(scale)
+    _forward(q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse)
+
+
+def attention_backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
+    """grad_q, grad_k, grad_v of attention_forward, recomputing the scores tile by tile."""
+    scale = q.dtype.type(scale)
+    _backward(
+        q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v
+    )
