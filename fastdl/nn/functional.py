@@ -40,3 +40,7 @@ __all__ = [
     "avg_pool2d",
     "max_pool2d",
 ]
+
+from fastdl.ops.attention import scaled_dot_product_attention
+
+__all__ += ["scaled_dot_product_attention"]

@@ -17,8 +17,10 @@ inputs and outputs. The tile GEMMs are ``np.dot`` (BLAS) on float32/float64 bloc
 
 from __future__ import annotations
 
+import contextlib
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -139,21 +141,39 @@ def _backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, 
             grad_v[b, j0:j1] = dv
 
 
+# Below this many multiply-adds a call runs on the caller's thread: waking Numba's
+# workers costs tens of microseconds, and far more on a loaded machine.
+PARALLEL_MIN_WORK = 1 << 18
+
+
+@contextlib.contextmanager
+def _threads_for(q, k, v):
+    work = q.shape[0] * q.shape[1] * k.shape[1] * (q.shape[2] + v.shape[2])
+    saved = numba.get_num_threads()
+    if work < PARALLEL_MIN_WORK and saved > 1:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(saved)
+
+
 def _mask_array(mask, q):
     return np.empty((0, 1, 1), q.dtype) if mask is None else mask
 
 
 def attention_forward(q, k, v, mask, scale, causal, out, lse):
     """out = softmax(q k^T * scale + mask) v and lse per query, tile by tile."""
-    if out.size == 0 and lse.size == 0:
+    if lse.size == 0:
         return
     scale = q.dtype.type(scale)
-    _forward(q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse)
+    with _threads_for(q, k, v):
+        _forward(q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse)
 
 
 def attention_backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
     """grad_q, grad_k, grad_v of attention_forward, recomputing the scores tile by tile."""
     scale = q.dtype.type(scale)
-    _backward(
-        q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v
-    )
+    mask = _mask_array(mask, q)
+    with _threads_for(q, k, v):
+        _backward(q, k, v, mask, scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v)

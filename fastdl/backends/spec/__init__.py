@@ -32,6 +32,7 @@ import importlib
 
 from fastdl.backends.spec import (
     activation,
+    attention,
     base,
     clip,
     conv,
@@ -48,7 +49,6 @@ from fastdl.backends.spec import (
     scan,
     softmax,
 )
-from fastdl.backends.spec import attention
 from fastdl.backends.spec.base import (
     ACTIVATIONS,
     Kernel,
