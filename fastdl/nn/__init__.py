@@ -73,3 +73,21 @@ __all__ = [
     "AvgPool2d",
     "MaxPool2d",
 ]
+
+from fastdl.nn.attention import MultiheadAttention
+from fastdl.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += [
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+]
