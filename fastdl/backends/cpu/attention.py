@@ -13,18 +13,25 @@ out (B,L,Ev), lse (B,L); tiles of BLOCK queries by BLOCK keys.
 
 Nothing of size L x S is ever allocated: memory is O(BLOCK^2) per thread beyond the
 inputs and outputs. The tile GEMMs are ``np.dot`` (BLAS) on float32/float64 blocks.
+
+Threads: the kernels are ``nogil`` and the tasks are dealt out to a small pool of
+Python threads (``fastdl.get_num_threads()``, the caller's thread included), not to a
+Numba ``parallel=True`` region: Numba's OpenMP layer, once loaded, made torch's
+attention in the same process 10x slower, and idle pool threads wait without
+spinning, so they take no cycles from OpenBLAS either.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from fastdl.backends import _jit_cache
+from fastdl.threads import get_num_threads
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
@@ -46,13 +53,12 @@ def _mask_tile(s, mask, mb, i0, j0, causal):
                 s[r, c] = -np.inf
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _forward(q, k, v, mask, scale, causal, out, lse):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _forward(q, k, v, mask, scale, causal, out, lse, first, stride):
     b_count, lq, _ = q.shape
     sk, ev = k.shape[1], v.shape[2]
     tiles = (lq + BLOCK - 1) // BLOCK
-    for task in prange(b_count * tiles):
-        t = np.int64(task)  # prange's index may be unsigned: keep index arithmetic signed
+    for t in range(first, b_count * tiles, stride):
         b = t // tiles
         i0 = (t % tiles) * BLOCK
         i1 = min(lq, i0 + BLOCK)
@@ -97,12 +103,13 @@ def _forward(q, k, v, mask, scale, causal, out, lse):
                 lse[b, i0 + r] = -np.inf
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _backward(
+    q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v, first, stride
+):
     b_count, lq, _ = q.shape
     sk = k.shape[1]
-    for task in prange(b_count):
-        b = np.int64(task)
+    for b in range(first, b_count, stride):
         mb = b if mask.shape[0] > 1 else 0
         d = np.empty(lq, q.dtype)
         for i in range(lq):
@@ -141,21 +148,36 @@ def _backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, 
             grad_v[b, j0:j1] = dv
 
 
-# Below this many multiply-adds a call runs on the caller's thread: waking Numba's
-# workers costs tens of microseconds, and far more on a loaded machine.
+# Below this many multiply-adds a call runs on the caller's thread alone: handing
+# work to the pool costs tens of microseconds.
 PARALLEL_MIN_WORK = 1 << 18
 
+_pool: list = [None, None]  # (process id, ThreadPoolExecutor): a fork gets a new pool
 
-@contextlib.contextmanager
-def _threads_for(q, k, v):
-    work = q.shape[0] * q.shape[1] * k.shape[1] * (q.shape[2] + v.shape[2])
-    saved = numba.get_num_threads()
-    if work < PARALLEL_MIN_WORK and saved > 1:
-        numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(saved)
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    pid, pool = _pool
+    if pool is None or pid != os.getpid() or pool._max_workers < workers:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastdl-attention")
+        _pool[:] = [os.getpid(), pool]
+    return pool
+
+
+def _run(kernel, tasks: int, work: int, *args) -> None:
+    """kernel(*args, first, stride) over ``tasks`` tasks: thread r of n takes tasks
+    r, r + n, ... (interleaved, so causal tiles of unequal cost balance out)."""
+    n = min(get_num_threads(), tasks) if work >= PARALLEL_MIN_WORK else 1
+    if n <= 1:
+        kernel(*args, 0, 1)
+        return
+    futures = [_executor(n - 1).submit(kernel, *args, r, n) for r in range(1, n)]
+    kernel(*args, 0, n)
+    for f in futures:
+        f.result()
+
+
+def _work(q, k, v):
+    return q.shape[0] * q.shape[1] * k.shape[1] * (q.shape[2] + v.shape[2])
 
 
 def _mask_array(mask, q):
@@ -166,14 +188,15 @@ def attention_forward(q, k, v, mask, scale, causal, out, lse):
     """out = softmax(q k^T * scale + mask) v and lse per query, tile by tile."""
     if lse.size == 0:
         return
-    scale = q.dtype.type(scale)
-    with _threads_for(q, k, v):
-        _forward(q, k, v, _mask_array(mask, q), scale, bool(causal), out, lse)
+    tasks = q.shape[0] * -(-q.shape[1] // BLOCK)
+    args = (q, k, v, _mask_array(mask, q), q.dtype.type(scale), bool(causal), out, lse)
+    _run(_forward, tasks, _work(q, k, v), *args)
 
 
 def attention_backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
     """grad_q, grad_k, grad_v of attention_forward, recomputing the scores tile by tile."""
-    scale = q.dtype.type(scale)
-    mask = _mask_array(mask, q)
-    with _threads_for(q, k, v):
-        _backward(q, k, v, mask, scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v)
+    if q.shape[0] == 0:
+        return
+    mask, scale = _mask_array(mask, q), q.dtype.type(scale)
+    args = (q, k, v, mask, scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v)
+    _run(_backward, q.shape[0], _work(q, k, v), *args)
