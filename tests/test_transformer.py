@@ -225,3 +225,38 @@ def test_mha_matches_torch(kwargs, call):
         np.testing.assert_allclose(
             got[1].detach().numpy(), expected[1].detach().numpy(), atol=1e-12
         )
+
+
+def test_decoder_unbatched_and_causal_mask_detection():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    theirs = torch.nn.TransformerDecoder(
+        torch.nn.TransformerDecoderLayer(8, 2, 16, dtype=torch.float64), 2
+    ).eval()
+    ours = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dtype=fastdl.float64), 2)
+    ours.eval()
+    _load_torch_weights(ours, theirs)
+    tgt, memory = rng.standard_normal((4, 8)), rng.standard_normal((6, 8))  # unbatched
+    mask = np.triu(np.full((4, 4), -np.inf), 1)
+    with torch.no_grad():
+        expected = theirs(torch.tensor(tgt), torch.tensor(memory), tgt_mask=torch.tensor(mask))
+    out = ours(fastdl.tensor(tgt), fastdl.tensor(memory), tgt_mask=fastdl.tensor(mask))
+    np.testing.assert_allclose(out.detach().numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    from fastdl.nn.transformer import _is_causal_mask
+
+    assert _is_causal_mask(fastdl.tensor(mask), None)
+    assert not _is_causal_mask(fastdl.tensor(mask.T), None)
+    assert not _is_causal_mask(None, None)
+
+
+def test_activation_choices():
+    with pytest.raises(RuntimeError, match="relu/gelu"):
+        nn.TransformerEncoderLayer(4, 2, activation="tanh")
+    x = fastdl.tensor(np.linspace(-3, 3, 7))
+    layer = nn.TransformerEncoderLayer(4, 2, activation="gelu")
+    from math import erf
+
+    expected = [0.5 * v * (1 + erf(v / np.sqrt(2))) for v in np.linspace(-3, 3, 7)]
+    np.testing.assert_allclose(layer.activation(x).numpy(), expected, rtol=1e-12, atol=1e-12)
+    custom = nn.TransformerEncoderLayer(4, 2, activation=fastdl.nn.functional.tanh)
+    assert custom.activation is fastdl.nn.functional.tanh
