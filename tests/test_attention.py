@@ -103,16 +103,44 @@ def test_double_backward():
     assert gradcheck(grad_norm, [q, k, v])
 
 
-def test_dropout_keeps_expectation_and_gradients():
+def _dropped(q, k, v, p=0.3, causal=False):
+    fastdl.manual_seed(7)  # the same mask at every call
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_dropout_matches_reference_and_gradchecks(causal):
     rng = np.random.default_rng(4)
+    q, k, v = _leaf(rng, 2, 70, 3), _leaf(rng, 2, 66, 3), _leaf(rng, 2, 66, 2)
+    results = []
+    for backend in BACKENDS:
+        with fastdl.use_backend(backend):
+            out = _dropped(q, k, v, causal=causal)
+            (out * out).sum().backward()
+        results.append([out.detach().numpy()] + [t.grad.numpy().copy() for t in (q, k, v)])
+        for t in (q, k, v):
+            t.grad = None
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    kept = results[0][0] != _np_attention(*(t.detach().numpy() for t in (q, k, v)), None, causal)
+    assert kept.any()  # dropout did drop
+    small = _leaf(rng, 1, 3, 2), _leaf(rng, 1, 4, 2), _leaf(rng, 1, 4, 2)
+    with fastdl.use_backend("numba"):
+        assert gradcheck(lambda q, k, v: _dropped(q, k, v, causal=causal), list(small))
+
+
+def test_dropout_one_gives_zeros_and_double_backward_keeps_the_mask():
+    rng = np.random.default_rng(5)
     q, k, v = _leaf(rng, 1, 3, 2), _leaf(rng, 1, 4, 2), _leaf(rng, 1, 4, 2)
-    fastdl.manual_seed(0)
-    out = F.scaled_dot_product_attention(q, k, v, dropout_p=1.0)
-    assert not out.detach().numpy().any()
-    fastdl.manual_seed(0)
-    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    out.sum().backward()
-    assert q.grad is not None and np.isfinite(q.grad.numpy()).all()
+    assert not _dropped(q, k, v, p=1.0).detach().numpy().any()
+
+    def grad_norm(q, k, v):
+        with fastdl.enable_grad():
+            out = _dropped(q, k, v)
+            (g,) = fastdl.autograd.grad((out * out).sum(), [q], create_graph=True)
+            return (g * g).sum()
+
+    assert gradcheck(grad_norm, [q, k, v])
 
 
 @pytest.mark.parametrize(
@@ -122,6 +150,7 @@ def test_dropout_keeps_expectation_and_gradients():
         ({"attn_mask": "int"}, TypeError, "attn_mask"),
         ({"attn_mask": "wide"}, ValueError, "attn_mask"),
         ({"dropout_p": 1.5}, ValueError, "dropout_p"),
+        ({"dropout_p": True}, TypeError, "dropout_p"),
         ({"key": "narrow"}, ValueError, "key"),
     ],
 )

@@ -3,12 +3,12 @@
 Shape legend: query (..., L, E), key (..., S, E), value (..., S, Ev), out (..., L, Ev);
 the leading dims broadcast and are flattened to one batch dim B for the kernels.
 
-Without dropout the op is one fused kernel pair (``attention_forward`` /
-``attention_backward``): the forward saves the output and one log-sum-exp per query,
-the backward recomputes the scores tile by tile, so no (L, S) array is kept between
-the passes. With ``dropout_p > 0`` the attention weights are formed explicitly
-(:func:`attention_weights`), dropped out and multiplied by ``value`` with the
-differentiable ops, as PyTorch's math path does.
+The op is one fused kernel pair (``attention_forward`` / ``attention_backward``): the
+forward saves the output and one log-sum-exp per query, the backward recomputes the
+scores tile by tile, so no (L, S) array is kept between the passes. Dropout takes a
+seed and an offset of the default generator's Philox stream (one word per score), and
+the backward regenerates the mask from them. Double backward forms the weights
+explicitly (:func:`attention_weights`) from differentiable ops.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
+from fastdl import random as _random
 from fastdl.autograd.function import Function
 from fastdl.errors import ShapeError
 from fastdl.ops._util import contiguous, empty, reshape_array
@@ -26,19 +27,21 @@ from fastdl.tensor import Tensor
 
 
 class _Attention(Function):
-    """out = kernel(q, k, v, mask, scale, causal) on (B, L, E) views of the inputs."""
+    """out = kernel(q, k, v, mask, scale, causal, *dropout) on (B, L, E) views of the
+    inputs; ``dropout`` is (dropout_p, seed, offset)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, mask, scale, causal, batch):
+    def forward(ctx, q, k, v, mask, scale, causal, dropout, batch):
         b = math.prod(batch)
         q3 = reshape_array(contiguous(q), (b, *q.shape[-2:]))
         k3 = reshape_array(contiguous(k), (b, *k.shape[-2:]))
         v3 = reshape_array(contiguous(v), (b, *v.shape[-2:]))
         out = empty((b, q3.shape[1], v3.shape[2]), q.dtype)
         lse = empty((b, q3.shape[1]), q.dtype)
-        ctx.backend.attention_forward(q3, k3, v3, mask, scale, causal, out, lse)
+        ctx.backend.attention_forward(q3, k3, v3, mask, scale, causal, *dropout, out, lse)
         ctx.save_for_backward(q3, k3, v3, mask, out, lse)
-        ctx.scale, ctx.causal, ctx.shapes = scale, causal, (q.shape, k.shape, v.shape)
+        ctx.options = (scale, causal, *dropout)
+        ctx.shapes = (q.shape, k.shape, v.shape)
         return reshape_array(out, (*batch, q3.shape[1], v3.shape[2]))
 
     @staticmethod
@@ -46,25 +49,37 @@ class _Attention(Function):
         q, k, v, mask, out, lse = ctx.saved
         grads = tuple(empty(a.shape, a.dtype) for a in (q, k, v))
         grad = reshape_array(contiguous(grad), out.shape)
-        ctx.backend.attention_backward(q, k, v, mask, ctx.scale, ctx.causal, out, lse, grad, *grads)
+        ctx.backend.attention_backward(q, k, v, mask, *ctx.options, out, lse, grad, *grads)
         shaped = tuple(
             ctx.give(reshape_array(g, shape)) if need else None
             for g, shape, need in zip(grads, ctx.shapes, ctx.needs_input_grad[:3], strict=True)
         )
-        return (*shaped, None, None, None, None)
+        return (*shaped, None, None, None, None, None)
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
         from fastdl.autograd import grad as autograd_grad
 
-        q, k, v, mask, scale, causal, batch = inputs
+        q, k, v, mask, scale, causal, dropout, batch = inputs
         if mask is not None:
             mask = mask.reshape(*batch, *mask.shape[1:]) if mask.shape[0] > 1 else mask[0]
         wanted = [t for t, need in zip((q, k, v), ctx.needs_input_grad[:3], strict=True) if need]
-        out = attention_weights(q, k, mask, scale, causal) @ v
+        weights = attention_weights(q, k, mask, scale, causal)
+        if dropout[0] > 0:
+            weights = weights * _dropout_factors(ctx.backend, weights.shape, q.dtype, *dropout)
+        out = weights @ v
         found = iter(autograd_grad(out, wanted, grad, create_graph=True, allow_unused=True))
         grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-        return (*grads, None, None, None, None)
+        return (*grads, None, None, None, None, None)
+
+
+def _dropout_factors(backend: Any, shape: tuple, dtype: Any, p: float, seed: int, offset: int):
+    """The kernels' dropout factors z (keep / (1 - p)) as a Tensor of ``shape``: the same
+    Philox words, (b * L + i) * S + j past ``offset``, as philox_bernoulli draws."""
+    keep = empty((math.prod(shape),), dtype)
+    backend.philox_bernoulli(seed, offset, 1.0 - p, keep)
+    z = Tensor._wrap(reshape_array(keep, tuple(shape)))
+    return z * (0.0 if p == 1.0 else 1.0 / (1.0 - p))
 
 
 class _ArgumentError(ValueError, RuntimeError):
@@ -183,8 +198,9 @@ def scaled_dot_product_attention(
     aligned); not together with ``attn_mask``. ``scale`` defaults to 1/sqrt(E).
     ``enable_gqa``: key and value may have fewer heads (dim -3) than query, a divisor
     of its heads. Dropout is applied whenever ``dropout_p > 0`` (pass
-    ``dropout_p if training else 0.0``, as with PyTorch). Without dropout the fused
-    kernels never form the (L, S) score matrix.
+    ``dropout_p if training else 0.0``, as with PyTorch); its mask comes from the
+    default generator (``fastdl.manual_seed``). The fused kernels never form the
+    (L, S) score matrix.
 
     Example::
 
@@ -215,13 +231,10 @@ def scaled_dot_product_attention(
         t if tuple(t.shape[:-2]) == batch else t.expand(*batch, *t.shape[-2:])
         for t in (query, key, value)
     )
+    dropout: tuple = (0.0, 0, 0)
     if dropout_p > 0.0:
-        from fastdl.ops.dropout import dropout
-
-        if mask is not None:
-            mask = mask.reshape(*batch, lq, s) if mask.shape[0] > 1 else mask.reshape(lq, s)
-        weights = attention_weights(query, key, mask, scale, is_causal)
-        return dropout(weights, dropout_p, training=True) @ value
+        words = math.prod(batch) * lq * s
+        dropout = (float(dropout_p), *_random.default_generator._reserve(words))
     if mask is not None:
         mask = mask.detach().contiguous()
-    return _Attention.apply(query, key, value, mask, scale, bool(is_causal), batch)
+    return _Attention.apply(query, key, value, mask, scale, bool(is_causal), dropout, batch)

@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from fastdl.backends import _jit_cache
+from fastdl.backends.cpu.random import _2POW_M24, _fill_words
 from fastdl.threads import get_num_threads
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
@@ -53,8 +54,21 @@ def _mask_tile(s, mask, mb, i0, j0, causal):
                 s[r, c] = -np.inf
 
 
+@njit(cache=True)
+def _dropout_tile(z, words, drop, b, lq, sk, i0, j0):
+    """z[r, c] = the dropout factor of query i0 + r and key j0 + c (see the spec)."""
+    threshold, zscale, k0, k1, offset = drop
+    nq, nk = z.shape
+    for r in range(nq):
+        start = offset + np.uint64((b * lq + i0 + r) * sk + j0)
+        _fill_words(k0, k1, start, words[:nk])
+        for c in range(nk):
+            u = np.float64(words[c] >> np.uint32(8)) * _2POW_M24
+            z[r, c] = zscale if u < threshold else 0
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def _forward(q, k, v, mask, scale, causal, out, lse, first, stride):
+def _forward(q, k, v, mask, scale, causal, dropping, drop, out, lse, first, stride):
     b_count, lq, _ = q.shape
     sk, ev = k.shape[1], v.shape[2]
     tiles = (lq + BLOCK - 1) // BLOCK
@@ -68,6 +82,8 @@ def _forward(q, k, v, mask, scale, causal, out, lse, first, stride):
         acc = np.zeros((nq, ev), q.dtype)
         m = np.full(nq, -np.inf, q.dtype)
         ls = np.zeros(nq, q.dtype)
+        z = np.empty((BLOCK, BLOCK), q.dtype)
+        words = np.empty(BLOCK, np.uint32)
         stop = min(sk, i1) if causal else sk
         for j0 in range(0, stop, BLOCK):
             j1 = min(stop, j0 + BLOCK)
@@ -93,6 +109,10 @@ def _forward(q, k, v, mask, scale, causal, out, lse, first, stride):
                 m[r] = top
                 if alpha != 1.0:
                     acc[r] *= alpha
+            if dropping:
+                zt = z[:nq, : j1 - j0]
+                _dropout_tile(zt, words, drop, b, lq, sk, i0, j0)
+                s *= zt
             acc += np.dot(s, np.ascontiguousarray(v[b, j0:j1]))
         for r in range(nq):
             if ls[r] > 0:
@@ -105,10 +125,27 @@ def _forward(q, k, v, mask, scale, causal, out, lse, first, stride):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _backward(
-    q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v, first, stride
+    q,
+    k,
+    v,
+    mask,
+    scale,
+    causal,
+    dropping,
+    drop,
+    out,
+    lse,
+    grad_out,
+    grad_q,
+    grad_k,
+    grad_v,
+    first,
+    stride,
 ):
     b_count, lq, _ = q.shape
     sk = k.shape[1]
+    z = np.empty((BLOCK, BLOCK), q.dtype)
+    words = np.empty(BLOCK, np.uint32)
     for b in range(first, b_count, stride):
         mb = b if mask.shape[0] > 1 else 0
         d = np.empty(lq, q.dtype)
@@ -136,8 +173,14 @@ def _backward(
                     else:
                         for c in range(row.shape[0]):
                             row[c] = math.exp(row[c] - top)
-                dv += np.dot(p.T, gb)
                 ds = np.dot(gb, vb.T)
+                if dropping:
+                    zt = z[: i1 - i0, : j1 - j0]
+                    _dropout_tile(zt, words, drop, b, lq, sk, i0, j0)
+                    dv += np.dot((p * zt).T, gb)
+                    ds *= zt
+                else:
+                    dv += np.dot(p.T, gb)
                 for r in range(i1 - i0):
                     dr = d[i0 + r]
                     for c in range(ds.shape[1]):
@@ -184,19 +227,47 @@ def _mask_array(mask, q):
     return np.empty((0, 1, 1), q.dtype) if mask is None else mask
 
 
-def attention_forward(q, k, v, mask, scale, causal, out, lse):
-    """out = softmax(q k^T * scale + mask) v and lse per query, tile by tile."""
+def _dropout(dropout_p, seed, offset, dtype):
+    """(dropping, (threshold, z scale, key low, key high, offset)) for the kernels."""
+    p = float(dropout_p)
+    zscale = np.dtype(dtype).type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+    seed = int(seed)
+    key = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32 & 0xFFFFFFFF)
+    return p > 0.0, (1.0 - p, zscale, *key, np.uint64(offset))
+
+
+def attention_forward(q, k, v, mask, scale, causal, dropout_p, seed, offset, out, lse):
+    """out = (softmax(q k^T * scale + mask) * z) v and lse per query, tile by tile."""
     if lse.size == 0:
         return
     tasks = q.shape[0] * -(-q.shape[1] // BLOCK)
-    args = (q, k, v, _mask_array(mask, q), q.dtype.type(scale), bool(causal), out, lse)
+    mask, scale = _mask_array(mask, q), q.dtype.type(scale)
+    args = (q, k, v, mask, scale, bool(causal), *_dropout(dropout_p, seed, offset, q.dtype))
+    args += (out, lse)
     _run(_forward, tasks, _work(q, k, v), *args)
 
 
-def attention_backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
+def attention_backward(
+    q,
+    k,
+    v,
+    mask,
+    scale,
+    causal,
+    dropout_p,
+    seed,
+    offset,
+    out,
+    lse,
+    grad_out,
+    grad_q,
+    grad_k,
+    grad_v,
+):
     """grad_q, grad_k, grad_v of attention_forward, recomputing the scores tile by tile."""
     if q.shape[0] == 0:
         return
     mask, scale = _mask_array(mask, q), q.dtype.type(scale)
-    args = (q, k, v, mask, scale, bool(causal), out, lse, grad_out, grad_q, grad_k, grad_v)
+    args = (q, k, v, mask, scale, bool(causal), *_dropout(dropout_p, seed, offset, q.dtype))
+    args += (out, lse, grad_out, grad_q, grad_k, grad_v)
     _run(_backward, q.shape[0], _work(q, k, v), *args)

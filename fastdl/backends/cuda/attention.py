@@ -17,7 +17,22 @@ from functools import cache
 import numpy as np
 from numba import cuda
 
+from fastdl.backends import philox
 from fastdl.backends.cuda import _launch
+
+_philox = cuda.jit(device=True, inline=True)(philox.rounds)
+
+
+@cuda.jit(device=True)
+def _z(drop, b, i, j, lq, sk):
+    """The dropout factor of query i and key j of batch b (see the spec)."""
+    threshold, zscale, k0, k1, offset = drop
+    w = offset + np.uint64((b * lq + i) * sk + j)
+    x0, x1, x2, x3 = _philox(w >> np.uint64(2), k0, k1)
+    lane = w & np.uint64(3)
+    word = x0 if lane == 0 else (x1 if lane == 1 else (x2 if lane == 2 else x3))
+    u = np.float64(word >> np.uint64(8)) * 2.0**-24
+    return zscale if u < threshold else 0.0
 
 
 @cuda.jit(device=True)
@@ -34,7 +49,7 @@ def _score(q, k, mask, has_mask, mb, b, i, j, scale, causal):
 
 
 @cuda.jit
-def _forward(q, k, v, mask, has_mask, scale, causal, out, lse):
+def _forward(q, k, v, mask, has_mask, scale, causal, dropping, drop, out, lse):
     t = cuda.grid(1)
     lq, sk, ev = q.shape[1], k.shape[1], v.shape[2]
     if t >= q.shape[0] * lq:
@@ -56,6 +71,8 @@ def _forward(q, k, v, mask, has_mask, scale, causal, out, lse):
             top = s
         e = math.exp(s - top)
         total += e
+        if dropping:
+            e *= _z(drop, b, i, j, lq, sk)
         for c in range(ev):
             out[b, i, c] += e * v[b, j, c]
     if total > 0:
@@ -75,8 +92,8 @@ def _row_d(grad_out, out, b, i):
 
 
 @cuda.jit(device=True)
-def _ds(q, k, v, mask, has_mask, mb, b, i, j, scale, causal, lse, grad_out, d):
-    """(p, ds) of query i and key j: the probability and the score's gradient."""
+def _ds(q, k, v, mask, has_mask, mb, b, i, j, scale, causal, dropping, drop, lse, grad_out, d):
+    """(p z, ds) of query i and key j: the kept probability and the score's gradient."""
     if lse[b, i] == -math.inf:
         return 0.0, 0.0
     s = _score(q, k, mask, has_mask, mb, b, i, j, scale, causal)
@@ -86,11 +103,12 @@ def _ds(q, k, v, mask, has_mask, mb, b, i, j, scale, causal, lse, grad_out, d):
     dp = 0.0
     for c in range(v.shape[2]):
         dp += grad_out[b, i, c] * v[b, j, c]
-    return p, p * (dp - d)
+    z = _z(drop, b, i, j, q.shape[1], k.shape[1]) if dropping else 1.0
+    return p * z, p * (dp * z - d)
 
 
 @cuda.jit
-def _backward_q(q, k, v, mask, has_mask, scale, causal, out, lse, grad_out, grad_q):
+def _backward_q(q, k, v, mask, has_mask, scale, causal, dropping, drop, out, lse, grad_out, grad_q):
     t = cuda.grid(1)
     lq, sk = q.shape[1], k.shape[1]
     if t >= q.shape[0] * lq:
@@ -101,13 +119,17 @@ def _backward_q(q, k, v, mask, has_mask, scale, causal, out, lse, grad_out, grad
     for e in range(q.shape[2]):
         grad_q[b, i, e] = 0
     for j in range(sk):
-        _, ds = _ds(q, k, v, mask, has_mask, mb, b, i, j, scale, causal, lse, grad_out, d)
+        _, ds = _ds(
+            q, k, v, mask, has_mask, mb, b, i, j, scale, causal, dropping, drop, lse, grad_out, d
+        )
         for e in range(q.shape[2]):
             grad_q[b, i, e] += ds * scale * k[b, j, e]
 
 
 @cuda.jit
-def _backward_kv(q, k, v, mask, has_mask, scale, causal, out, lse, grad_out, grad_k, grad_v):
+def _backward_kv(
+    q, k, v, mask, has_mask, scale, causal, dropping, drop, out, lse, grad_out, grad_k, grad_v
+):
     t = cuda.grid(1)
     lq, sk = q.shape[1], k.shape[1]
     if t >= k.shape[0] * sk:
@@ -120,7 +142,9 @@ def _backward_kv(q, k, v, mask, has_mask, scale, causal, out, lse, grad_out, gra
         grad_v[b, j, c] = 0
     for i in range(lq):
         d = _row_d(grad_out, out, b, i)
-        p, ds = _ds(q, k, v, mask, has_mask, mb, b, i, j, scale, causal, lse, grad_out, d)
+        p, ds = _ds(
+            q, k, v, mask, has_mask, mb, b, i, j, scale, causal, dropping, drop, lse, grad_out, d
+        )
         for c in range(v.shape[2]):
             grad_v[b, j, c] += p * grad_out[b, i, c]
         for e in range(k.shape[2]):
@@ -137,21 +161,46 @@ def _mask(mask, dtype):
     return (_placeholder(np.dtype(dtype)), False) if mask is None else (mask, True)
 
 
-def attention_forward(q, k, v, mask, scale, causal, out, lse):
-    """out = softmax(q k^T * scale + mask) v and lse per query, one thread per query."""
+def _dropout(dropout_p, seed, offset):
+    """(dropping, (threshold, z scale, key low, key high, offset)) for the kernels."""
+    p = float(dropout_p)
+    seed = int(seed)
+    key = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32 & 0xFFFFFFFF)
+    return p > 0.0, (1.0 - p, 0.0 if p == 1.0 else 1.0 / (1.0 - p), *key, np.uint64(offset))
+
+
+def attention_forward(q, k, v, mask, scale, causal, dropout_p, seed, offset, out, lse):
+    """out = (softmax(q k^T * scale + mask) * z) v and lse per query, one thread per query."""
     if lse.size == 0:
         return
     mask, has_mask = _mask(mask, q.dtype)
     scale = np.dtype(q.dtype).type(scale)
-    _launch.launch(_forward, lse.size, q, k, v, mask, has_mask, scale, bool(causal), out, lse)
+    args = (q, k, v, mask, has_mask, scale, bool(causal), *_dropout(dropout_p, seed, offset))
+    _launch.launch(_forward, lse.size, *args, out, lse)
 
 
-def attention_backward(q, k, v, mask, scale, causal, out, lse, grad_out, grad_q, grad_k, grad_v):
+def attention_backward(
+    q,
+    k,
+    v,
+    mask,
+    scale,
+    causal,
+    dropout_p,
+    seed,
+    offset,
+    out,
+    lse,
+    grad_out,
+    grad_q,
+    grad_k,
+    grad_v,
+):
     """grad_q (a thread per query) and grad_k, grad_v (a thread per key) of attention_forward."""
     mask, has_mask = _mask(mask, q.dtype)
     scale = np.dtype(q.dtype).type(scale)
-    causal = bool(causal)
-    args = (q, k, v, mask, has_mask, scale, causal, out, lse, grad_out)
+    args = (q, k, v, mask, has_mask, scale, bool(causal), *_dropout(dropout_p, seed, offset))
+    args += (out, lse, grad_out)
     if grad_q.size:
         _launch.launch(_backward_q, lse.size, *args, grad_q)
     if grad_k.size or grad_v.size:
