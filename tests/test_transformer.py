@@ -260,3 +260,20 @@ def test_activation_choices():
     np.testing.assert_allclose(layer.activation(x).numpy(), expected, rtol=1e-12, atol=1e-12)
     custom = nn.TransformerEncoderLayer(4, 2, activation=fastdl.nn.functional.tanh)
     assert custom.activation is fastdl.nn.functional.tanh
+
+
+def test_mha_on_cuda_matches_cpu():
+    pytest.importorskip("numba.cuda")
+    rng = np.random.default_rng(6)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True, dtype=fastdl.float64)
+    x = rng.standard_normal((2, 3, 4))
+    padding = np.array([[False, False, True], [False, False, False]])
+    expected = [
+        mha(fastdl.tensor(x), fastdl.tensor(x), fastdl.tensor(x), fastdl.tensor(padding), w)[0]
+        for w in (True, False)
+    ]
+    mha.to("cuda")
+    xd, pd = fastdl.tensor(x).to("cuda"), fastdl.tensor(padding).to("cuda")
+    for need_weights, cpu in zip((True, False), expected, strict=True):
+        out, _ = mha(xd, xd, xd, key_padding_mask=pd, need_weights=need_weights)
+        np.testing.assert_allclose(out.detach().cpu().numpy(), cpu.detach().numpy(), atol=1e-12)

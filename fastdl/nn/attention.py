@@ -227,7 +227,7 @@ class MultiheadAttention(Module):
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         elif self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+            query, key, value = (t.transpose(0, 1).contiguous() for t in (query, key, value))
         out, weights = self._attend(
             query, key, value, key_padding_mask, need_weights, attn_mask, is_causal
         )
