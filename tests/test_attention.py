@@ -90,6 +90,16 @@ def test_scale_broadcast_and_grouped_heads_match_repeated_heads():
     )
 
 
+def test_batch_dims_broadcast():
+    rng = np.random.default_rng(6)
+    q, k = _leaf(rng, 2, 1, 3, 2), _leaf(rng, 1, 2, 4, 2)
+    out = F.scaled_dot_product_attention(q, k, k)
+    kn = np.broadcast_to(k.detach().numpy(), (2, 2, 4, 2))
+    expected = _np_attention(np.broadcast_to(q.detach().numpy(), (2, 2, 3, 2)), kn, kn)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda q, k: F.scaled_dot_product_attention(q, k, k), [q, k])
+
+
 def test_double_backward():
     rng = np.random.default_rng(3)
     q, k, v = _leaf(rng, 1, 3, 2), _leaf(rng, 1, 4, 2), _leaf(rng, 1, 4, 2)
