@@ -23,8 +23,10 @@ spinning, so they take no cycles from OpenBLAS either.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -206,6 +208,29 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
+_blas: list = []  # threadpoolctl's controllers of the loaded BLAS libraries
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS single-threaded for a while: the tile GEMMs run on the pool's threads, and
+    a BLAS spreading a 64 x 64 x 128 tile over its own threads from each of them ran
+    the whole kernel 10-20x slower."""
+    if not _blas:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that Numba's np.dot calls)
+        from threadpoolctl import ThreadpoolController
+
+        _blas.extend(ThreadpoolController().select(user_api="blas").lib_controllers)
+    saved = [lib.num_threads for lib in _blas]
+    for lib in _blas:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(_blas, saved, strict=True):
+            lib.set_num_threads(n)
+
+
 def _run(kernel, tasks: int, work: int, *args) -> None:
     """kernel(*args, first, stride) over ``tasks`` tasks: thread r of n takes tasks
     r, r + n, ... (interleaved, so causal tiles of unequal cost balance out)."""
@@ -213,10 +238,11 @@ def _run(kernel, tasks: int, work: int, *args) -> None:
     if n <= 1:
         kernel(*args, 0, 1)
         return
-    futures = [_executor(n - 1).submit(kernel, *args, r, n) for r in range(1, n)]
-    kernel(*args, 0, n)
-    for f in futures:
-        f.result()
+    with _one_blas_thread():
+        futures = [_executor(n - 1).submit(kernel, *args, r, n) for r in range(1, n)]
+        kernel(*args, 0, n)
+        for f in futures:
+            f.result()
 
 
 def _work(q, k, v):
