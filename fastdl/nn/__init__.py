@@ -20,6 +20,7 @@ from fastdl.nn.activation import (
     Softsign,
     Tanhshrink,
 )
+from fastdl.nn.attention import MultiheadAttention
 from fastdl.nn.blocks import BasicBlock
 from fastdl.nn.channel_dropout import Dropout1d, Dropout2d
 from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
@@ -80,6 +81,13 @@ from fastdl.nn.resize import (
     UpsamplingNearest2d,
 )
 from fastdl.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from fastdl.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from fastdl.nn.unflatten import Unflatten
 
 __all__ = [
@@ -138,6 +146,7 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiMarginLoss",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "Parameter",
@@ -163,6 +172,11 @@ __all__ = [
     "Softsign",
     "Tanh",
     "Tanhshrink",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "Unflatten",
     "Upsample",

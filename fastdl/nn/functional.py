@@ -19,6 +19,7 @@ from fastdl.ops.activation_more import (
     softsign,
     tanhshrink,
 )
+from fastdl.ops.attention import scaled_dot_product_attention
 from fastdl.ops.channel_dropout import dropout1d, dropout2d
 from fastdl.ops.conv import conv2d
 from fastdl.ops.conv_family import conv1d, conv_transpose1d, conv_transpose2d
@@ -105,6 +106,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
