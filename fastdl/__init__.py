@@ -56,6 +56,14 @@ from fastdl.dtypes import (
 )
 from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from fastdl.ops.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+)
 from fastdl.ops.creation import (
     BoolTensor,
     DoubleTensor,
@@ -414,6 +422,12 @@ __all__ = [
     "ShapeError",
     "load_safetensors",
     "save_safetensors",
+    "bitwise_and",
+    "bitwise_left_shift",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
 ]
 
 from fastdl.compiler import compile  # noqa: E402  (torch.compile's name)

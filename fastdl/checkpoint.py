@@ -118,7 +118,7 @@ def training_state_dict(
         "step": int(step),
         "global_step": int(global_step),
         "meter": meter,
-        "rng": {name: g.get_state() for name, g in _generators(generators).items()},
+        "rng": {name: g._state_words() for name, g in _generators(generators).items()},
         "loader": None if loader is None else loader.state_dict(),
         "callbacks": [
             cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
@@ -280,7 +280,7 @@ def _snapshot(
     else:
         saved_optimizer = optimizer.state_dict()
         restore_optimizer = functools.partial(optimizer.load_state_dict, saved_optimizer)
-    rng = {name: g.get_state() for name, g in gens.items()}
+    rng = {name: g._state_words() for name, g in gens.items()}
     # The scheduler's optimizer and the loader's data set stay the same objects.
     objects = [(scheduler, {"optimizer"}), (loader, None)] + [(cb, set()) for cb in callbacks]
     attributes = []
@@ -289,7 +289,7 @@ def _snapshot(
             continue
         if deep is None:  # the loader: shallow, but its fastdl generator changes in place
             saved = dict(obj.__dict__)
-            inner = {k: v.get_state() for k, v in saved.items() if isinstance(v, Generator)}
+            inner = {k: v._state_words() for k, v in saved.items() if isinstance(v, Generator)}
         else:
             saved = {k: v if k in deep else copy.deepcopy(v) for k, v in obj.__dict__.items()}
             inner = {}

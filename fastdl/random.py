@@ -98,8 +98,9 @@ class Generator:
     ``DEFAULT_SEED`` (PyTorch's default seed) at offset 0. Drawing is thread-safe: each
     draw reserves its words under a lock.
 
-    ``get_state()`` is the uint64 NumPy array ``[seed, offset]``; ``set_state`` also
-    takes the uint8 Tensor of :func:`get_rng_state` (PyTorch's form).
+    ``get_state()`` is a uint8 Tensor, PyTorch's form (the seed's and the offset's
+    little-endian bytes); ``set_state`` also takes the uint64 NumPy array
+    ``[seed, offset]``.
 
     Example::
 
@@ -160,19 +161,24 @@ class Generator:
         """
         return self._seed
 
-    def get_state(self) -> np.ndarray:
-        """The state as a uint64 NumPy array ``[seed, offset]`` (a copy).
+    def get_state(self) -> Any:
+        """The state as a uint8 Tensor (PyTorch's form; a copy), for :meth:`set_state`.
 
         Example::
 
-            >>> Generator().manual_seed(3).get_state()
-            array([3, 0], dtype=uint64)
+            >>> Generator().manual_seed(3).get_state().shape
+            (16,)
         """
+        return _to_bytes(self._state_words())
+
+    def _state_words(self) -> np.ndarray:
+        """The state as the uint64 NumPy array ``[seed, offset]`` (a copy)."""
         with self._lock:
             return np.array([self._seed, self._offset], dtype=np.uint64)
 
     def set_state(self, state) -> Generator:
-        """Restore a state returned by :meth:`get_state`; return ``self``.
+        """Restore a state returned by :meth:`get_state` (a uint8 Tensor; the uint64
+        NumPy array ``[seed, offset]`` is accepted too); return ``self``.
 
         Example::
 
@@ -404,10 +410,10 @@ def get_rng_state() -> Any:
         >>> bool((default_generator.uniform(3) == a).all())
         True
     """
-    return _to_bytes(default_generator.get_state())
+    return default_generator.get_state()
 
 
 def set_rng_state(new_state: Any) -> None:
     """Restore the default generator's state from :func:`get_rng_state` (a uint8
-    Tensor; the uint64 ``[seed, offset]`` array of ``Generator.get_state`` works too)."""
+    Tensor; the uint64 NumPy array ``[seed, offset]`` works too)."""
     default_generator.set_state(new_state)

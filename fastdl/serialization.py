@@ -18,6 +18,14 @@ NumPy scalar such as ``np.float32(1.5)``), ``int``, ``float``, ``bool``,
 ``str`` and ``none``. Floats are written with Python's ``repr`` (exact round
 trip); non-finite floats use JSON's ``NaN``/``Infinity`` extension.
 
+A whole :class:`fastdl.nn.Module` (``torch.save(model, f)``) is a ``module`` node: its
+class's import path and its attributes (``vars``); inside it, Tensors and Modules
+carry an ``id`` and later occurrences are ``ref`` nodes (shared objects stay shared),
+Parameters are marked ``"parameter": true`` and sets of names are ``set`` nodes.
+:func:`load` rebuilds fastdl's own classes, and others only when allowed with
+:class:`safe_globals` or :func:`add_safe_globals` (as ``torch.load`` asks): a class is
+matched by its path, never imported from the file.
+
 Array nodes carry their ``shape`` and ``dtype`` (NumPy's ``dtype.str``); loading
 checks each ``.npy`` header against them (files without them still load), and
 the zip's CRC-32 of every entry catches flipped bytes, so a corrupted file raises
@@ -96,6 +104,10 @@ class _Encoder:
         self.arrays: list[tuple[str, np.ndarray]] = []
         self.tensor_type, _ = _tensor_api()
         self._active: set[int] = set()
+        # Tensors and Modules inside a saved Module: written once, then referred to,
+        # so objects shared between attributes stay shared when loaded.
+        self._shared: dict[int, tuple[int, Any]] = {}
+        self._in_module = 0
 
     def _add_array(self, array: np.ndarray, where: str) -> str:
         if array.dtype.hasobject:
@@ -117,11 +129,23 @@ class _Encoder:
         # (np.float64 is a float, np.str_ a str).
         if obj is None:
             return {"type": "none"}
+        if id(obj) in self._shared:
+            return {"type": "ref", "id": self._shared[id(obj)][0]}
         if self.tensor_type is not None and isinstance(obj, self.tensor_type):
             node = self._array_node("tensor", _tensor_array(obj), where)
             if obj.requires_grad:
                 node["requires_grad"] = True
+            if self._in_module:
+                node["id"] = self._share(obj)
+                if _is_parameter(obj):
+                    node["parameter"] = True
             return node
+        if _is_module(obj):
+            return self._encode_module(obj, where, depth)
+        if isinstance(obj, set | frozenset) and self._in_module:
+            if not all(isinstance(v, str) for v in obj):
+                raise TypeError(f"save: {where} is a set of other things than str")
+            return {"type": "set", "items": sorted(obj)}
         if isinstance(obj, np.ndarray):
             return self._array_node("ndarray", np.asarray(obj), where)
         if isinstance(obj, np.generic):
@@ -147,8 +171,32 @@ class _Encoder:
         raise TypeError(
             f"save: {where} has unsupported type {type(obj).__module__}."
             f"{type(obj).__qualname__}; expected dict, list, tuple, NumPy array, "
-            "Tensor, int, float, bool, str or None"
+            "Tensor, Module, int, float, bool, str or None"
         )
+
+    def _share(self, obj: Any) -> int:
+        ident = len(self._shared)
+        self._shared[id(obj)] = (ident, obj)  # obj kept alive: ids stay unique
+        return ident
+
+    def _encode_module(self, module: Any, where: str, depth: int) -> dict:
+        """A Module as its class's import path and its attributes (``vars``), as
+        ``torch.save(model)`` pickles it; loading rebuilds only allowed classes."""
+        cls = type(module)
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"save: {where} is nested more than {MAX_DEPTH} deep")
+        ident = self._share(module)
+        self._in_module += 1
+        try:
+            attrs = self.encode(dict(vars(module)), f"{where}.__dict__", depth + 1)
+        finally:
+            self._in_module -= 1
+        return {
+            "type": "module",
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "id": ident,
+            "attrs": attrs,
+        }
 
     def _encode_container(self, obj, where: str, depth: int):
         if isinstance(obj, dict):
@@ -336,6 +384,7 @@ class _Decoder:
         self.entries = entries
         self.used: set[str] = set()
         self.from_numpy = None
+        self.shared: dict[int, Any] = {}
 
     def error(self, message: str) -> ValueError:
         return ValueError(f"{self.path}: {message}")
@@ -415,7 +464,25 @@ class _Decoder:
                         f"corrupt manifest: {where} of dtype {array.dtype} cannot require grad"
                     )
                 tensor.requires_grad_(True)
+            if node.get("parameter") is True:
+                from fastdl.nn.parameter import Parameter
+
+                tensor = Parameter(tensor, requires_grad=bool(requires_grad))
+            if "id" in node:
+                self._remember(node["id"], tensor, where)
             return tensor
+        if kind == "ref":
+            found = self.shared.get(node.get("id")) if isinstance(node.get("id"), int) else None
+            if found is None:
+                raise self.error(f"corrupt manifest: {where} refers to an unknown object")
+            return found
+        if kind == "set":
+            items = node.get("items")
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise self.error(f"corrupt manifest: {where} is not a set of str")
+            return set(items)
+        if kind == "module":
+            return self._decode_module(node, where, depth)
         if kind in ("list", "tuple"):
             items = node.get("items")
             if not isinstance(items, list):
@@ -437,6 +504,29 @@ class _Decoder:
                 out[key] = self.decode(value, f"{where}[{key!r}]", depth + 1)
             return out
         raise self.error(f"corrupt manifest: {where} has unknown node type {kind!r}")
+
+    def _remember(self, ident: Any, obj: Any, where: str) -> None:
+        if not isinstance(ident, int) or isinstance(ident, bool) or ident in self.shared:
+            raise self.error(f"corrupt manifest: {where} has a bad or repeated id")
+        self.shared[ident] = obj
+
+    def _decode_module(self, node: dict, where: str, depth: int) -> Any:
+        name = node.get("class")
+        cls = _allowed_class(name) if isinstance(name, str) else None
+        if cls is None:
+            raise self.error(
+                f"{where} is a Module of class {name!r}, which load does not rebuild: "
+                "fastdl's own layers load as they are; wrap fastdl.load in "
+                "fastdl.serialization.safe_globals([YourModule, ...]) (or call "
+                "add_safe_globals) to allow your own classes, as torch.load asks"
+            )
+        module = cls.__new__(cls)
+        self._remember(node.get("id"), module, where)
+        attrs = self.decode(node.get("attrs"), f"{where}.__dict__", depth + 1)
+        if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+            raise self.error(f"corrupt manifest: {where} has malformed attributes")
+        module.__dict__.update(attrs)
+        return module
 
 
 def _read_manifest(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], path: str):
@@ -515,3 +605,75 @@ def _load_zip(f: BinaryIO, size: int, path: str) -> Any:
         entries = _safezip.check_directory(zf, size, path)
         root = _read_manifest(zf, entries, path)
         return _Decoder(zf, entries, path).decode(root, "root")
+
+
+_SAFE_GLOBALS: list[type] = []
+
+
+def _is_module(obj: Any) -> bool:
+    from fastdl.nn.module import Module  # fastdl.nn imports this module's users
+
+    return isinstance(obj, Module)
+
+
+def _is_parameter(obj: Any) -> bool:
+    from fastdl.nn.parameter import Parameter
+
+    return isinstance(obj, Parameter)
+
+
+def _allowed_class(name: str) -> type | None:
+    """The Module class ``"module:qualname"`` names, if load may rebuild it: one of
+    fastdl's own (``fastdl.*``, already imported), or one the caller allowed with
+    :class:`safe_globals` / :func:`add_safe_globals`. Nothing is imported by name."""
+    import sys
+
+    from fastdl.nn.module import Module
+
+    for cls in _SAFE_GLOBALS:
+        if isinstance(cls, type) and f"{cls.__module__}:{cls.__qualname__}" == name:
+            return cls
+    module_name, _, qualname = name.partition(":")
+    if not module_name.startswith("fastdl.") or module_name not in sys.modules:
+        return None
+    found: Any = sys.modules[module_name]
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) and issubclass(found, Module) else None
+
+
+class safe_globals:
+    """``torch.serialization.safe_globals``: a context manager (and decorator) naming
+    the Module classes beyond fastdl's own that :func:`load` may rebuild from a saved
+    whole Module. Nothing in a checkpoint is ever unpickled; the classes are matched by
+    their import path.
+
+    Example::
+
+        >>> with safe_globals([dict]):
+        ...     pass
+    """
+
+    def __init__(self, safe_globals: list) -> None:
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self) -> safe_globals:
+        _SAFE_GLOBALS.extend(self.safe_globals)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for item in self.safe_globals:
+            _SAFE_GLOBALS.remove(item)
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """``torch.serialization.add_safe_globals``: allow these Module classes in every
+    later :func:`load` (see :class:`safe_globals`)."""
+    _SAFE_GLOBALS.extend(safe_globals)

@@ -10,6 +10,7 @@ autograd nor the ops.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,6 +97,7 @@ class Tensor:
         "_retains_grad",
         "_version",
         "_view_of",
+        "_views",
         "__weakref__",
     )
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
@@ -108,6 +110,7 @@ class Tensor:
         self._retains_grad = False
         self._version = [0]  # shared by the views of one storage
         self._view_of = None  # (base, how to rebuild it) for a view; see mark_view
+        self._views = None  # weak references to the views of this tensor; see mark_view
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -123,6 +126,7 @@ class Tensor:
         t._retains_grad = False
         t._version = [0]
         t._view_of = None
+        t._views = None
         t.requires_grad = False
         return t
 
@@ -444,13 +448,32 @@ def _dim_index(dim: Any, ndim: int) -> int:
     return int(dim) % ndim
 
 
-def mark_view(view: Tensor, base: Tensor, inverse: Any) -> Tensor:
+def mark_view(view: Tensor, base: Tensor, inverse: Any, forward: Any = None) -> Tensor:
     """Record that ``view`` shares ``base``'s storage: one version counter, and
     ``inverse(view)`` rebuilds ``base`` (how an in-place op recorded on the view
-    reaches the base's graph). Returns ``view``."""
+    reaches the base's graph). ``forward(base)`` makes the view again: with it, an
+    in-place op recorded through another view of the same storage rebuilds this view's
+    graph from the written base (:func:`views_of`). Returns ``view``."""
     view._version = base._version
     view._view_of = (base, inverse)
+    if forward is not None:
+        views = base._views
+        if views is None:
+            views = base._views = []
+        elif len(views) >= 16:
+            views[:] = [entry for entry in views if entry[0]() is not None]
+        views.append((weakref.ref(view), forward))
     return view
+
+
+def views_of(base: Tensor) -> list[tuple[Tensor, Any]]:
+    """The live views marked with a ``forward`` on ``base``, each with that function."""
+    found = []
+    for ref, forward in base._views or ():
+        view = ref()
+        if view is not None:
+            found.append((view, forward))
+    return found
 
 
 def _backend_of(t: Tensor) -> Any:

@@ -367,3 +367,19 @@ def test_cuda_kernels_launch_counts():
     assert check_against_reference(cuda_rnn, "gru_forward", forward) == 2 * length + 1
     backward, length = small("gru_backward", {})
     assert check_against_reference(cuda_rnn, "gru_backward", backward) == 2 * length + 4
+
+
+def test_gru_reads_a_packed_sequence_as_each_sequence_alone():
+    from fastdl.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    fastdl.manual_seed(0)
+    gru = fastdl.nn.GRU(3, 4, num_layers=2, batch_first=True, dtype=fastdl.float64)
+    x = fastdl.randn(2, 5, 3, dtype=fastdl.float64)
+    out, h_n = gru(pack_padded_sequence(x, [5, 3], batch_first=True))
+    padded, lengths = pad_packed_sequence(out, batch_first=True)
+    assert lengths.tolist() == [5, 3]
+    for i, n in enumerate((5, 3)):
+        alone, h_alone = gru(x[i : i + 1, :n])
+        np.testing.assert_allclose(padded[i, :n].detach().numpy(), alone[0].detach().numpy())
+        np.testing.assert_allclose(h_n[:, i].detach().numpy(), h_alone[:, 0].detach().numpy())
+    assert not padded[1, 3:].detach().numpy().any()

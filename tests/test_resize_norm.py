@@ -280,6 +280,18 @@ def test_channel_dropout_generator_and_gradient():
         F.dropout1d(fastdl.ones(1, 2, 3, 4))
 
 
+def test_dropout2d_of_another_rank_drops_per_sample_and_channel_with_a_warning():
+    x = fastdl.ones(64, 32)
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
+        y = F.dropout2d(x, 0.5).numpy()
+    assert set(np.unique(y)) == {0.0, 2.0}  # elementwise: each (sample, channel) alone
+    with pytest.warns(UserWarning, match="5-D"):
+        y = F.dropout2d(fastdl.ones(4, 8, 2, 2, 2), 0.5).numpy().reshape(4, 8, -1)
+    assert np.all(y == y[:, :, :1])
+    with pytest.raises(ShapeError, match="dropout2d"):
+        F.dropout2d(fastdl.ones(5), 0.5)
+
+
 # -- group and instance norm ----------------------------------------------------------------------
 
 

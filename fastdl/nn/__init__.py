@@ -1,6 +1,7 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from fastdl.nn import functional, init, regularizers, utils
+from fastdl.nn import modules as modules  # torch.nn.modules' paths
 from fastdl.nn.activation import (
     CELU,
     ELU,
@@ -19,6 +20,7 @@ from fastdl.nn.activation import (
     Softsign,
     Tanhshrink,
 )
+from fastdl.nn.attention import MultiheadAttention
 from fastdl.nn.blocks import BasicBlock
 from fastdl.nn.channel_dropout import Dropout1d, Dropout2d
 from fastdl.nn.containers import ModuleDict, ModuleList, Residual, Sequential
@@ -79,6 +81,13 @@ from fastdl.nn.resize import (
     UpsamplingNearest2d,
 )
 from fastdl.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from fastdl.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from fastdl.nn.unflatten import Unflatten
 
 __all__ = [
@@ -137,6 +146,7 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiMarginLoss",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "Parameter",
@@ -162,6 +172,11 @@ __all__ = [
     "Softsign",
     "Tanh",
     "Tanhshrink",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "Unflatten",
     "Upsample",

@@ -18,11 +18,12 @@ def positive_int(owner: str, name: str, value: object) -> int:
 
 
 def factory_kwargs(owner: str, device: Any, dtype: Any) -> tuple[Any, np.dtype]:
-    """A layer's ``device=`` and ``dtype=`` checked: the device (None: the host) and a
-    floating dtype (None: float32). Raises before the layer allocates anything."""
-    if device is not None:
-        device = _device.resolve(device)
-    dtype = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+    """A layer's ``device=`` and ``dtype=`` checked: the device (None:
+    ``fastdl.get_default_device()``) and a floating dtype (None:
+    ``fastdl.get_default_dtype()``), as PyTorch's factory keywords. Raises before the
+    layer allocates anything."""
+    device = _device.get_default_device() if device is None else _device.resolve(device)
+    dtype = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
     if not dtypes.is_floating(dtype):
         raise TypeError(f"{owner}: dtype must be a floating dtype (float32, float64), got {dtype}")
     return device, dtype

@@ -21,6 +21,8 @@ from fastdl.nn import init
 from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
+from fastdl.nn.utils.rnn import PackedSequence, pack_like, pad_packed_sequence
+from fastdl.ops.indexing import index_select
 from fastdl.ops.rnn import gru_layer, lstm_layer, rnn_layer
 from fastdl.ops.shape import cat, stack
 from fastdl.tensor import Tensor
@@ -174,12 +176,15 @@ class RNNBase(Module):
 
     # -- the loop over layers and directions ---------------------------------------------
 
-    def _run(self, x: Tensor, batched: bool, states: list) -> tuple[Tensor, list]:
+    def _run(
+        self, x: Tensor, batched: bool, states: list, batch_first: bool | None = None
+    ) -> tuple[Tensor, list]:
         """The output and the final states, each stacked over layer-directions."""
+        batch_first = self.batch_first if batch_first is None else batch_first
         if not batched:
             x = x.reshape(x.shape[0], 1, x.shape[1])
             states = [s.reshape(s.shape[0], 1, s.shape[1]) for s in states]
-        elif self.batch_first:
+        elif batch_first:
             x = x.transpose(0, 1)
         directions = 2 if self.bidirectional else 1
         finals: list[list[Tensor]] = [[] for _ in range(1 + (self.mode == "LSTM"))]
@@ -204,9 +209,67 @@ class RNNBase(Module):
         if not batched:
             output = output.reshape(output.shape[0], output.shape[2])
             finals = [s.reshape(s.shape[0], s.shape[2]) for s in finals]
-        elif self.batch_first:
+        elif batch_first:
             output = output.transpose(0, 1)
         return output, finals
+
+    def _forward_hidden(self, x: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``forward`` of the models whose only state is ``h`` (RNN, GRU)."""
+        if isinstance(x, PackedSequence):
+            output, (h_n,) = self._run_packed(x, [] if hx is None else [hx], ("h_0",))
+            return output, h_n
+        batched = self._check_input(x)
+        states = []
+        if hx is not None:
+            self._check_states([hx], ("h_0",), x, batched)
+            states = [hx]
+        output, (h_n,) = self._run(x, batched, states)
+        return output, h_n
+
+    def _run_packed(
+        self, packed: PackedSequence, states: list, names: tuple
+    ) -> tuple[PackedSequence, list]:
+        """:meth:`_run` for a :class:`PackedSequence`: the packed output and the final
+        states taken at each sequence's own last step (its first for the reverse
+        direction), as PyTorch. ``states`` (``names`` for messages) are in the original
+        batch order, as the final states returned.
+
+        The sequences are run in groups of equal length, each group as one padded batch,
+        so every step a layer sees is a real one; any recurrent layer built on
+        :meth:`_run` takes packed input through this method.
+        """
+        name = type(self).__name__
+        data = packed.data
+        _check_tensor(name, "input", data, self.weight_ih_l0.dtype)
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: a PackedSequence's data must be (sum of lengths, {self.input_size}), "
+                f"got shape {tuple(data.shape)}"
+            )
+        padded, lengths = pad_packed_sequence(packed)  # (T, B, H_in), the original order
+        if states:
+            as_input = padded.transpose(0, 1) if self.batch_first else padded
+            self._check_states(states, names, as_input, True)
+        lengths = lengths.tolist()
+        steps = padded.shape[0]
+        order, outputs, finals = [], [], []
+        for length in sorted(set(lengths), reverse=True):
+            members = [b for b, n in enumerate(lengths) if n == length]
+            index = Tensor._wrap(np.asarray(members, dtype=np.int64)).to(data.device)
+            group = index_select(padded[:length], 1, index)
+            output, last = self._run(
+                group, True, [index_select(s, 1, index) for s in states], batch_first=False
+            )
+            if length < steps:
+                fill = output.new_zeros((steps - length, *output.shape[1:]))
+                output = cat([output, fill])
+            order += members
+            outputs.append(output)
+            finals.append(last)
+        back = Tensor._wrap(np.argsort(np.asarray(order), kind="stable")).to(data.device)
+        output = index_select(cat(outputs, dim=1), 1, back)
+        finals = [index_select(cat(list(s), dim=1), 1, back) for s in zip(*finals)]
+        return pack_like(output, packed), finals
 
     def _layer(self, x, initial, weights, reverse):
         raise NotImplementedError
@@ -229,7 +292,8 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act tanh or relu.
 
-    Input (L, N, H_in), or (N, L, H_in) with ``batch_first``, or unbatched (L, H_in);
+    Input (L, N, H_in), or (N, L, H_in) with ``batch_first``, or unbatched (L, H_in), or
+    a :class:`~fastdl.nn.utils.rnn.PackedSequence` (then the output is one too);
     ``hx`` (num_layers * D, N, H) or None (zeros), D = 2 when bidirectional. Returns
     ``(output, h_n)``: output (L, N, D * H) (batch first when asked), h_n like hx.
 
@@ -271,13 +335,7 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity  # not in the repr, as in PyTorch
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        batched = self._check_input(x)
-        states = []
-        if hx is not None:
-            self._check_states([hx], ("h_0",), x, batched)
-            states = [hx]
-        output, (h_n,) = self._run(x, batched, states)
-        return output, h_n
+        return self._forward_hidden(x, hx)
 
     def _layer(self, x, initial, weights, reverse):
         return rnn_layer(x, initial[0], *weights, self.nonlinearity, reverse)
@@ -328,7 +386,6 @@ class LSTM(RNNBase):
     def forward(
         self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        batched = self._check_input(x)
         states = []
         if hx is not None:
             if not isinstance(hx, tuple | list) or len(hx) != 2:
@@ -336,6 +393,11 @@ class LSTM(RNNBase):
                     f"LSTM: hx must be a tuple (h_0, c_0) of Tensors, got {type(hx).__name__}"
                 )
             states = list(hx)
+        if isinstance(x, PackedSequence):
+            output, (h_n, c_n) = self._run_packed(x, states, ("h_0", "c_0"))
+            return output, (h_n, c_n)
+        batched = self._check_input(x)
+        if states:
             self._check_states(states, ("h_0", "c_0"), x, batched)
         output, (h_n, c_n) = self._run(x, batched, states)
         return output, (h_n, c_n)
@@ -535,13 +597,7 @@ class GRU(RNNBase):
         )
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        batched = self._check_input(x)
-        states = []
-        if hx is not None:
-            self._check_states([hx], ("h_0",), x, batched)
-            states = [hx]
-        output, (h_n,) = self._run(x, batched, states)
-        return output, h_n
+        return self._forward_hidden(x, hx)
 
     def _layer(self, x, initial, weights, reverse):
         return gru_layer(x, initial[0], *weights, reverse)

@@ -85,20 +85,31 @@ def dropout2d(
     generator: Any = None,
 ) -> Tensor:
     """Zero whole channels of ``input`` (N, C, H, W) with probability ``p`` and scale the
-    rest by 1/(1-p), as ``torch.nn.functional.dropout2d``. A 3-D input is taken as
-    (N, C, L) with a warning, as PyTorch does.
+    rest by 1/(1-p), as ``torch.nn.functional.dropout2d``. As PyTorch does, a 3-D input
+    is taken as (N, C, L), and an input of another rank (N, C, *rest) is dropped per
+    (sample, channel), both with a warning.
 
     Example::
 
         y = fastdl.nn.functional.dropout2d(fastdl.randn(8, 16, 28, 28), p=0.2)
     """
     _check(input, p, "dropout2d")
-    if input.ndim not in (3, 4):
+    if input.ndim < 2:
         raise ShapeError(
             f"dropout2d: expected 3-D or 4-D (N, C, H, W) input, got input of shape "
             f"{tuple(input.shape)}"
         )
-    if input.ndim == 3:
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior and "
+            "silence this warning, please use dropout instead. Note that dropout2d exists to "
+            "provide channel-wise dropout on inputs with 2 spatial dimensions, a channel "
+            "dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif input.ndim == 3:
         warnings.warn(
             "dropout2d: received a 3-D input; channel-wise 1-D dropout is applied, the input "
             "taken as (N, C, L). Use dropout1d for 3-D inputs.",

@@ -31,7 +31,7 @@ from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
 from fastdl.errors import ShapeError
 from fastdl.ops import shape as _shape
 from fastdl.ops._util import empty, unbroadcast
-from fastdl.tensor import Tensor, _backend_of
+from fastdl.tensor import Tensor, _backend_of, views_of
 
 
 class Overwrite(Function):
@@ -139,17 +139,36 @@ def write(t: Tensor, result: Tensor, name: str) -> None:
 
 
 def rebind(t: Tensor, result: Tensor) -> None:
-    """Make ``t`` stand for ``result`` in the graph, and each base it is a view of for
-    the matching view of it."""
+    """Make ``t`` stand for ``result`` in the graph, each base it is a view of for the
+    matching view of it, and every other view of that storage for its view of the
+    written base (PyTorch's view rebase): a later use of a sibling view differentiates
+    through the write."""
     t._node = result._node
     t.requires_grad = result.requires_grad
+    written = {id(t)}
     view_of = t._view_of
     while view_of is not None:
         base, inverse = view_of
         with_graph = inverse(t)
         base._node = with_graph._node
         base.requires_grad = with_graph.requires_grad
+        written.add(id(base))
         t, view_of = base, base._view_of
+    _rebase_views(t, written)
+
+
+def _rebase_views(root: Tensor, written: set) -> None:
+    """Rebuild the graph of every view under ``root`` not in ``written`` from its
+    (already rebuilt) base, walking down from ``root``."""
+    stack = [root]
+    while stack:
+        base = stack.pop()
+        for view, forward in views_of(base):
+            if id(view) not in written:
+                fresh = forward(base)
+                view._node = fresh._node
+                view.requires_grad = fresh.requires_grad
+            stack.append(view)
 
 
 def _alias(t: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ from fastdl.autograd.grad_mode import no_grad
 from fastdl.backends import host
 from fastdl.errors import DeviceError, ShapeError
 from fastdl.ops import activation, inplace
+from fastdl.ops import bitwise as _bits
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import indexing as _idx
 from fastdl.ops import mathops as _math
@@ -844,6 +845,47 @@ class TensorMethods:
     def ge(self, other: Any) -> Tensor:
         return _ew.compare(self, other, "ge")
 
+    # -- bitwise method forms and shifts -------------------------------------------------
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "and")
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "or")
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "xor")
+
+    def bitwise_not(self) -> Tensor:
+        return _bits.invert(self)
+
+    def bitwise_not_(self) -> Tensor:
+        return inplace.apply(self, "bitwise_not_", _bits.invert)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "left_shift")
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "right_shift")
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "left_shift")
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return _bits.binary(other, self, "left_shift")
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _bits.binary(self, other, "right_shift")
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return _bits.binary(other, self, "right_shift")
+
+    def __ilshift__(self, other: Any) -> Tensor:
+        return inplace.apply(self, "__ilshift__", lambda s: _bits.binary(s, other, "left_shift"))
+
+    def __irshift__(self, other: Any) -> Tensor:
+        return inplace.apply(self, "__irshift__", lambda s: _bits.binary(s, other, "right_shift"))
+
 
 # -- helpers of the methods above ---------------------------------------------------
 
@@ -948,29 +990,13 @@ def _masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
 
 
 def _bitwise(a: Tensor, b: Any, op: str) -> Tensor:
-    """``&``, ``|``, ``^`` of bool tensors (or a bool tensor and a Python bool)."""
-    other_dtype = (
-        b.dtype if isinstance(b, Tensor) else (dtypes.bool_ if isinstance(b, bool) else None)
-    )
-    if a.dtype != dtypes.bool_ or other_dtype != dtypes.bool_:
-        raise TypeError(
-            f"bitwise_{op}: fastdl supports bool tensors (and Python bools) only, got "
-            f"{a.dtype} and {other_dtype if other_dtype is not None else type(b).__name__}"
-        )
-    if op == "and":
-        return _ew.mul(a, b)
-    if op == "or":
-        return _ew.where(a, True, b)
-    return _ew.compare(a, b, "ne")
+    """``&``, ``|``, ``^`` of bool or integer tensors (see :mod:`fastdl.ops.bitwise`)."""
+    return _bits.binary(a, b, op)
 
 
 def _invert(x: Tensor) -> Tensor:
-    """``~x``: logical not of a bool tensor, ``-x - 1`` of an integer one."""
-    if x.dtype == dtypes.bool_:
-        return _ew.compare(x, False, "eq")
-    if x.dtype == dtypes.int64:
-        return _ew.sub(_ew.neg(x), 1)
-    raise TypeError(f"~ (bitwise_not) is only defined for bool and integer tensors, got {x.dtype}")
+    """``~x``: logical not of a bool tensor, every bit flipped in an integer one."""
+    return _bits.invert(x)
 
 
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}

@@ -17,7 +17,7 @@ from fastdl.autograd.function import Function
 from fastdl.backends import for_device
 from fastdl.ops._util import broadcast_view, normalize_dim, unbroadcast
 from fastdl.ops.reduce import sum_to
-from fastdl.ops.shape import Permute, cat, getitem, transpose
+from fastdl.ops.shape import cat, getitem, permute, transpose
 from fastdl.ops.slicing import narrow
 from fastdl.tensor import Tensor
 
@@ -150,7 +150,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A0
         order[d] = s
     rest = iter(d for d in range(input.ndim) if d not in src)
     dims = tuple(d if d is not None else next(rest) for d in order)
-    return Permute.apply(input, dims) if input.ndim else input.reshape(())
+    return permute(input, dims) if input.ndim else input.reshape(())
 
 
 def t(input: Tensor) -> Tensor:  # noqa: A002

@@ -40,27 +40,44 @@ class CumSum(Function):
 
 
 class CumProd(Function):
-    """The running product; its gradient divides by the input, so it assumes no zeros
-    (:class:`Prod` handles zeros)."""
+    """The running product; its gradient is right with zeros in the input."""
 
     @staticmethod
     def forward(ctx, x, axis):
-        out = _scan(ctx.backend, "cumprod", x, axis, False)
         ctx.axis = axis
-        ctx.save_for_backward(x, out)
-        return out
+        ctx.save_for_backward(x)
+        return _scan(ctx.backend, "cumprod", x, axis, False)
 
     @staticmethod
     def backward(ctx, grad):
-        be, (x, out) = ctx.backend, ctx.saved
-        tails = _scan(be, "cumsum", run(be.mul, grad, out), ctx.axis, True)
-        return run(be.div, tails, x), None
+        (x,) = ctx.saved
+        return _cumprod_grad(Tensor._wrap(x), Tensor._wrap(grad), ctx.axis)._data, None
 
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
-        x = inputs[0]
-        out = CumProd.apply(x, ctx.axis)
-        return CumSum.apply(grad * out, ctx.axis, True) / x, None
+        return _cumprod_grad(inputs[0], grad, ctx.axis), None
+
+
+def _cumprod_grad(x: Tensor, grad: Tensor, axis: int) -> Tensor:
+    """``d/dx_k = sum_{i >= k} grad_i * prod_{j <= i, j != k} x_j`` along ``axis``.
+
+    Without zeros that is the reverse running sum of ``grad * cumprod(x)`` divided by
+    ``x`` (as PyTorch). With a zero somewhere, the products leaving out each ``x_k`` are
+    formed explicitly: row ``k`` of an ``(n, n)`` block is ``x`` with a 1 at ``k``,
+    its running product taken and summed against ``grad`` over ``i >= k``.
+    """
+    x, grad = x.movedim(axis, -1), grad.movedim(axis, -1)
+    if float((x == 0).sum()) == 0:
+        out = CumProd.apply(x, x.ndim - 1)
+        result = CumSum.apply(grad * out, x.ndim - 1, True) / x
+    else:
+        n = x.shape[-1]
+        upper = x.new_ones((n, n)).triu()  # [k, i] = 1 where i >= k
+        diagonal = (upper - upper.triu(1)).bool()
+        rows = x.unsqueeze(-2).expand(*x.shape[:-1], n, n).masked_fill(diagonal, 1.0)  # [..., k, j]
+        products = CumProd.apply(rows, rows.ndim - 1)
+        result = (products * upper * grad.unsqueeze(-2)).sum(-1)
+    return result.movedim(-1, axis)
 
 
 def _shifted(backend: Any, scanned: Any, toward_end: bool) -> Any:
@@ -112,7 +129,7 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = N
 
 def cumprod(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """The running product along ``dim``. Example: ``fastdl.cumprod(fastdl.tensor([1, 2, 3]),
-    0)`` is ``[1, 2, 6]``. Its gradient assumes no zeros in the input."""
+    0)`` is ``[1, 2, 6]``. Its gradient is right with zeros in the input."""
     return _cumulative(CumProd, input, dim, dtype, out, "cumprod")
 
 

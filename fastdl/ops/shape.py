@@ -220,7 +220,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     target = _resolve_or_raise(x.shape, shape, "reshape")
     out = Reshape.apply(x, target)
     if viewable(x._data, target):
-        mark_view(out, x, _Inverse("reshape", x.shape))
+        mark_view(out, x, _Inverse("reshape", x.shape), _Inverse("reshape", target))
     return out
 
 
@@ -232,7 +232,8 @@ def viewable(array: Any, shape: tuple) -> bool:
 
 
 class _Inverse:
-    """Rebuilds a view's base from the view: a reshape back, or the inverse permutation."""
+    """Rebuilds a view's base from the view (a reshape back, or the inverse
+    permutation), or the view from its base (the reshape or permutation itself)."""
 
     __slots__ = ("kind", "arg")
 
@@ -281,7 +282,9 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 def _permuted(x: Tensor, dims: tuple) -> Tensor:
     inverse = tuple(int(d) for d in np.argsort(dims))
-    return mark_view(Permute.apply(x, dims), x, _Inverse("permute", inverse))
+    return mark_view(
+        Permute.apply(x, dims), x, _Inverse("permute", inverse), _Inverse("permute", dims)
+    )
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -293,8 +296,27 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays/tensors and bool masks."""
-    return GetItem.apply(x, _raw_index(index))
+    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays/tensors and bool masks:
+    a view of ``x`` for ints, forward slices and Ellipsis (PyTorch's basic indexing) that
+    leave at least one dimension, a copy otherwise."""
+    raw = _raw_index(index)
+    if (
+        _basic(raw)
+        and sum(not isinstance(part, slice) and part is not Ellipsis for part in raw) < x.ndim
+    ):
+        from fastdl.ops.slicing import slice_view  # slicing imports this module
+
+        return slice_view(x, raw)
+    return GetItem.apply(x, raw)
+
+
+def _basic(index: tuple) -> bool:
+    return all(
+        part is Ellipsis
+        or (isinstance(part, int | np.integer) and not isinstance(part, bool | np.bool_))
+        or (isinstance(part, slice) and (part.step is None or part.step > 0))
+        for part in index
+    )
 
 
 def _raw_index(index: Any) -> tuple:

@@ -15,10 +15,11 @@ import numpy as np
 
 from fastdl import backends
 from fastdl.autograd.function import Function
+from fastdl.autograd.grad_mode import no_grad
 from fastdl.ops import elementwise as _ew
 from fastdl.ops._util import normalize_dim, zeros
 from fastdl.ops.shape import cat, getitem, scatter
-from fastdl.tensor import Tensor
+from fastdl.tensor import Tensor, mark_view
 
 
 class Slice(Function):
@@ -38,6 +39,42 @@ class Slice(Function):
     @classmethod
     def backward_graph(cls, ctx, grad, inputs):
         return scatter(grad, ctx.shape, ctx.index), None
+
+
+def slice_view(x: Tensor, index: tuple) -> Tensor:
+    """``x[index]`` (ints, forward slices, Ellipsis) as a view marked on ``x``, so an
+    in-place op through it reaches ``x``'s graph and ``x``'s other views."""
+    out = Slice.apply(x, index)
+    return mark_view(out, x, _SliceInverse(x, index), _SliceForward(index))
+
+
+class _SliceForward:
+    __slots__ = ("index",)
+
+    def __init__(self, index: tuple) -> None:
+        self.index = index
+
+    def __call__(self, base: Tensor) -> Tensor:
+        return Slice.apply(base, self.index)
+
+
+class _SliceInverse:
+    """Rebuilds the base of a slice view: the base's recorded value with the view's
+    region replaced by the view (the storage already holds the written values)."""
+
+    __slots__ = ("base", "index")
+
+    def __init__(self, base: Tensor, index: tuple) -> None:
+        self.base, self.index = base, index
+
+    def __call__(self, view: Tensor) -> Tensor:
+        old = Tensor._wrap(self.base._data)
+        old._node, old.requires_grad = self.base._node, self.base.requires_grad
+        spread = scatter(view, self.base.shape, self.index)
+        with no_grad():
+            ones = Tensor._wrap(self.base._data).new_ones(view.shape)
+            hit = _ew.compare(scatter(ones, self.base.shape, self.index), 0, "ne")
+        return _ew.where(hit, spread, old)
 
 
 def _along(ndim: int, dim: int, part: Any) -> tuple:
@@ -71,7 +108,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa:
         raise ValueError(
             f"narrow: start {start} + length {length} exceeds dimension {dim} of size {n}"
         )
-    return Slice.apply(input, _along(input.ndim, dim, slice(start, start + length)))
+    return slice_view(input, _along(input.ndim, dim, slice(start, start + length)))
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -103,7 +140,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
         )
     pieces, start = [], 0
     for size in sizes:
-        pieces.append(Slice.apply(tensor, _along(tensor.ndim, dim, slice(start, start + size))))
+        pieces.append(slice_view(tensor, _along(tensor.ndim, dim, slice(start, start + size))))
         start += size
     return tuple(pieces)
 
@@ -133,7 +170,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
         [[1, 2], [3, 4]]
     """
     dim = _check_dim("unbind", input, dim)
-    return tuple(Slice.apply(input, _along(input.ndim, dim, i)) for i in range(input.shape[dim]))
+    return tuple(slice_view(input, _along(input.ndim, dim, i)) for i in range(input.shape[dim]))
 
 
 def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

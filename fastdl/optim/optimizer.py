@@ -112,8 +112,16 @@ def _check_finite_numbers(group: dict[str, Any]) -> None:
                 raise ValueError(f"Invalid {key} value: {value}")
 
 
+def _step_tensor(count: Any) -> Tensor:
+    """A step count as PyTorch keeps it: a 0-d float32 Tensor (on the host)."""
+    return Tensor._wrap(np.array(float(count), dtype=np.float32))
+
+
 def _step_count(value: Any, index: int) -> int:
-    """A saved ``step`` as an int (PyTorch saves it as a float tensor)."""
+    """A saved ``step`` as an int: an int (older fastdl files), or a 0-d tensor of any
+    library (PyTorch and fastdl keep it as a float tensor)."""
+    if not isinstance(value, np.ndarray) and getattr(value, "ndim", None) == 0:
+        value = value.item()
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
@@ -137,6 +145,8 @@ def _state_array(value: Any, name: str, index: int, shape: tuple, dtype: Any) ->
     where = f"state {name!r} of parameter {index}"
     if isinstance(value, Tensor):
         value = value.detach().cpu().numpy()
+    elif hasattr(value, "__array__") and not isinstance(value, np.ndarray | np.generic):
+        value = np.asarray(value)  # another library's tensor (PyTorch's)
     if not isinstance(value, (np.ndarray, np.generic, numbers.Real)):
         raise ValueError(f"{where} must be an array, got {type(value).__name__}")
     array = np.asarray(value)
@@ -345,7 +355,7 @@ class Optimizer:
         chunk, pos = found
         if chunk.flat.params[pos] is not p or chunk.steps[pos] == 0:
             return None
-        entry: dict[str, Any] = {"step": int(chunk.steps[pos])}
+        entry: dict[str, Any] = {"step": _step_tensor(chunk.steps[pos])}
         where = chunk.flat.slice(pos)
         for name, buf in chunk.state.items():
             entry[name] = Tensor._wrap(buf[where].reshape(p.shape))
@@ -501,7 +511,7 @@ class Optimizer:
         for index, chunk, pos in self._indexed():
             if chunk.steps[pos] == 0:
                 continue
-            entry: dict[str, Any] = {"step": int(chunk.steps[pos])}
+            entry: dict[str, Any] = {"step": _step_tensor(chunk.steps[pos])}
             shape = chunk.flat.params[pos].shape
             for name, buf in chunk.state.items():
                 entry[name] = _host_copy(buf[chunk.flat.slice(pos)].reshape(shape))

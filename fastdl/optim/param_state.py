@@ -3,9 +3,10 @@
 A fused optimizer keeps its state in flat buffers (one per group and dtype); for a
 parameter it has stepped, ``state[p]`` is built on each lookup as views into them, so
 ``state[p]["exp_avg"]`` is a Tensor sharing memory with the flat ``exp_avg`` (writes go
-through) and ``state[p]["step"]`` the step count. Any other parameter's entry is an
-ordinary dict, created empty on first lookup as with PyTorch's ``defaultdict(dict)``:
-that is where an optimizer written the PyTorch way keeps its state.
+through) and ``state[p]["step"]`` the step count, a 0-d float32 Tensor as in
+PyTorch. Any other parameter's entry is an ordinary dict, created empty on first
+lookup as with PyTorch's ``defaultdict(dict)``: that is where an optimizer written the
+PyTorch way keeps its state.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ SHARED_WITH_REFERENCE: tuple[str, ...] = (
     *spec.NUMPY_PASS_NAMES,
     "gather_along",
     "sort_along",
+    *(k.name for k in spec.bitwise.KERNELS),
 )
 _FAMILIES = tuple(f for f in spec.FAMILIES if f != "generic")
 

@@ -7,9 +7,11 @@ copies of strided inputs are made on the device first).
 * **scatter_along**: one thread per ``(outer, inner)`` line, walking the index in order:
   repeated positions are summed (or assigned) in index order, deterministic and the
   reference's sums, without atomics.
-* **sort_along**: ``dim`` is moved last; one thread per row runs a stable insertion
-  sort into the outputs (suited to the short rows of top-k over classes or a batch;
-  a long row costs its length squared in one thread).
+* **sort_along**: ``dim`` is moved last and every row is merge-sorted bottom-up: pass
+  ``k`` merges neighbouring sorted runs of ``2**k`` elements, one thread per element,
+  each finding its place in the merged run by a binary search in the other run
+  (``ceil(log2 n)`` launches, ``O(n log^2 n)`` work in ``O(log^2 n)`` depth). Ties
+  between the runs go to the left one, so the sort is stable.
 
 Index entries outside ``[0, n)`` are not checked on the device (that would cost a copy
 to the host): a gather writes 0 (NaN for floats) there and a scatter skips them.
@@ -86,19 +88,46 @@ def _before(a, b, descending):
 
 
 @cuda.jit
-def _sort_rows_kernel(x, descending, values, indices):
-    r = cuda.grid(1)
-    if r >= x.shape[0]:
+def _iota_kernel(indices):
+    t = cuda.grid(1)
+    if t < indices.size:
+        indices[t // indices.shape[1], t % indices.shape[1]] = t % indices.shape[1]
+
+
+@cuda.jit
+def _merge_pass_kernel(src_values, src_indices, dst_values, dst_indices, width, descending):
+    """Merge the sorted runs [start, start + width) and [start + width, start + 2 width)
+    of every row: each element's place is its offset in its run plus the number of
+    elements of the other run that go before it (for the right run, ties included)."""
+    t = cuda.grid(1)
+    n = src_values.shape[1]
+    if t >= src_values.shape[0] * n:
         return
-    for j in range(x.shape[1]):
-        v = x[r, j]
-        p = j
-        while p > 0 and _before(v, values[r, p - 1], descending):
-            values[r, p] = values[r, p - 1]
-            indices[r, p] = indices[r, p - 1]
-            p -= 1
-        values[r, p] = v
-        indices[r, p] = j
+    r, p = t // n, t % n
+    start = (p // (2 * width)) * (2 * width)
+    mid = min(start + width, n)
+    end = min(start + 2 * width, n)
+    v = src_values[r, p]
+    if p < mid:
+        lo, hi = mid, end
+        while lo < hi:
+            m = (lo + hi) // 2
+            if _before(src_values[r, m], v, descending):
+                lo = m + 1
+            else:
+                hi = m
+        dest = p + (lo - mid)
+    else:
+        lo, hi = start, mid
+        while lo < hi:
+            m = (lo + hi) // 2
+            if not _before(v, src_values[r, m], descending):
+                lo = m + 1
+            else:
+                hi = m
+        dest = (p - mid) + lo
+    dst_values[r, dest] = v
+    dst_indices[r, dest] = src_indices[r, p]
 
 
 def gather_along(x, index, dim, out):
@@ -131,10 +160,27 @@ def sort_along(x, dim, descending, values, indices):
     last = tuple(d for d in range(x.ndim) if d != dim) + (dim,)
     moved = contiguous(views.permute(x, last))
     rows = moved.reshape(moved.size // moved.shape[-1], moved.shape[-1])
-    sorted_values = _memory.empty(rows.shape, values.dtype)
-    sorted_indices = _memory.empty(rows.shape, indices.dtype)
-    _launch.launch(
-        _sort_rows_kernel, rows.shape[0], rows, bool(descending), sorted_values, sorted_indices
-    )
-    copy(sorted_values.reshape(moved.shape), views.permute(values, last))
-    copy(sorted_indices.reshape(moved.shape), views.permute(indices, last))
+    src_values, src_indices = rows, _memory.empty(rows.shape, indices.dtype)
+    _launch.launch(_iota_kernel, rows.size, src_indices)
+    spare = (_memory.empty(rows.shape, values.dtype), _memory.empty(rows.shape, indices.dtype))
+    width = 1
+    while width < rows.shape[1]:
+        dst_values, dst_indices = spare
+        _launch.launch(
+            _merge_pass_kernel,
+            rows.size,
+            src_values,
+            src_indices,
+            dst_values,
+            dst_indices,
+            width,
+            bool(descending),
+        )
+        if src_values is rows:  # the input is never written: take a fresh pair once
+            spare = (_memory.empty(rows.shape, values.dtype), src_indices)
+        else:
+            spare = (src_values, src_indices)
+        src_values, src_indices = dst_values, dst_indices
+        width *= 2
+    copy(src_values.reshape(moved.shape), views.permute(values, last))
+    copy(src_indices.reshape(moved.shape), views.permute(indices, last))

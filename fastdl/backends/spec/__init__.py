@@ -32,7 +32,9 @@ import importlib
 
 from fastdl.backends.spec import (
     activation,
+    attention,
     base,
+    bitwise,
     clip,
     conv,
     generic,
@@ -65,7 +67,7 @@ from fastdl.backends.spec.pool import pool_output_size
 # The family modules, in the order of the kernel table.
 _FAMILY_MODULES = (generic, linear, activation, softmax, loss, norm, optim, clip, random)
 _FAMILY_MODULES += (conv, pool, rnn, indexing)
-_FAMILY_MODULES += (pointwise, scan)
+_FAMILY_MODULES += (pointwise, scan, bitwise, attention)
 
 KERNELS: tuple[Kernel, ...] = tuple(k for module in _FAMILY_MODULES for k in module.KERNELS)
 BY_NAME: dict[str, Kernel] = {k.name: k for k in KERNELS}

@@ -450,7 +450,7 @@ class DataLoader:
             return None
         if isinstance(self._rng, np.random.Generator):
             return self._rng.bit_generator.state
-        return [int(v) for v in self._rng.get_state()]
+        return [int(v) for v in self._rng._state_words()]
 
     def state_dict(self) -> dict:
         """Where the data order stands, to resume it with :meth:`load_state_dict`.
