@@ -131,4 +131,18 @@ void fastdl_col2im_f64(const double *cols, int64_t n, int64_t c, int64_t h, int6
                        int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, double *x,
                        int nthreads);
 
+/* Gradient norm of a flat (n,) buffer (spec/clip.py: grad_norm), into out[0]:
+ * (sum |x|^norm_type)^(1/norm_type) accumulated in float64, or max |x| for an infinite
+ * norm_type; 0 for n = 0. The result does not depend on nthreads. Returns 0, or -1
+ * when out of memory (out untouched). */
+int fastdl_grad_norm_f32(const float *x, int64_t n, double norm_type, double *out,
+                         int nthreads);
+int fastdl_grad_norm_f64(const double *x, int64_t n, double norm_type, double *out,
+                         int nthreads);
+
+/* x[i] = x[i] * coef over a flat (n,) buffer, coef rounded to the element type first
+ * (as NumPy multiplies by a one-element array of that type). */
+void fastdl_scale_f32(float *x, int64_t n, double coef, int nthreads);
+void fastdl_scale_f64(double *x, int64_t n, double coef, int nthreads);
+
 #endif
