@@ -1,7 +1,8 @@
 """Second-order benchmark: the Hessian of an MLP's loss with respect to its
-~1,150 parameters, fastdl's ``autograd.hessian`` against
-``torch.autograd.functional.hessian`` (both row by row: one backward pass through
-the graph of the gradient per parameter).
+~1,150 parameters, fastdl's ``autograd.hessian`` (row by row: one backward pass
+through the graph of the gradient per parameter) against torch's fastest path,
+``torch.func.hessian`` (forward-over-reverse, vectorised with vmap: ``torch-func``),
+and ``torch.autograd.functional.hessian`` row by row as fastdl (``torch``).
 
 The model is a function of one flat float64 parameter vector: tanh MLP 8-60-10 on a
 fixed batch of 64 with cross-entropy. Run the sides in separate processes::
@@ -38,11 +39,11 @@ def _split(theta):
     return parts
 
 
-@pytest.mark.parametrize("impl", ["fastdl-numba", "torch"])
+@pytest.mark.parametrize("impl", ["fastdl-numba", "torch", "torch-func"])
 def test_hessian_mlp(benchmark, request, impl):
     x, y, theta = _problem()
     benchmark.group = f"hessian-mlp-{N_PARAMS}-params"
-    if impl == "torch":
+    if impl.startswith("torch"):
         torch = request.getfixturevalue("torch")
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -52,7 +53,13 @@ def test_hessian_mlp(benchmark, request, impl):
             return torch.nn.functional.cross_entropy(hidden @ w2.T + b2, ty)
 
         point = torch.from_numpy(theta)
-        result = warm_then_time(benchmark, lambda: torch.autograd.functional.hessian(loss, point))
+        if impl == "torch-func":
+            fastest = torch.func.hessian(loss)
+            result = warm_then_time(benchmark, lambda: fastest(point))
+        else:
+            result = warm_then_time(
+                benchmark, lambda: torch.autograd.functional.hessian(loss, point)
+            )
         h = result.numpy()
     else:
         import fastdl
