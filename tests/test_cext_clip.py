@@ -109,3 +109,18 @@ def test_mul_other_calls_are_numpys(monkeypatch):
     small = np.ones(3, np.float32)
     _c().mul(small, 2.0, small)  # a Python scalar
     np.testing.assert_array_equal(small, np.full(3, 2.0, np.float32))
+
+
+@pytest.mark.parametrize("norm_type", NORMS)
+def test_backend_grad_norm_takes_the_pool_from_the_split_size(monkeypatch, norm_type):
+    from fastdl.backends.cpu import clip as cpu_clip
+
+    calls = []
+    monkeypatch.setattr(_c(), "grad_norm", lambda *args: calls.append(args))
+    monkeypatch.setattr(cext, "PARALLEL_MIN_PER_THREAD", N)
+    x = np.ones(2 * N - 1, np.float32)
+    out = np.zeros(1)
+    cpu_clip.grad_norm_cext(x, norm_type, out)  # below the split: the Numba kernel
+    assert not calls and out[0] == _norm(reference.grad_norm, x, norm_type)
+    cpu_clip.grad_norm_cext(np.ones(2 * N, np.float32), norm_type, out)
+    assert len(calls) == 1
