@@ -185,5 +185,18 @@ void fastdl_rprop_step_f32(float *param, const float *grad, float *prev, float *
 void fastdl_rprop_step_f64(double *param, const double *grad, double *prev, double *step_size,
                            int64_t n, double etaminus, double etaplus, double step_size_min,
                            double step_size_max, int maximize, int nthreads);
+/* Gradient norm of a flat (n,) buffer (spec/clip.py: grad_norm), into out[0]:
+ * (sum |x|^norm_type)^(1/norm_type) accumulated in float64, or max |x| for an infinite
+ * norm_type; 0 for n = 0. The result does not depend on nthreads. Returns 0, or -1
+ * when out of memory (out untouched). */
+int fastdl_grad_norm_f32(const float *x, int64_t n, double norm_type, double *out,
+                         int nthreads);
+int fastdl_grad_norm_f64(const double *x, int64_t n, double norm_type, double *out,
+                         int nthreads);
+
+/* x[i] = x[i] * coef over a flat (n,) buffer, coef rounded to the element type first
+ * (as NumPy multiplies by a one-element array of that type). */
+void fastdl_scale_f32(float *x, int64_t n, double coef, int nthreads);
+void fastdl_scale_f64(double *x, int64_t n, double coef, int nthreads);
 
 #endif

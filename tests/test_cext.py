@@ -230,8 +230,9 @@ def test_status_when_built(adam):
         "gemm_bias_act_backward",
     }
     conv = {"im2col", "col2im", "conv2d", "conv2d_backward"}
+    clip = {"grad_norm", "mul"}
 
-    assert set(cext.kernels()) == optim | philox | gemm | conv
+    assert set(cext.kernels()) == optim | philox | gemm | conv | clip
     assert set(cext.kernels()) <= set(spec.NAMES)
     assert status["philox_isa"] in ("portable C", "SSE2", "AVX2", "AVX-512F")
     assert status["gemm_isa"] in ("portable C", "AVX2+FMA", "AVX-512F")

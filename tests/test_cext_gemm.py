@@ -258,6 +258,8 @@ def test_isa_is_reported():
 
 def test_large_batches_go_to_the_blas_kernels(monkeypatch):
     # above C_MAX_BATCH rows the dense layer's kernels hand over to OpenBLAS + Numba
+    # (on a machine where no other process takes this thread's core)
+    monkeypatch.setattr(cpu_linear, "crowded", lambda: False)
     calls = []
     for name in ("linear_act", "linear_act_backward"):
         original = getattr(cpu_linear, name)

@@ -3,8 +3,11 @@
 Shape legend: ``P`` flat parameter count; ``x`` is (P,), ``out`` a (1,) float64 array.
 
 One pass over the buffer at memory speed, single-threaded (see the package
-docstring); a split over two threads measured no faster on the development
-machine, where one core already saturates the memory bus (benchmarks/README.md).
+docstring). With the C extension, :func:`cext_kernels` serves ``grad_norm`` from
+``cext/clip.py`` instead: the same norms on the C pool, whose threads take blocks
+from a shared counter (two threads draw more memory bandwidth than one on a 2-core
+Zen 4 VM), and the generic ``mul`` whose large in-place scalar case (clipping's
+scaling) runs there too.
 
 * p = 1, 2 and other finite p: the sum of ``|x|^p`` in a float64 accumulator.
   ``fastmath={"reassoc"}`` only lets LLVM reorder the sum, so it vectorises; NaN
@@ -24,6 +27,8 @@ import numpy as np
 from numba import njit
 
 from fastdl.backends import _jit_cache
+from fastdl.backends.cpu import cext
+from fastdl.backends.cpu.cext import clip as c_clip
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
 
@@ -83,3 +88,21 @@ def grad_norm(x, norm_type, out):
     else:
         p = float(norm_type)
         out[0] = _sum_powers(x, p) ** (1.0 / p)
+
+
+def grad_norm_cext(x, norm_type, out):
+    """grad_norm on the C pool from the size where it splits the buffer; below, the
+    Numba kernel above, whose call costs less than half the C wrapper's (many small
+    gradients without a flat buffer)."""
+    if x.size < 2 * cext.PARALLEL_MIN_PER_THREAD:
+        grad_norm(x, norm_type, out)
+    else:
+        c_clip.grad_norm(x, norm_type, out)
+
+
+def cext_kernels() -> dict:
+    """This family's kernels served through the C extension, by spec name ({} when
+    ``cext.available()`` is False): the norm, and the generic ``mul`` that scales."""
+    if not cext.available():
+        return {}
+    return {"grad_norm": grad_norm_cext, "mul": c_clip.mul}

@@ -28,6 +28,7 @@ from fastdl.backends.cpu.activation import (
     sigmoid_into,
 )
 from fastdl.backends.cpu.cext import linear as c_linear
+from fastdl.backends.cpu.contention import crowded
 
 # With the C extension, dense layers of at most this many rows (a batch) run on its
 # GEMM (cext/linear.py); larger ones stay on the Numba kernels (OpenBLAS's
@@ -36,7 +37,8 @@ from fastdl.backends.cpu.cext import linear as c_linear
 # batch 32 the C kernels make the step 15% faster; at 64 and 128 the two are even; at
 # 256 OpenBLAS's backward GEMMs win by 15%. Switching pools within a step (C forward,
 # OpenBLAS backward) was slower than either: each pool's waiting threads take cycles
-# from the other's.
+# from the other's. While the machine is oversubscribed every batch goes to the C
+# GEMM (see _small_batch).
 C_MAX_BATCH = 64
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
@@ -143,7 +145,10 @@ def gemm_bias_act_backward(a, b, out, grad_out, act, negative_slope, grad_a, gra
 
 
 def _small_batch(x) -> bool:
-    return not (getattr(x, "ndim", 0) == 2 and x.shape[0] > C_MAX_BATCH)
+    """Whether the C GEMM serves x: up to C_MAX_BATCH rows, or any size while this
+    thread waits for a core (contention.py): a neighbour then stalls OpenBLAS's
+    statically split GEMMs for whole time slices, the C pool's by one block at most."""
+    return not (getattr(x, "ndim", 0) == 2 and x.shape[0] > C_MAX_BATCH) or crowded()
 
 
 def linear_cext(x, weight, bias, out):

@@ -2,7 +2,7 @@
 its kernels wrapped with the signatures of :mod:`fastdl.backends.spec`, one module per
 kernel family as everywhere else: :mod:`.linear` (the GEMM behind the dense layers),
 :mod:`.conv` (im2col / col2im), :mod:`.optim` (the optimizer steps), :mod:`.random`
-(Philox).
+(Philox), :mod:`.clip` (the gradient norm and clipping's scaling).
 
 This module loads the compiled module on first use (about a millisecond), never at
 import, and says whether it may serve: :func:`available` is False when it is not
@@ -21,10 +21,11 @@ Example::
     True
     >>> sorted(cext.kernels())  # doctest: +NORMALIZE_WHITESPACE
     ['adadelta_step', 'adagrad_step', 'adam_step', 'adamax_step', 'asgd_step', 'col2im',
-     'conv2d', 'conv2d_backward', 'gemm_bias_act', 'gemm_bias_act_backward', 'im2col',
-     'linear', 'linear_act', 'linear_act_backward', 'linear_backward', 'nadam_step',
-     'philox_bernoulli', 'philox_normal', 'philox_uint32', 'philox_uniform', 'radam_step',
-     'rmsprop_step', 'rprop_step', 'sgd_step']
+     'conv2d', 'conv2d_backward', 'gemm_bias_act', 'gemm_bias_act_backward',
+     'grad_norm', 'im2col', 'linear', 'linear_act', 'linear_act_backward',
+     'linear_backward', 'mul', 'nadam_step', 'philox_bernoulli', 'philox_normal',
+     'philox_uint32', 'philox_uniform', 'radam_step', 'rmsprop_step', 'rprop_step',
+     'sgd_step']
 
 The families share one thread pool (``csrc/parallel.c``) of
 ``fastdl.get_num_threads()`` threads: a step over ``n`` elements uses
