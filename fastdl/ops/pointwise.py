@@ -34,6 +34,11 @@ def _k(be: Any, kernel: str, *arrays: Any) -> Any:
     return run(getattr(be, kernel), *arrays)
 
 
+def _one_minus_square_root(be: Any, x: Any) -> Any:
+    """``sqrt(1 - x * x)`` on raw arrays."""
+    return _k(be, "sqrt", _k(be, "sub", _scalar_like(1.0, x), _k(be, "mul", x, x)))
+
+
 # kernel -> the derivative as raw arrays (backend, x, out) and as differentiable ops (x).
 _DERIVATIVES: dict[str, tuple[Callable, Callable]] = {
     "expm1": (
@@ -60,6 +65,29 @@ _DERIVATIVES: dict[str, tuple[Callable, Callable]] = {
             _scalar_like(_TWO_OVER_SQRT_PI, x),
         ),
         lambda x: _TWO_OVER_SQRT_PI * (-(x * x)).exp(),
+    ),
+    "tan": (
+        lambda be, x, out: _k(be, "add", _k(be, "mul", out, out), _scalar_like(1.0, out)),
+        lambda x: 1.0 + UnaryMath.apply(x, "tan") ** 2,
+    ),
+    "sinh": (lambda be, x, out: _k(be, "cosh", x), lambda x: UnaryMath.apply(x, "cosh")),
+    "cosh": (lambda be, x, out: _k(be, "sinh", x), lambda x: UnaryMath.apply(x, "sinh")),
+    "asin": (
+        lambda be, x, out: _k(be, "div", _scalar_like(1.0, x), _one_minus_square_root(be, x)),
+        lambda x: (1.0 - x * x) ** -0.5,
+    ),
+    "acos": (
+        lambda be, x, out: _k(be, "div", _scalar_like(-1.0, x), _one_minus_square_root(be, x)),
+        lambda x: -((1.0 - x * x) ** -0.5),
+    ),
+    "atan": (
+        lambda be, x, out: _k(
+            be,
+            "div",
+            _scalar_like(1.0, x),
+            _k(be, "add", _k(be, "mul", x, x), _scalar_like(1.0, x)),
+        ),
+        lambda x: 1.0 / (1.0 + x * x),
     ),
 }
 _FLAT = ("floor", "ceil", "trunc", "rint", "sign")  # piecewise constant: zero gradient

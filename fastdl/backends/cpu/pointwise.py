@@ -1,6 +1,6 @@
 """Pointwise maths kernels (Numba): erf, which NumPy lacks.
 
-The others (expm1 ... rint) are NumPy ufuncs, one vectorised pass each, so this
+The others (expm1 ... rint, tan ... atan) are NumPy ufuncs, one vectorised pass each, so this
 backend shares them with the reference (``cpu.SHARED_WITH_REFERENCE``).
 """
 

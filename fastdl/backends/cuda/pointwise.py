@@ -36,6 +36,30 @@ def _erf(x):
     return math.erf(x)
 
 
+def _tan(x):
+    return math.tan(x)
+
+
+def _sinh(x):
+    return math.sinh(x)
+
+
+def _cosh(x):
+    return math.cosh(x)
+
+
+def _asin(x):
+    return math.asin(x)
+
+
+def _acos(x):
+    return math.acos(x)
+
+
+def _atan(x):
+    return math.atan(x)
+
+
 # Past 2**52 every float is an integer (and inf, NaN have no fraction to drop). The
 # rounding functions stay in floating point: math.floor would give an int64.
 _WHOLE = 4503599627370496.0
@@ -118,3 +142,33 @@ def trunc(x, out):
 def rint(x, out):
     """out = x rounded to the nearest integer, halves to even."""
     generic._float_unary(_rint, x, out)
+
+
+def tan(x, out):
+    """out = tan(x)."""
+    generic._float_unary(_tan, x, out)
+
+
+def sinh(x, out):
+    """out = sinh(x)."""
+    generic._float_unary(_sinh, x, out)
+
+
+def cosh(x, out):
+    """out = cosh(x)."""
+    generic._float_unary(_cosh, x, out)
+
+
+def asin(x, out):
+    """out = asin(x)."""
+    generic._float_unary(_asin, x, out)
+
+
+def acos(x, out):
+    """out = acos(x)."""
+    generic._float_unary(_acos, x, out)
+
+
+def atan(x, out):
+    """out = atan(x)."""
+    generic._float_unary(_atan, x, out)

@@ -47,3 +47,27 @@ def trunc(x, out):
 
 def rint(x, out):
     np.rint(x, out=out)
+
+
+def tan(x, out):
+    np.tan(x, out=out)
+
+
+def sinh(x, out):
+    np.sinh(x, out=out)
+
+
+def cosh(x, out):
+    np.cosh(x, out=out)
+
+
+def asin(x, out):
+    np.arcsin(x, out=out)
+
+
+def acos(x, out):
+    np.arccos(x, out=out)
+
+
+def atan(x, out):
+    np.arctan(x, out=out)

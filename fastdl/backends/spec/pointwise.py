@@ -1,4 +1,5 @@
-"""Pointwise maths kernels: unary functions of floating arrays (expm1 ... rint).
+"""Pointwise maths kernels: unary functions of floating arrays (expm1 ... rint,
+tan ... atan).
 
 Shape legend: ``x`` and ``out`` of one shape (any), one floating dtype. Integer
 rounding (floor, ceil, trunc, rint) keeps the dtype; rint rounds halves to even.
@@ -10,7 +11,7 @@ import numpy as np
 
 from fastdl.backends.spec.base import Kernel, empty, randn, size
 
-# name -> (doc, domain of the sampled x: "any", "positive" or "above_minus_one")
+# name -> (doc, domain of the sampled x: "any", "positive", "above_minus_one" or "unit")
 FUNCTIONS = {
     "expm1": ("out = exp(x) - 1, accurate near 0.", "any"),
     "log1p": ("out = log(1 + x), accurate near 0.", "above_minus_one"),
@@ -22,6 +23,12 @@ FUNCTIONS = {
     "ceil": ("out = ceil(x).", "any"),
     "trunc": ("out = x rounded toward zero.", "any"),
     "rint": ("out = x rounded to the nearest integer, halves to even.", "any"),
+    "tan": ("out = tan(x).", "any"),
+    "sinh": ("out = sinh(x).", "any"),
+    "cosh": ("out = cosh(x).", "any"),
+    "asin": ("out = asin(x), in [-pi/2, pi/2].", "unit"),
+    "acos": ("out = acos(x), in [0, pi].", "unit"),
+    "atan": ("out = atan(x), in (-pi/2, pi/2).", "any"),
 }
 
 
@@ -33,6 +40,8 @@ def _sampler(domain: str):
             x = np.abs(x) + 0.1
         elif domain == "above_minus_one":
             x = np.abs(x) - 0.9
+        elif domain == "unit":
+            x = np.tanh(x) * 0.95
         x[0, 0] = 0.5  # a half, where rint's tie rule shows
         return {"x": x.astype(dtype), "out": empty(shape, dtype)}
 
