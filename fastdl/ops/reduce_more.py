@@ -76,13 +76,12 @@ def _nonzero_count(x: Tensor, dim: Any, keepdim: bool) -> Tensor:
 
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
     """Whether any element over ``dim`` (an int, a tuple, or None for all) is non-zero,
-    as a bool tensor (uint8 for uint8 input, as in PyTorch).
+    as a bool tensor.
 
     Example: ``fastdl.any(fastdl.tensor([[0, 1], [0, 0]]), dim=1)`` is ``[True, False]``.
     """
     x = _check(input, "any")
-    found = _ew.compare(_nonzero_count(x, dim, keepdim), 0, "gt")
-    return found.to(dtypes.uint8) if x.dtype == dtypes.uint8 else found
+    return _ew.compare(_nonzero_count(x, dim, keepdim), 0, "gt")
 
 
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
@@ -93,8 +92,7 @@ def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noq
     x = _check(input, "all")
     with no_grad():
         zeros = _red.sum(_ew.compare(x, 0, "eq").to(dtypes.int64), dim, keepdim)
-    found = _ew.compare(zeros, 0, "eq")
-    return found.to(dtypes.uint8) if x.dtype == dtypes.uint8 else found
+    return _ew.compare(zeros, 0, "eq")
 
 
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
