@@ -541,7 +541,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
         raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     moved = _rs.movedim(x, (a, b), (-2, -1))
     rows, cols = _diagonal_positions(moved.shape[-2], moved.shape[-1], offset)
-    return _shape.getitem(moved, (Ellipsis, rows, cols))
+    return _shape.getitem(moved, (slice(None),) * (moved.ndim - 2) + (rows, cols))
 
 
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
@@ -558,7 +558,8 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     if a == b:
         raise ValueError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rows, cols = _diagonal_positions(n, n, offset)
-    matrices = _shape.scatter(x, (*x.shape[:-1], n, n), (Ellipsis, rows, cols))
+    lead = (slice(None),) * (x.ndim - 1)
+    matrices = _shape.scatter(x, (*x.shape[:-1], n, n), (*lead, rows, cols))
     return _rs.movedim(matrices, (-2, -1), (a, b))
 
 
