@@ -59,7 +59,7 @@ def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:  # n
             "cannot be multiplied"
         )
     check_out(out, "mv")
-    return write_out(_mm.matmul(input, vec), out, "mv")
+    return write_out(_mm.matmul(input, vec.unsqueeze(-1)).squeeze(-1), out, "mv")
 
 
 def addmv(
