@@ -1,7 +1,8 @@
 """``fastdl.special``, torch.special's functions that compose existing differentiable
 ops: ``expit``, ``logit``, ``erf``, ``erfc``, ``ndtr``, ``xlogy``, ``xlog1py``,
 ``entr``, ``sinc``, ``exp2``, ``expm1``, ``log1p``, ``softmax``, ``log_softmax`` and
-``logsumexp``.
+``logsumexp``; and ``gammaln``, ``digamma``/``psi``, ``polygamma`` (n = 0, 1) and
+``erfinv``, kernels of the pointwise family.
 
 Example::
 
@@ -20,7 +21,8 @@ from fastdl.ops import activation as _act
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import pointwise as _pw
 from fastdl.ops._out import check_out, write_out
-from fastdl.ops.math_more import logit, xlogy
+from fastdl.ops.math_more import digamma, erfinv, logit, polygamma, xlogy
+from fastdl.ops.math_more import lgamma as gammaln
 from fastdl.ops.pointwise import erf, expm1, log1p
 from fastdl.ops.reduce_math import logsumexp
 from fastdl.tensor import Tensor
@@ -118,7 +120,10 @@ def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noq
     return _act.log_softmax(x, dim)
 
 
+psi = digamma
+
 __all__ = [
-    "entr", "erf", "erfc", "exp2", "expit", "expm1", "log1p", "log_softmax", "logit",
-    "logsumexp", "ndtr", "sinc", "softmax", "xlog1py", "xlogy",
+    "digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
+    "log1p", "log_softmax", "logit", "logsumexp", "ndtr", "polygamma", "psi", "sinc",
+    "softmax", "xlog1py", "xlogy",
 ]  # fmt: skip

@@ -83,6 +83,51 @@ def test_trig_kernels_in_float32_and_integer_input():
     assert fastdl.atan(fastdl.tensor([1, 2])).dtype == fastdl.float32
 
 
+def test_gamma_family_and_erfinv(backend):
+    x = _t((2, 4), low=0.2, high=6.0)
+    lgamma = np.vectorize(math.lgamma)
+    assert_close(_np(fastdl.lgamma(x)), lgamma(_np(x)))
+    # digamma: the recurrence psi(x + 1) = psi(x) + 1 / x, psi(1) = -Euler's gamma, and
+    # the slope of lgamma (central differences)
+    psi = _np(fastdl.digamma(x))
+    assert_close(_np(fastdl.digamma(x + 1.0)), psi + 1 / _np(x))
+    assert_close(_np(fastdl.special.psi(fastdl.ones(1, dtype=fastdl.float64))), [-np.euler_gamma])
+    h = 1e-5
+    slope = (lgamma(_np(x) + h) - lgamma(_np(x) - h)) / (2 * h)
+    np.testing.assert_allclose(psi, slope, rtol=1e-8)
+    trigamma = _np(fastdl.polygamma(1, x))
+    slope = (_np(fastdl.digamma(x + h)) - _np(fastdl.digamma(x - h))) / (2 * h)
+    np.testing.assert_allclose(trigamma, slope, rtol=1e-8)
+    assert_close(_np(fastdl.polygamma(1, fastdl.ones(1, dtype=fastdl.float64))), [np.pi**2 / 6])
+    y = _t((2, 4), seed=1, low=-0.999, high=0.999)
+    inverse = _np(fastdl.erfinv(y))
+    assert_close(np.vectorize(math.erf)(inverse), _np(y))
+    edges = fastdl.erfinv(fastdl.tensor([1.0, -1.0, 1.5, 0.0], dtype=fastdl.float64)).tolist()
+    assert edges[:2] == [math.inf, -math.inf] and math.isnan(edges[2]) and edges[3] == 0.0
+    reflected = fastdl.digamma(fastdl.tensor([0.0, -2.0, -0.5], dtype=fastdl.float64)).tolist()
+    assert reflected[0] == -math.inf and math.isnan(reflected[1])
+    assert_close(reflected[2], 2 - np.euler_gamma - 2 * math.log(2))  # psi(-1/2)
+    for name, t in (("lgamma", x), ("digamma", x), ("erfinv", y)):
+        assert_close(_np(getattr(x if t is x else y, name)()), _np(getattr(fastdl, name)(t)))
+        assert gradcheck(getattr(fastdl, name), [t])
+    with pytest.raises(RuntimeError, match="derivative of trigamma"):
+        fastdl.polygamma(1, x).sum().backward()
+    with pytest.raises(ValueError, match="polygamma: fastdl supports n = 0 and n = 1"):
+        fastdl.polygamma(2, x)
+
+
+def test_gamma_family_and_erfinv_against_scipy():
+    special = pytest.importorskip("scipy.special")
+    x = np.concatenate([np.linspace(-4.5, 30, 57), [1e-3, 0.5]])
+    t = fastdl.tensor(x, dtype=fastdl.float64)
+    np.testing.assert_allclose(_np(fastdl.digamma(t)), special.digamma(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_np(fastdl.polygamma(1, t)), special.polygamma(1, x), rtol=1e-10)
+    np.testing.assert_allclose(_np(fastdl.special.gammaln(t)), special.gammaln(x), rtol=1e-12)
+    y = np.concatenate([np.linspace(-0.9999, 0.9999, 41), [1 - 1e-12, -1 + 1e-15]])
+    got = _np(fastdl.special.erfinv(fastdl.tensor(y, dtype=fastdl.float64)))
+    np.testing.assert_allclose(got, special.erfinv(y), rtol=1e-13)
+
+
 # -- binary functions ------------------------------------------------------------------
 
 BINARY = {
@@ -316,8 +361,16 @@ def test_on_cuda_matches_cpu():
     def fn(a, b):
         trig = fastdl.tan(a) + fastdl.sinh(a) * fastdl.cosh(b) + fastdl.atan2(a, b)
         inverse = fastdl.asin(a * 0.5) + fastdl.acos(b * 0.5) + fastdl.atan(a)
+        gamma = fastdl.lgamma(a + 2.0) + fastdl.digamma(b + 2.0) + fastdl.erfinv(a * 0.9)
         more = fastdl.logaddexp(a, b) + fastdl.lerp(a, b, 0.25) + fastdl.remainder(a, 0.75)
-        return trig + inverse + more + fastdl.logcumsumexp(a, 1) + fastdl.quantile(a, 0.5, 1, True)
+        return (
+            trig
+            + inverse
+            + gamma
+            + more
+            + fastdl.logcumsumexp(a, 1)
+            + fastdl.quantile(a, 0.5, 1, True)
+        )
 
     host = [_t((2, 3), seed=s, low=-0.9, high=0.9) for s in (0, 1)]
     device = [t.detach().to("cuda").requires_grad_() for t in host]

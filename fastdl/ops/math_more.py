@@ -360,6 +360,39 @@ def atan(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
 arcsin, arccos, arctan = asin, acos, atan
 
 
+# -- gamma-function family and erfinv ------------------------------------------------------
+
+
+def lgamma(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``log(|Gamma(x)|)``. Example: ``fastdl.lgamma(fastdl.tensor([4.0]))`` is ``[log 6]``."""
+    return _pw._unary(input, "lgamma", out)
+
+
+def digamma(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The derivative of :func:`lgamma` (``-inf`` at 0, NaN at negative integers);
+    differentiable once. Example: ``fastdl.digamma(fastdl.tensor([1.0]))`` is ``[-0.5772]``.
+    """
+    return _pw._unary(input, "digamma", out)
+
+
+def polygamma(n: int, input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The ``n``-th derivative of :func:`digamma`; fastdl has ``n`` 0 and 1.
+
+    Example: ``fastdl.polygamma(1, fastdl.tensor([1.0]))`` is ``[pi**2 / 6]``.
+    """
+    if n not in (0, 1) or isinstance(n, bool):
+        raise ValueError(f"polygamma: fastdl supports n = 0 and n = 1, got {n!r}")
+    return _pw._unary(input, "digamma" if n == 0 else "trigamma", out)
+
+
+def erfinv(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The inverse error function on [-1, 1] (``+-inf`` at ``+-1``, NaN outside).
+
+    Example: ``fastdl.erfinv(fastdl.tensor([0.0]))`` is ``[0.]``.
+    """
+    return _pw._unary(input, "erfinv", out)
+
+
 def atan2(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """The angle of the point ``(other, input)``, in ``[-pi, pi]``: ``atan(input / other)``
     moved to the right quadrant.
@@ -403,7 +436,8 @@ def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 __all__ = [
     "acos", "addcdiv", "addcmul", "arccos", "arcsin", "arctan", "arctan2", "asin", "atan",
-    "atan2", "clamp_max", "clamp_min", "cosh", "deg2rad", "divmod_", "float_power",
+    "atan2", "clamp_max", "clamp_min", "cosh", "deg2rad", "digamma", "divmod_", "erfinv",
+    "float_power", "lgamma", "polygamma",
     "floor_divide", "fmod", "frac", "hypot", "lerp", "logaddexp", "logit", "neg", "negative",
     "rad2deg", "reciprocal", "remainder", "sgn", "sinh", "square", "tan", "true_divide",
     "xlogy",

@@ -1060,6 +1060,27 @@ class TensorMethods:
 
     arcsin, arcsin_, arccos, arccos_, arctan, arctan_ = asin, asin_, acos, acos_, atan, atan_
 
+    def lgamma(self) -> Tensor:
+        return _m2.lgamma(self)
+
+    def lgamma_(self) -> Tensor:
+        return inplace.apply(self, "lgamma_", _m2.lgamma)
+
+    def digamma(self) -> Tensor:
+        return _m2.digamma(self)
+
+    def digamma_(self) -> Tensor:
+        return inplace.apply(self, "digamma_", _m2.digamma)
+
+    def polygamma(self, n: int) -> Tensor:
+        return _m2.polygamma(n, self)
+
+    def erfinv(self) -> Tensor:
+        return _m2.erfinv(self)
+
+    def erfinv_(self) -> Tensor:
+        return inplace.apply(self, "erfinv_", _m2.erfinv)
+
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _r2.any(self, dim, keepdim)
 

@@ -9,6 +9,7 @@ import math
 
 from numba import cuda
 
+from fastdl.backends import special_math
 from fastdl.backends.cuda import generic
 
 
@@ -58,6 +59,27 @@ def _acos(x):
 
 def _atan(x):
     return math.atan(x)
+
+
+def _lgamma(x):
+    return math.lgamma(x)
+
+
+_digamma_device = cuda.jit(device=True, inline=True)(special_math.digamma)
+_trigamma_device = cuda.jit(device=True, inline=True)(special_math.trigamma)
+_erfinv_device = cuda.jit(device=True, inline=True)(special_math.erfinv)
+
+
+def _digamma(x):
+    return _digamma_device(x)
+
+
+def _trigamma(x):
+    return _trigamma_device(x)
+
+
+def _erfinv(x):
+    return _erfinv_device(x)
 
 
 # Past 2**52 every float is an integer (and inf, NaN have no fraction to drop). The
@@ -172,3 +194,23 @@ def acos(x, out):
 def atan(x, out):
     """out = atan(x)."""
     generic._float_unary(_atan, x, out)
+
+
+def lgamma(x, out):
+    """out = log(|Gamma(x)|)."""
+    generic._float_unary(_lgamma, x, out)
+
+
+def digamma(x, out):
+    """out = digamma(x)."""
+    generic._float_unary(_digamma, x, out)
+
+
+def trigamma(x, out):
+    """out = trigamma(x)."""
+    generic._float_unary(_trigamma, x, out)
+
+
+def erfinv(x, out):
+    """out = erfinv(x)."""
+    generic._float_unary(_erfinv, x, out)

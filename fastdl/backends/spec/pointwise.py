@@ -1,5 +1,5 @@
 """Pointwise maths kernels: unary functions of floating arrays (expm1 ... rint,
-tan ... atan).
+tan ... atan, lgamma, digamma, trigamma, erfinv).
 
 Shape legend: ``x`` and ``out`` of one shape (any), one floating dtype. Integer
 rounding (floor, ceil, trunc, rint) keeps the dtype; rint rounds halves to even.
@@ -29,7 +29,13 @@ FUNCTIONS = {
     "asin": ("out = asin(x), in [-pi/2, pi/2].", "unit"),
     "acos": ("out = acos(x), in [0, pi].", "unit"),
     "atan": ("out = atan(x), in (-pi/2, pi/2).", "any"),
+    "lgamma": ("out = log(|Gamma(x)|).", "positive"),
+    "digamma": ("out = digamma(x), the derivative of lgamma.", "positive"),
+    "trigamma": ("out = trigamma(x), the derivative of digamma.", "positive"),
+    "erfinv": ("out = erfinv(x), the inverse of erf on [-1, 1].", "unit"),
 }
+# Kernels NumPy has no ufunc for: each backend compiles its own (see special_math.py).
+NOT_NUMPY = ("erf", "lgamma", "digamma", "trigamma", "erfinv")
 
 
 def _sampler(domain: str):
