@@ -66,9 +66,11 @@ def xlog1py(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # 
     x = x if isinstance(x, Tensor) else y.new_tensor(x)
     y = y if isinstance(y, Tensor) else x.new_tensor(y)
     with no_grad():
-        zero = _ew.where(_pw.isnan(y), False, _ew.compare(x, 0, "eq"))
-        safe_y = _ew.where(zero, 0.0, y)
-    y_used = _ew.where(zero, safe_y, y)
+        # as xlogy: where x is 0, log1p reads 0 in place of a y <= -1 or +inf
+        awkward = _ew.where(_ew.compare(y, -1, "le"), True, _ew.compare(y, math.inf, "eq"))
+        replace = _ew.where(_ew.compare(x, 0, "eq"), awkward, False)
+        safe_y = _ew.where(replace, 0.0, y)
+    y_used = _ew.where(replace, safe_y, y)
     return write_out(_ew.mul(x, log1p(y_used)), out, "special.xlog1py")
 
 

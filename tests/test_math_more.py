@@ -167,6 +167,9 @@ def test_xlogy_is_zero_where_x_is_zero_unless_y_is_nan():
     y = fastdl.tensor([0.0, math.nan, 1.0])
     got = _np(fastdl.xlogy(x, y))
     assert got[0] == 0.0 and math.isnan(got[1]) and got[2] == 0.0
+    a = fastdl.tensor([0.0, 0.0, 2.0], dtype=fastdl.float64, requires_grad=True)
+    fastdl.xlogy(a, fastdl.tensor([3.0, 0.0, 0.5], dtype=fastdl.float64)).sum().backward()
+    assert_close(_np(a.grad), [np.log(3.0), 0.0, np.log(0.5)])  # log(y), 0 where both are 0
     got = fastdl.special.xlog1py(x, fastdl.tensor([-1.0, 0.5, 1.0]))
     assert_close(_np(got), np.array([0, 0, 2 * np.log(2)], np.float32))
 

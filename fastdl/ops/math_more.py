@@ -303,10 +303,12 @@ def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     x = x if isinstance(x, Tensor) else y.new_tensor(x)
     y = y if isinstance(y, Tensor) else x.new_tensor(y)
     with no_grad():
-        zero = _ew.where(_pw.isnan(y), False, _ew.compare(x, 0, "eq"))
-        # the log of a masked-out y may be -inf or NaN: the log reads 1 there instead
-        safe_y = _ew.where(zero, 1.0, y)
-    y_used = _ew.where(zero, safe_y, y)
+        # where x is 0 the product is 0 (unless y is NaN): there the log reads 1 in
+        # place of a y whose log is -inf, NaN or inf, keeping the gradient in x log(y)
+        awkward = _ew.where(_ew.compare(y, 0, "le"), True, _ew.compare(y, math.inf, "eq"))
+        replace = _ew.where(_ew.compare(x, 0, "eq"), awkward, False)
+        safe_y = _ew.where(replace, 1.0, y)
+    y_used = _ew.where(replace, safe_y, y)
     return write_out(_ew.mul(x, _ew.log(y_used)), out, "xlogy")
 
 
