@@ -273,6 +273,12 @@ def test_median_mode_and_quantile(backend):
     for how in ("linear", "lower", "higher", "midpoint", "nearest"):
         got = fastdl.quantile(x, levels, dim=0, keepdim=True, interpolation=how)
         assert_close(_np(got), np.quantile(a, [0.25, 0.8], axis=0, keepdims=True, method=how))
+    holes = fastdl.tensor([[1.0, math.nan, 0.0, math.nan], [3.0, 1.0, 2.0, 0.0]])
+    values, indices = fastdl.median(holes, 1)
+    assert math.isnan(values[0].item()) and indices.tolist() == [1, 1]  # the first NaN
+    assert math.isnan(fastdl.median(holes).item())
+    assert_close(_np(fastdl.quantile(holes, 0.5, 1))[1], np.float32(1.5))
+    assert math.isnan(fastdl.quantile(holes, 0.5, 1)[0].item())
     distinct = _t((3, 4), seed=5)  # no ties: a point where the order statistics are smooth
     assert gradcheck(lambda t: fastdl.quantile(t, 0.3, dim=1), [distinct])
     assert gradcheck(lambda t: fastdl.median(t, 0).values + fastdl.median(t), [distinct])

@@ -211,8 +211,8 @@ def _sorted_along(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
 
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A002
     """The lower median (the ``(n - 1) // 2``-th smallest element): over all elements
-    (0-d) when ``dim`` is None, else ``(values, indices)`` along ``dim``. NaN sorts
-    last, so a row holding NaN may not give NaN, unlike PyTorch.
+    (0-d) when ``dim`` is None, else ``(values, indices)`` along ``dim``. A row holding
+    NaN gives NaN and the index of its first NaN, as PyTorch.
 
     Example: ``fastdl.median(fastdl.tensor([1.0, 4.0, 2.0, 3.0]))`` is ``2.``.
     """
@@ -220,17 +220,22 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     if x.numel() == 0:
         raise ValueError(f"median: cannot reduce an empty tensor of shape {x.shape}")
     if dim is None:
-        flat = x.reshape(-1)
-        values, _ = _sorted_along(flat, 0)
-        return values[(flat.shape[0] - 1) // 2]
+        return median(x.reshape(-1), 0).values
     if x.ndim == 0:
         normalize_dim(dim, 0)
         return ValuesIndices(x.clone(), _to_device(np.zeros((), np.int64), x))
     dim = normalize_dim(dim, x.ndim)
     values, indices = _sorted_along(x, dim)
     middle = (x.shape[dim] - 1) // 2
-    picked = ValuesIndices(_sl.narrow(values, dim, middle, 1), _sl.narrow(indices, dim, middle, 1))
-    return ValuesIndices(*(_drop(t, (dim,), keepdim) for t in picked))
+    value, index = _sl.narrow(values, dim, middle, 1), _sl.narrow(indices, dim, middle, 1)
+    if dtypes.is_floating(x.dtype):
+        with no_grad():
+            nan = _pw.isnan(x)
+            has_nan = any(nan, dim, keepdim=True)
+            first_nan = _red.argmax(nan.to(dtypes.int64), dim, keepdim=True)
+        value = _ew.where(has_nan, math.nan, value)
+        index = _ew.where(has_nan, first_nan, index)
+    return ValuesIndices(_drop(value, (dim,), keepdim), _drop(index, (dim,), keepdim))
 
 
 def _mode_indices(rows: np.ndarray) -> np.ndarray:
@@ -278,8 +283,8 @@ def quantile(
 ) -> Tensor:
     """The ``q``-th quantiles (``q`` a number or a 1-d tensor in [0, 1]) over ``dim``
     (all elements when None), interpolating between the two nearest ranks by
-    ``interpolation`` ("linear", "lower", "higher", "midpoint" or "nearest"). A tensor
-    ``q`` puts its axis first in the result.
+    ``interpolation`` ("linear", "lower", "higher", "midpoint" or "nearest"); NaN where
+    the reduced elements hold NaN. A tensor ``q`` puts its axis first in the result.
 
     Example: ``fastdl.quantile(fastdl.tensor([0.0, 1.0, 2.0, 3.0]), 0.5)`` is ``1.5``.
     """
@@ -305,7 +310,10 @@ def quantile(
         dim = normalize_dim(dim, x.ndim)
         kept = tuple(1 if i == dim else n for i, n in enumerate(x.shape))
     n = x.shape[dim] if x.ndim else 1
-    values, _ = _sorted_along(x.reshape(1) if x.ndim == 0 else x, dim)
+    x = x.reshape(1) if x.ndim == 0 else x
+    values, _ = _sorted_along(x, dim)
+    with no_grad():
+        has_nan = any(_pw.isnan(x), dim, keepdim=True)
     rank = levels * (n - 1)
     low = np.floor(rank).astype(np.int64)
     high = np.ceil(rank).astype(np.int64)
@@ -322,6 +330,7 @@ def quantile(
     for lo, hi, w in zip(low.tolist(), high.tolist(), weight.tolist(), strict=True):
         below = _sl.narrow(values, dim, lo, 1)
         result = below if w == 0 else below + w * (_sl.narrow(values, dim, hi, 1) - below)
+        result = _ew.where(has_nan, math.nan, result)
         results.append(result.reshape(kept) if keepdim else _drop(result, (dim,), False))
     if scalar_q:
         return results[0]
