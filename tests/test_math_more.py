@@ -156,6 +156,24 @@ def test_binary_values_and_gradients(backend, name):
     assert gradcheck(getattr(fastdl, name), [a, b])
 
 
+def test_fmod_and_remainder_are_exact_and_twice_differentiable(backend):
+    a = np.array([1e17 + 4.0, -7.5, 7.5, 1e-300, 2.0**60 + 1024])
+    b = np.array([3.0, 2.0, -2.0, -1.0, 7.0])
+    t, u = fastdl.tensor(a, dtype=fastdl.float64), fastdl.tensor(b, dtype=fastdl.float64)
+    assert fastdl.fmod(t, u).tolist() == np.fmod(a, b).tolist()
+    assert fastdl.remainder(t, u).tolist() == np.mod(a, b).tolist()
+    x = fastdl.tensor([2.3, -2.3, 4.6], dtype=fastdl.float64, requires_grad=True)
+    y = fastdl.tensor([1.5, 2.0, -2.5], dtype=fastdl.float64, requires_grad=True)
+    for fn in (fastdl.fmod, fastdl.remainder):
+
+        def grad_sum(p, q, fn=fn):
+            with fastdl.enable_grad():
+                gp, gq = fastdl.autograd.grad((fn(p, q) * p).sum(), [p, q], create_graph=True)
+            return (gp * gp).sum() + (gq * q).sum()
+
+        assert gradcheck(grad_sum, [x, y])
+
+
 def test_atan2_on_the_axes_and_every_quadrant():
     y = fastdl.tensor([1.0, -1.0, 0.0, 0.0, 1.0, -1.0, 0.0], dtype=fastdl.float64)
     x = fastdl.tensor([0.0, 0.0, 0.0, -1.0, -1.0, -1.0, 2.0], dtype=fastdl.float64)

@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from fastdl import dtypes
+from fastdl.autograd.function import Function
 from fastdl.autograd.grad_mode import no_grad
 from fastdl.ops import elementwise as _ew
 from fastdl.ops import pointwise as _pw
 from fastdl.ops._out import check_out, write_out
-from fastdl.tensor import Tensor
+from fastdl.ops._util import run, unbroadcast
+from fastdl.tensor import Tensor, _backend_of
 
 _NUMBER = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -72,9 +74,73 @@ def true_divide(dividend: Any, divisor: Any, *, out: Tensor | None = None) -> Te
     return _ew.div(dividend, divisor, out=out)
 
 
+class Fmod(Function):
+    """``fmod(a, b)`` by the pointwise kernel (exact); the gradient is 1 in ``a`` and
+    ``-trunc(a / b)`` in ``b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = run(ctx.backend.fmod, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be, (a, b, out) = ctx.backend, ctx.saved
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(be, grad, a.shape)
+        if ctx.needs_input_grad[1]:
+            quotient = Fmod.quotient(be, a, b, out)
+            grad_b = unbroadcast(be, run(be.neg, run(be.mul, grad, quotient)), b.shape)
+        return grad_a, grad_b
+
+    @staticmethod
+    def quotient(be: Any, a: Any, b: Any, out: Any) -> Any:
+        """``trunc(a / b)`` as ``(a - fmod(a, b)) / b``, rounded to the whole number it is."""
+        return run(be.rint, run(be.div, run(be.sub, a, out), b))
+
+    @classmethod
+    def backward_graph(cls, ctx, grad, inputs):
+        a, b = (_ew._t(x) for x in inputs)
+        need_a, need_b = ctx.needs_input_grad
+        quotient = None
+        if need_b:
+            be = _backend_of(grad)
+            fmod_ab = run(be.fmod, a._data, b._data)
+            quotient = Tensor._wrap(Fmod.quotient(be, a._data, b._data, fmod_ab))
+        return (
+            _ew._sum_to(grad, a) if need_a else None,
+            _ew._sum_to(-grad * quotient, b) if need_b else None,
+        )
+
+
+def _floating_operands(input: Any, other: Any, name: str) -> tuple[Tensor, Tensor] | None:  # noqa: A002
+    """Both operands as Tensors of their promoted dtype when it is floating, else None."""
+    a, b = _ew._operands(input, other, name)
+    dtype = a.dtype if isinstance(a, Tensor) else b.dtype
+    if not dtypes.is_floating(dtype):
+        return None
+    a = a if isinstance(a, Tensor) else b.new_tensor(a)
+    b = b if isinstance(b, Tensor) else a.new_tensor(b)
+    return a, b
+
+
 def _rounded_remainder(input: Any, other: Any, mode: str, name: str) -> Tensor:  # noqa: A002
     _tensor_or_number(input, name, "input")
     _tensor_or_number(other, name, "other")
+    operands = _floating_operands(input, other, name)
+    if operands is not None:
+        a, b = operands
+        exact = Fmod.apply(a, b)
+        if mode == "trunc":
+            return exact
+        # the sign of other: add other where the fmod is non-zero and of the other sign
+        with no_grad():
+            nonzero = _ew.compare(exact, 0, "ne")
+            flipped = _ew.compare(_ew.compare(exact, 0, "lt"), _ew.compare(b, 0, "lt"), "ne")
+            shift = _ew.where(nonzero, flipped, False)
+        return _ew.where(shift, _ew.add(exact, b), exact)
     quotient = _ew.div(input, other, rounding_mode=mode)
     result = _ew.sub(input, _ew.mul(quotient, other))
     if isinstance(quotient, Tensor) and not dtypes.is_floating(quotient.dtype):
@@ -84,8 +150,8 @@ def _rounded_remainder(input: Any, other: Any, mode: str, name: str) -> Tensor: 
 
 def remainder(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input - floor(input / other) * other``: the sign of ``other``, as Python's
-    ``%`` and ``torch.remainder``. Differentiable in both (``-floor(input / other)`` in
-    ``other``).
+    ``%`` and ``torch.remainder`` (floating operands exactly, through the ``fmod``
+    kernel). Differentiable in both (``-floor(input / other)`` in ``other``).
 
     Example: ``fastdl.remainder(fastdl.tensor([-3, 3]), 2)`` is ``[1, 1]``.
     """
@@ -94,7 +160,7 @@ def remainder(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  
 
 
 def fmod(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
-    """``input - trunc(input / other) * other``: the sign of ``input``, as C's fmod.
+    """``input - trunc(input / other) * other``, exact: the sign of ``input``, as C's fmod.
 
     Example: ``fastdl.fmod(fastdl.tensor([-3.0, 3.0]), 2)`` is ``[-1., 1.]``.
     """

@@ -82,6 +82,10 @@ def _erfinv(x):
     return _erfinv_device(x)
 
 
+def _fmod(a, b):
+    return math.fmod(a, b)
+
+
 # Past 2**52 every float is an integer (and inf, NaN have no fraction to drop). The
 # rounding functions stay in floating point: math.floor would give an int64.
 _WHOLE = 4503599627370496.0
@@ -214,3 +218,9 @@ def trigamma(x, out):
 def erfinv(x, out):
     """out = erfinv(x)."""
     generic._float_unary(_erfinv, x, out)
+
+
+def fmod(a, b, out):
+    """out = fmod(a, b) (broadcast)."""
+    dtype = generic._result_dtype((a, b))
+    generic._elementwise(_fmod, out, (a, b), (dtype, dtype))

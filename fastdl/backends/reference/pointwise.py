@@ -94,3 +94,7 @@ def trigamma(x, out):
 
 def erfinv(x, out):
     out[...] = _erfinv(x)
+
+
+def fmod(a, b, out):
+    np.fmod(a, b, out=out)

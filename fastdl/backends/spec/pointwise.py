@@ -1,7 +1,8 @@
 """Pointwise maths kernels: unary functions of floating arrays (expm1 ... rint,
 tan ... atan, lgamma, digamma, trigamma, erfinv).
 
-Shape legend: ``x`` and ``out`` of one shape (any), one floating dtype. Integer
+Shape legend: ``x`` and ``out`` of one shape (any), one floating dtype; ``fmod``'s
+``b`` broadcasts to ``a`` and ``out``. Integer
 rounding (floor, ceil, trunc, rint) keeps the dtype; rint rounds halves to even.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.backends.spec.base import Kernel, empty, randn, size
+from fastdl.backends.spec.base import Kernel, each, empty, randn, size
+from fastdl.backends.spec.generic import BROADCASTS
 
 # name -> (doc, domain of the sampled x: "any", "positive", "above_minus_one" or "unit")
 FUNCTIONS = {
@@ -54,7 +56,26 @@ def _sampler(domain: str):
     return sample
 
 
+def _fmod_sample(rng, dtype, b_shape="same"):
+    """a (n, m) and a divisor b away from 0 of a shape that broadcasts to it."""
+    n, m = size(rng), size(rng)
+    shape = {"same": (n, m), "row": (m,), "column": (n, 1), "scalar": ()}[b_shape]
+    b = randn(rng, shape, dtype)
+    b = (np.sign(b) * (np.abs(b) + 0.5)).astype(dtype)
+    return {"a": (randn(rng, (n, m), dtype) * 5).astype(dtype), "b": b, "out": empty((n, m), dtype)}
+
+
 KERNELS: tuple[Kernel, ...] = tuple(
     Kernel(name, "pointwise", ("x", "out"), ("out",), doc, _sampler(domain))
     for name, (doc, domain) in FUNCTIONS.items()
+) + (
+    Kernel(
+        "fmod",
+        "pointwise",
+        ("a", "b", "out"),
+        ("out",),
+        "out = fmod(a, b) (broadcast): a - trunc(a / b) * b, computed exactly.",
+        _fmod_sample,
+        options=each(b_shape=BROADCASTS),
+    ),
 )
