@@ -169,11 +169,6 @@ def fmod(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:  # 
     return write_out(_rounded_remainder(input, other, "trunc", "fmod"), out, "fmod")
 
 
-def divmod_(input: Any, other: Any) -> tuple[Tensor, Tensor]:  # noqa: A002
-    """``(input // other, input % other)``, Python's ``divmod`` on tensors."""
-    return floor_divide(input, other), remainder(input, other)
-
-
 # -- simple unary maths ----------------------------------------------------------------
 
 
@@ -504,7 +499,7 @@ def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 __all__ = [
     "acos", "addcdiv", "addcmul", "arccos", "arcsin", "arctan", "arctan2", "asin", "atan",
-    "atan2", "clamp_max", "clamp_min", "cosh", "deg2rad", "digamma", "divmod_", "erfinv",
+    "atan2", "clamp_max", "clamp_min", "cosh", "deg2rad", "digamma", "erfinv",
     "float_power", "lgamma", "polygamma",
     "floor_divide", "fmod", "frac", "hypot", "lerp", "logaddexp", "logit", "neg", "negative",
     "rad2deg", "reciprocal", "remainder", "sgn", "sinh", "square", "tan", "true_divide",

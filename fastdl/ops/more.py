@@ -64,7 +64,9 @@ from fastdl.ops.math_more import (
     xlogy,
 )
 from fastdl.ops.reduce_more import (
+    all,  # noqa: A004
     aminmax,
+    any,  # noqa: A004
     count_nonzero,
     cummax,
     cummin,
@@ -117,8 +119,11 @@ from fastdl.ops.shape_more import (
     vsplit,
 )
 
-# any and all are left out: fastdl/__init__.py binds them outside its __all__.
+# fastdl/__init__.py binds any and all outside its own __all__ (star imports keep the
+# builtins).
 __all__ = [
+    "all",
+    "any",
     "acos",
     "addcdiv",
     "addcmul",
