@@ -274,8 +274,8 @@ def block_diag(*tensors: Tensor) -> Tensor:
         if t.ndim > 2:
             raise ValueError(f"block_diag: tensors[{i}] must be 0-, 1- or 2-D, got {t.shape}")
         blocks.append(t.reshape(1, -1) if t.ndim < 2 else t)
-    if not blocks:
-        return Tensor._wrap(backends.for_device("cpu").full((0, 0), 0, dtypes.float32))
+    if not blocks:  # PyTorch's empty block_diag: one row, no columns
+        return Tensor._wrap(backends.for_device("cpu").full((1, 0), 0, dtypes.float32))
     dtype = blocks[0].dtype
     for b in blocks[1:]:
         dtype = dtypes.promote(dtype, b.dtype)
