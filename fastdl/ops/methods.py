@@ -33,6 +33,7 @@ from fastdl.ops import elementwise as _ew
 from fastdl.ops import indexing as _idx
 from fastdl.ops import mathops as _math
 from fastdl.ops import matmul as _mm
+from fastdl.ops import more as _more
 from fastdl.ops import reduce as _red
 from fastdl.ops import reshaping as _rs
 from fastdl.ops import sampling as _sampling
@@ -885,6 +886,441 @@ class TensorMethods:
 
     def __irshift__(self, other: Any) -> Tensor:
         return inplace.apply(self, "__irshift__", lambda s: _bits.binary(s, other, "right_shift"))
+
+    # -- more maths, reductions, linear algebra, shape and indexing ops ------------------
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _more.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _more.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _more.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _more.floor_divide(other, self)
+
+    def __divmod__(self, other: Any) -> tuple[Tensor, Tensor]:
+        return _more.floor_divide(self, other), _more.remainder(self, other)
+
+    def __rdivmod__(self, other: Any) -> tuple[Tensor, Tensor]:
+        return _more.floor_divide(other, self), _more.remainder(other, self)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _more.remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return _more.fmod(self, other)
+
+    def fmod_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "fmod_", lambda s: _more.fmod(s, other), (other,))
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _more.floor_divide(self, other)
+
+    def floor_divide_(self, other: Any) -> Tensor:
+        return inplace.apply(
+            self, "floor_divide_", lambda s: _more.floor_divide(s, other), (other,)
+        )
+
+    def true_divide(self, other: Any) -> Tensor:
+        return _more.true_divide(self, other)
+
+    def true_divide_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "true_divide_", lambda s: _more.true_divide(s, other), (other,))
+
+    def neg(self) -> Tensor:
+        return _more.neg(self)
+
+    def neg_(self) -> Tensor:
+        return inplace.apply(self, "neg_", _more.neg, needs_old=False)
+
+    negative = neg
+    negative_ = neg_
+
+    def square(self) -> Tensor:
+        return _more.square(self)
+
+    def square_(self) -> Tensor:
+        return inplace.apply(self, "square_", _more.square)
+
+    def reciprocal(self) -> Tensor:
+        return _more.reciprocal(self)
+
+    def reciprocal_(self) -> Tensor:
+        return inplace.apply(self, "reciprocal_", _more.reciprocal)
+
+    def frac(self) -> Tensor:
+        return _more.frac(self)
+
+    def frac_(self) -> Tensor:
+        return inplace.apply(self, "frac_", _more.frac)
+
+    def sgn(self) -> Tensor:
+        return _more.sgn(self)
+
+    def sgn_(self) -> Tensor:
+        return inplace.apply(self, "sgn_", _more.sgn)
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+        return _more.clamp_min(self, min)
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return inplace.apply(self, "clamp_min_", lambda s: _more.clamp_min(s, min), (min,))
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+        return _more.clamp_max(self, max)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return inplace.apply(self, "clamp_max_", lambda s: _more.clamp_max(s, max), (max,))
+
+    def deg2rad(self) -> Tensor:
+        return _more.deg2rad(self)
+
+    def deg2rad_(self) -> Tensor:
+        return inplace.apply(self, "deg2rad_", _more.deg2rad)
+
+    def rad2deg(self) -> Tensor:
+        return _more.rad2deg(self)
+
+    def rad2deg_(self) -> Tensor:
+        return inplace.apply(self, "rad2deg_", _more.rad2deg)
+
+    def float_power(self, exponent: Any) -> Tensor:
+        return _more.float_power(self, exponent)
+
+    def float_power_(self, exponent: Any) -> Tensor:
+        if self.dtype != dtypes.float64:
+            raise RuntimeError(
+                f"float_power_: the base has dtype {self.dtype} but the operation's result "
+                "requires dtype float64"
+            )
+        return inplace.apply(
+            self, "float_power_", lambda s: _more.float_power(s, exponent), (exponent,)
+        )
+
+    def lerp(self, end: Tensor, weight: Any) -> Tensor:
+        return _more.lerp(self, end, weight)
+
+    def lerp_(self, end: Tensor, weight: Any) -> Tensor:
+        return inplace.apply(self, "lerp_", lambda s: _more.lerp(s, end, weight), (end, weight))
+
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return _more.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return inplace.apply(
+            self,
+            "addcmul_",
+            lambda s: _more.addcmul(s, tensor1, tensor2, value=value),
+            (tensor1, tensor2),
+            needs_old=False,
+        )
+
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return _more.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return inplace.apply(
+            self,
+            "addcdiv_",
+            lambda s: _more.addcdiv(s, tensor1, tensor2, value=value),
+            (tensor1, tensor2),
+            needs_old=False,
+        )
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        return _more.logit(self, eps)
+
+    def logit_(self, eps: float | None = None) -> Tensor:
+        return inplace.apply(self, "logit_", lambda s: _more.logit(s, eps))
+
+    def xlogy(self, other: Any) -> Tensor:
+        return _more.xlogy(self, other)
+
+    def xlogy_(self, other: Any) -> Tensor:
+        return inplace.apply(self, "xlogy_", lambda s: _more.xlogy(s, other), (other,))
+
+    def logaddexp(self, other: Tensor) -> Tensor:
+        return _more.logaddexp(self, other)
+
+    def atan2(self, other: Tensor) -> Tensor:
+        return _more.atan2(self, other)
+
+    def atan2_(self, other: Tensor) -> Tensor:
+        return inplace.apply(self, "atan2_", lambda s: _more.atan2(s, other), (other,))
+
+    arctan2 = atan2
+    arctan2_ = atan2_
+
+    def hypot(self, other: Tensor) -> Tensor:
+        return _more.hypot(self, other)
+
+    def hypot_(self, other: Tensor) -> Tensor:
+        return inplace.apply(self, "hypot_", lambda s: _more.hypot(s, other), (other,))
+
+    def tan(self) -> Tensor:
+        return _more.tan(self)
+
+    def tan_(self) -> Tensor:
+        return inplace.apply(self, "tan_", _more.tan)
+
+    def sinh(self) -> Tensor:
+        return _more.sinh(self)
+
+    def sinh_(self) -> Tensor:
+        return inplace.apply(self, "sinh_", _more.sinh)
+
+    def cosh(self) -> Tensor:
+        return _more.cosh(self)
+
+    def cosh_(self) -> Tensor:
+        return inplace.apply(self, "cosh_", _more.cosh)
+
+    def asin(self) -> Tensor:
+        return _more.asin(self)
+
+    def asin_(self) -> Tensor:
+        return inplace.apply(self, "asin_", _more.asin)
+
+    def acos(self) -> Tensor:
+        return _more.acos(self)
+
+    def acos_(self) -> Tensor:
+        return inplace.apply(self, "acos_", _more.acos)
+
+    def atan(self) -> Tensor:
+        return _more.atan(self)
+
+    def atan_(self) -> Tensor:
+        return inplace.apply(self, "atan_", _more.atan)
+
+    arcsin, arcsin_, arccos, arccos_, arctan, arctan_ = asin, asin_, acos, acos_, atan, atan_
+
+    def lgamma(self) -> Tensor:
+        return _more.lgamma(self)
+
+    def lgamma_(self) -> Tensor:
+        return inplace.apply(self, "lgamma_", _more.lgamma)
+
+    def digamma(self) -> Tensor:
+        return _more.digamma(self)
+
+    def digamma_(self) -> Tensor:
+        return inplace.apply(self, "digamma_", _more.digamma)
+
+    def polygamma(self, n: int) -> Tensor:
+        return _more.polygamma(n, self)
+
+    def erfinv(self) -> Tensor:
+        return _more.erfinv(self)
+
+    def erfinv_(self) -> Tensor:
+        return inplace.apply(self, "erfinv_", _more.erfinv)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _more.any(self, dim, keepdim)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _more.all(self, dim, keepdim)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return _more.count_nonzero(self, dim)
+
+    def median(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return _more.median(self, dim, keepdim)
+
+    def mode(self, dim: int = -1, keepdim: bool = False) -> Any:
+        return _more.mode(self, dim, keepdim)
+
+    def quantile(
+        self,
+        q: Any,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Tensor:
+        return _more.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nansum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        return _more.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        return _more.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def aminmax(self, *, dim: int | None = None, keepdim: bool = False) -> Any:
+        return _more.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def cummax(self, dim: int) -> Any:
+        return _more.cummax(self, dim)
+
+    def cummin(self, dim: int) -> Any:
+        return _more.cummin(self, dim)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return _more.logcumsumexp(self, dim)
+
+    def diff(
+        self, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None
+    ) -> Tensor:
+        return _more.diff(self, n, dim, prepend, append)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        return _more.mv(self, vec)
+
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return _more.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addmv_(self, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return inplace.apply(
+            self,
+            "addmv_",
+            lambda s: _more.addmv(s, mat, vec, beta=beta, alpha=alpha),
+            (mat, vec),
+            needs_old=False,
+        )
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return _more.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return inplace.apply(
+            self,
+            "baddbmm_",
+            lambda s: _more.baddbmm(s, batch1, batch2, beta=beta, alpha=alpha),
+            (batch1, batch2),
+            needs_old=False,
+        )
+
+    def kron(self, other: Tensor) -> Tensor:
+        return _more.kron(self, other)
+
+    def cross(self, other: Tensor, dim: int | None = None) -> Tensor:
+        return _more.cross(self, other, dim)
+
+    def trace(self) -> Tensor:
+        return _more.trace(self)
+
+    def det(self) -> Tensor:
+        return _more.det(self)
+
+    def inverse(self) -> Tensor:
+        return _more.inverse(self)
+
+    def tile(self, *dims: Any) -> Tensor:
+        return _more.tile(self, _size(dims))
+
+    def broadcast_to(self, size: Any) -> Tensor:
+        return _more.broadcast_to(self, size)
+
+    def rot90(self, k: int = 1, dims: Any = (0, 1)) -> Tensor:
+        return _more.rot90(self, k, dims)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return _more.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+        return _more.swapdims(self, dim0, dim1)
+
+    def moveaxis(self, source: Any, destination: Any) -> Tensor:
+        return _more.moveaxis(self, source, destination)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _more.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return _more.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return _more.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return _more.dsplit(self, indices_or_sections)
+
+    def take(self, index: Tensor) -> Tensor:
+        return _more.take(self, index)
+
+    def take_along_dim(self, indices: Tensor, dim: int | None = None) -> Tensor:
+        return _more.take_along_dim(self, indices, dim)
+
+    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+        return _more.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+        return inplace.apply(
+            self,
+            "index_add_",
+            lambda s: _more.index_add(s, dim, index, source, alpha=alpha),
+            (source,),
+            needs_old=False,
+        )
+
+    def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        return _more.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        return inplace.apply(
+            self,
+            "index_copy_",
+            lambda s: _more.index_copy(s, dim, index, source),
+            (source,),
+            needs_old=False,
+        )
+
+    def index_fill(self, dim: int, index: Tensor, value: Any) -> Tensor:
+        return _more.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index: Tensor, value: Any) -> Tensor:
+        return inplace.apply(
+            self,
+            "index_fill_",
+            lambda s: _more.index_fill(s, dim, index, value),
+            (value,),
+            needs_old=False,
+        )
+
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        return _more.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        return inplace.apply(
+            self,
+            "masked_scatter_",
+            lambda s: _more.masked_scatter(s, mask, source),
+            (source,),
+            needs_old=False,
+        )
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return _more.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+        return _more.diag_embed(self, offset, dim1, dim2)
+
+    def argwhere(self) -> Tensor:
+        return _more.argwhere(self)
+
+    def bincount(self, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+        return _more.bincount(self, weights, minlength)
+
+    def unique(
+        self,
+        sorted: bool = True,  # noqa: A002
+        return_inverse: bool = False,
+        return_counts: bool = False,
+        dim: int | None = None,
+    ) -> Any:
+        return _more.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(
+        self, return_inverse: bool = False, return_counts: bool = False, dim: int | None = None
+    ) -> Any:
+        return _more.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def histc(self, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+        return _more.histc(self, bins, min, max)
 
 
 # -- helpers of the methods above ---------------------------------------------------

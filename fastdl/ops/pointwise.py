@@ -23,6 +23,7 @@ from fastdl.ops._util import full, run
 from fastdl.tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
 def _scalar_like(value: float, like: np.ndarray) -> np.ndarray:
@@ -32,6 +33,20 @@ def _scalar_like(value: float, like: np.ndarray) -> np.ndarray:
 def _k(be: Any, kernel: str, *arrays: Any) -> Any:
     """A kernel's result in a new array (elementwise kernels)."""
     return run(getattr(be, kernel), *arrays)
+
+
+def _no_derivative(kernel: str) -> Callable:
+    def refuse(*args: Any) -> Any:
+        raise RuntimeError(
+            f"the derivative of {kernel} (polygamma(2, x)) is not implemented in fastdl"
+        )
+
+    return refuse
+
+
+def _one_minus_square_root(be: Any, x: Any) -> Any:
+    """``sqrt(1 - x * x)`` on raw arrays."""
+    return _k(be, "sqrt", _k(be, "sub", _scalar_like(1.0, x), _k(be, "mul", x, x)))
 
 
 # kernel -> the derivative as raw arrays (backend, x, out) and as differentiable ops (x).
@@ -60,6 +75,41 @@ _DERIVATIVES: dict[str, tuple[Callable, Callable]] = {
             _scalar_like(_TWO_OVER_SQRT_PI, x),
         ),
         lambda x: _TWO_OVER_SQRT_PI * (-(x * x)).exp(),
+    ),
+    "tan": (
+        lambda be, x, out: _k(be, "add", _k(be, "mul", out, out), _scalar_like(1.0, out)),
+        lambda x: 1.0 + UnaryMath.apply(x, "tan") ** 2,
+    ),
+    "sinh": (lambda be, x, out: _k(be, "cosh", x), lambda x: UnaryMath.apply(x, "cosh")),
+    "cosh": (lambda be, x, out: _k(be, "sinh", x), lambda x: UnaryMath.apply(x, "sinh")),
+    "asin": (
+        lambda be, x, out: _k(be, "div", _scalar_like(1.0, x), _one_minus_square_root(be, x)),
+        lambda x: (1.0 - x * x) ** -0.5,
+    ),
+    "acos": (
+        lambda be, x, out: _k(be, "div", _scalar_like(-1.0, x), _one_minus_square_root(be, x)),
+        lambda x: -((1.0 - x * x) ** -0.5),
+    ),
+    "atan": (
+        lambda be, x, out: _k(
+            be,
+            "div",
+            _scalar_like(1.0, x),
+            _k(be, "add", _k(be, "mul", x, x), _scalar_like(1.0, x)),
+        ),
+        lambda x: 1.0 / (1.0 + x * x),
+    ),
+    "lgamma": (lambda be, x, out: _k(be, "digamma", x), lambda x: UnaryMath.apply(x, "digamma")),
+    "digamma": (
+        lambda be, x, out: _k(be, "trigamma", x),
+        lambda x: UnaryMath.apply(x, "trigamma"),
+    ),
+    "trigamma": (_no_derivative("trigamma"), _no_derivative("trigamma")),
+    "erfinv": (
+        lambda be, x, out: _k(
+            be, "mul", _k(be, "exp", _k(be, "mul", out, out)), _scalar_like(_SQRT_PI_OVER_2, out)
+        ),
+        lambda x: _SQRT_PI_OVER_2 * (UnaryMath.apply(x, "erfinv") ** 2).exp(),
     ),
 }
 _FLAT = ("floor", "ceil", "trunc", "rint", "sign")  # piecewise constant: zero gradient

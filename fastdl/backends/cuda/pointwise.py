@@ -9,6 +9,7 @@ import math
 
 from numba import cuda
 
+from fastdl.backends import special_math
 from fastdl.backends.cuda import generic
 
 
@@ -34,6 +35,55 @@ def _cos(x):
 
 def _erf(x):
     return math.erf(x)
+
+
+def _tan(x):
+    return math.tan(x)
+
+
+def _sinh(x):
+    return math.sinh(x)
+
+
+def _cosh(x):
+    return math.cosh(x)
+
+
+def _asin(x):
+    return math.asin(x)
+
+
+def _acos(x):
+    return math.acos(x)
+
+
+def _atan(x):
+    return math.atan(x)
+
+
+def _lgamma(x):
+    return math.lgamma(x)
+
+
+_digamma_device = cuda.jit(device=True, inline=True)(special_math.digamma)
+_trigamma_device = cuda.jit(device=True, inline=True)(special_math.trigamma)
+_erfinv_device = cuda.jit(device=True, inline=True)(special_math.erfinv)
+
+
+def _digamma(x):
+    return _digamma_device(x)
+
+
+def _trigamma(x):
+    return _trigamma_device(x)
+
+
+def _erfinv(x):
+    return _erfinv_device(x)
+
+
+def _fmod(a, b):
+    return math.fmod(a, b)
 
 
 # Past 2**52 every float is an integer (and inf, NaN have no fraction to drop). The
@@ -118,3 +168,59 @@ def trunc(x, out):
 def rint(x, out):
     """out = x rounded to the nearest integer, halves to even."""
     generic._float_unary(_rint, x, out)
+
+
+def tan(x, out):
+    """out = tan(x)."""
+    generic._float_unary(_tan, x, out)
+
+
+def sinh(x, out):
+    """out = sinh(x)."""
+    generic._float_unary(_sinh, x, out)
+
+
+def cosh(x, out):
+    """out = cosh(x)."""
+    generic._float_unary(_cosh, x, out)
+
+
+def asin(x, out):
+    """out = asin(x)."""
+    generic._float_unary(_asin, x, out)
+
+
+def acos(x, out):
+    """out = acos(x)."""
+    generic._float_unary(_acos, x, out)
+
+
+def atan(x, out):
+    """out = atan(x)."""
+    generic._float_unary(_atan, x, out)
+
+
+def lgamma(x, out):
+    """out = log(|Gamma(x)|)."""
+    generic._float_unary(_lgamma, x, out)
+
+
+def digamma(x, out):
+    """out = digamma(x)."""
+    generic._float_unary(_digamma, x, out)
+
+
+def trigamma(x, out):
+    """out = trigamma(x)."""
+    generic._float_unary(_trigamma, x, out)
+
+
+def erfinv(x, out):
+    """out = erfinv(x)."""
+    generic._float_unary(_erfinv, x, out)
+
+
+def fmod(a, b, out):
+    """out = fmod(a, b) (broadcast)."""
+    dtype = generic._result_dtype((a, b))
+    generic._elementwise(_fmod, out, (a, b), (dtype, dtype))

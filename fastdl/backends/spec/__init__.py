@@ -76,9 +76,9 @@ FAMILIES: tuple[str, ...] = tuple(module.__name__.rsplit(".", 1)[1] for module i
 
 GENERIC_KERNELS: tuple[Kernel, ...] = generic.KERNELS
 GENERIC_NAMES: tuple[str, ...] = tuple(k.name for k in GENERIC_KERNELS)
-# Pointwise and scan kernels whose NumPy form is one vectorised pass (not erf).
+# Pointwise and scan kernels whose NumPy form is one vectorised pass (not erf, lgamma...).
 NUMPY_PASS_NAMES: tuple[str, ...] = tuple(
-    k.name for k in pointwise.KERNELS + scan.KERNELS if k.name != "erf"
+    k.name for k in pointwise.KERNELS + scan.KERNELS if k.name not in pointwise.NOT_NUMPY
 )
 CONV_KERNELS: tuple[Kernel, ...] = conv.KERNELS
 POOL_KERNELS: tuple[Kernel, ...] = pool.KERNELS
