@@ -68,13 +68,27 @@ def constant(value: Any, dtype: np.dtype) -> np.ndarray:
 def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     """Call an elementwise ``kernel(*arrays, [extra...], out)`` into a new array whose
     shape is the arrays' broadcast shape and whose dtype is their common dtype."""
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    except ValueError as error:
-        raise ShapeError(*error.args) from None
-    out = empty(shape, np.result_type(*arrays))
+    first = arrays[0]
+    shape, dtype = first.shape, first.dtype
+    for a in arrays[1:]:  # the usual operands: one shape (or a 0-d scalar), one dtype
+        if a.shape != shape and a.ndim:
+            shape = None
+        if a.dtype != dtype:
+            dtype = None
+    if shape is None or not first.ndim:
+        shape = _broadcast_shape(arrays)
+    if dtype is None:
+        dtype = np.result_type(*arrays)
+    out = empty(shape, dtype)
     kernel(*arrays, *extra.values(), out)
     return out
+
+
+def _broadcast_shape(arrays: tuple) -> tuple:
+    try:
+        return np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError as error:
+        raise ShapeError(*error.args) from None
 
 
 def broadcast_axes(broadcast: tuple, shape: tuple) -> tuple[int, ...]:
