@@ -21,7 +21,7 @@ from fastdl.nn import init
 from fastdl.nn._checks import factory_kwargs, place
 from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
-from fastdl.ops.rnn import lstm_layer, rnn_layer
+from fastdl.ops.rnn import lstm_cell, lstm_layer, rnn_cell, rnn_layer
 from fastdl.ops.shape import cat, stack
 from fastdl.tensor import Tensor
 
@@ -448,7 +448,8 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        self._check(x, [hx], ("hx",))
+        if self._check(x, [hx], ("hx",)):  # batched: one step, no reshapes
+            return rnn_cell(x, hx, *self._weights(), self.nonlinearity)
         seq, (h0,) = _as_sequence(x, [hx])
         _, h_n = rnn_layer(seq, h0, *self._weights(), self.nonlinearity)
         return h_n.reshape(x.shape[:-1] + (self.hidden_size,))
@@ -482,7 +483,8 @@ class LSTMCell(RNNCellBase):
         if hx is not None and (not isinstance(hx, tuple | list) or len(hx) != 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
         states = list(hx) if hx is not None else [None, None]
-        self._check(x, states, ("h", "c"))
+        if self._check(x, states, ("h", "c")):  # batched: one step, no reshapes
+            return lstm_cell(x, *states, *self._weights())
         seq, (h0, c0) = _as_sequence(x, states)
         _, h_n, c_n = lstm_layer(seq, h0, c0, *self._weights())
         shape = x.shape[:-1] + (self.hidden_size,)
