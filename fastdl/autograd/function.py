@@ -168,7 +168,15 @@ class Function:
                 result = cls.forward(ctx, *raw)
             finally:
                 backends.activate(previous)
-        return _finish(cls, ctx, args, result, any_needs and _grad_mode.enabled, parents)
+        if _anomaly.enabled:
+            _check_finite_output(cls.__name__, result)
+        if isinstance(result, tuple):
+            return _wrap_several(cls, ctx, args, result, any_needs and _grad_mode.enabled, parents)
+        out = Tensor._wrap(result)
+        if any_needs and _grad_mode.enabled:
+            out.requires_grad = True
+            out._node = Node(cls, ctx, args, out, tuple(parents))
+        return out
 
 
 def _apply_on_devices(cls: type, args: tuple) -> Any:
@@ -201,26 +209,29 @@ def _apply_on_devices(cls: type, args: tuple) -> Any:
         result = cls.forward(ctx, *raw)
     finally:
         backends.activate(previous)
-    return _finish(cls, ctx, args, result, _grad_mode.enabled and any(needs))
-
-
-def _finish(
-    cls: type, ctx: Context, args: tuple, result: Any, record: bool, parents: list | None = None
-) -> Any:
-    """Wrap ``forward``'s result in Tensors and, when ``record``, give the output its node."""
     if _anomaly.enabled:
         _check_finite_output(cls.__name__, result)
+    record = _grad_mode.enabled and any(needs)
     if isinstance(result, tuple):
-        result, *rest = result
-        out = Tensor._wrap(result)
-        extras = tuple(Tensor._wrap(r) for r in rest)
-    else:
-        out = Tensor._wrap(result)
-        extras = ()
+        return _wrap_several(cls, ctx, args, result, record)
+    out = Tensor._wrap(result)
+    if record:
+        out.requires_grad = True
+        out._node = Node(cls, ctx, args, out)
+    return out
+
+
+def _wrap_several(
+    cls: type, ctx: Context, args: tuple, result: tuple, record: bool, parents: list | None = None
+) -> tuple:
+    """A forward's tuple result as Tensors: the first differentiable (given its node when
+    ``record``), the others without gradient."""
+    first, *rest = result
+    out = Tensor._wrap(first)
     if record:
         out.requires_grad = True
         out._node = Node(cls, ctx, args, out, None if parents is None else tuple(parents))
-    return (out, *extras) if extras else out
+    return (out, *(Tensor._wrap(r) for r in rest)) if rest else out
 
 
 # -- PyTorch's names in torch.autograd.function, used by fastdl.autograd.Function ------

@@ -80,7 +80,10 @@ def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     if dtype is None:
         dtype = np.result_type(*arrays)
     out = empty(shape, dtype)
-    kernel(*arrays, *extra.values(), out)
+    if extra:
+        kernel(*arrays, *extra.values(), out)
+    else:
+        kernel(*arrays, out)
     return out
 
 
