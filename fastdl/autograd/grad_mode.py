@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+
 class _GradState(threading.local):
     # Class attributes are every thread's defaults; a thread's own values shadow them.
     # Ops read ``_grad_mode.enabled`` directly: one attribute read per op.

@@ -234,10 +234,10 @@ class LSTMCellStep(LSTMLayer):
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results):
         ctx.step_shape = x.shape
+        sequence = ctx.backend.reshape(x, (1, *x.shape))
         return LSTMLayer.forward(
-            ctx, ctx.backend.reshape(x, (1, *x.shape)), h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
-            reverse, results,
-        )  # fmt: skip
+            ctx, sequence, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results
+        )
 
     @staticmethod
     def backward(ctx, grad):
@@ -254,10 +254,19 @@ class RNNCellStep(RNNLayer):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, reverse, results):
         ctx.step_shape = x.shape
+        sequence = ctx.backend.reshape(x, (1, *x.shape))
         return RNNLayer.forward(
-            ctx, ctx.backend.reshape(x, (1, *x.shape)), h0, weight_ih, weight_hh, bias_ih, bias_hh,
-            nonlinearity, reverse, results,
-        )  # fmt: skip
+            ctx,
+            sequence,
+            h0,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            nonlinearity,
+            reverse,
+            results,
+        )
 
     @staticmethod
     def backward(ctx, grad):
