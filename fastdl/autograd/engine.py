@@ -374,7 +374,10 @@ def _raw_add(a: Any, b: Any) -> Any:
     if isinstance(a, Tensor):
         return a + b
     be = backends.of(a)
-    out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
+    if a.shape == b.shape and a.dtype == b.dtype:  # the usual meeting of two gradients
+        out = be.empty(a.shape, a.dtype)
+    else:
+        out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
     be.add(a, b, out)
     return out
 
