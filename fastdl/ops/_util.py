@@ -68,23 +68,35 @@ def constant(value: Any, dtype: np.dtype) -> np.ndarray:
 def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     """Call an elementwise ``kernel(*arrays, [extra...], out)`` into a new array whose
     shape is the arrays' broadcast shape and whose dtype is their common dtype."""
-    first = arrays[0]
-    shape, dtype = first.shape, first.dtype
-    for a in arrays[1:]:  # the usual operands: one shape (or a 0-d scalar), one dtype
-        if a.shape != shape and a.ndim:
-            shape = None
-        if a.dtype != dtype:
-            dtype = None
-    if shape is None or not first.ndim:
-        shape = _broadcast_shape(arrays)
-    if dtype is None:
-        dtype = np.result_type(*arrays)
-    out = empty(shape, dtype)
+    shape = _common_shape(arrays)
+    dtype = arrays[0].dtype
+    for a in arrays:
+        # Builtin dtypes are singletons: ``is`` decides the usual case, and an equal
+        # dtype that is another object only takes NumPy's promotion, which agrees.
+        if a.dtype is not dtype:
+            dtype = np.result_type(*arrays)
+            break
+    device = backends.active()  # as empty(), one call fewer on the per-op path
+    out = np.empty(shape, dtype) if device is None else device.empty(shape, dtype)
     if extra:
         kernel(*arrays, *extra.values(), out)
     else:
         kernel(*arrays, out)
     return out
+
+
+def _common_shape(arrays: tuple) -> tuple:
+    """The arrays' broadcast shape; without NumPy's helper when they share one shape or
+    all but one are 0-d scalars."""
+    shape = None
+    for a in arrays:
+        other = a.shape
+        if not other or other == shape:
+            continue
+        if shape:
+            return _broadcast_shape(arrays)
+        shape = other
+    return () if shape is None else shape
 
 
 def _broadcast_shape(arrays: tuple) -> tuple:
