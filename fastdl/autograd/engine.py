@@ -29,7 +29,7 @@ import numpy as np
 from fastdl import backends
 from fastdl.autograd import hooks, leaf_grads
 from fastdl.autograd.function import Node
-from fastdl.autograd.grad_mode import anomaly_enabled, enable_grad, no_grad
+from fastdl.autograd.grad_mode import _grad_mode, anomaly_enabled
 from fastdl.errors import ShapeError
 from fastdl.tensor import Tensor, _clock
 
@@ -182,7 +182,7 @@ def _run(roots: list, seeds: list, retain_graph: bool, create_graph: bool, captu
             grads[key] = seed if key not in grads else _raw_add(grads[key], seed)
             roots_with_nodes.append(root._node)
     if roots_with_nodes:
-        _walk(roots_with_nodes, grads, deliver, retain_graph, create_graph, wanted is None)
+        _walk(roots_with_nodes, grads, deliver, retain_graph, create_graph, wanted is not None)
     for leaf, g in held.values():
         deliver_now(leaf, hooks.run(hooks.leaf_hooks(leaf) or {}, g, create_graph), True)
     return found
@@ -194,11 +194,15 @@ def _walk(
     deliver: Callable,
     retain_graph: bool,
     create_graph: bool,
-    offer_buffers: bool,
+    capturing: bool,
 ) -> None:
     """Visit the nodes behind ``roots`` in reverse topological order; ``grads`` holds
-    the gradients of the roots' outputs."""
-    with enable_grad() if create_graph else no_grad():
+    the gradients of the roots' outputs. ``deliver`` receives the gradient of every
+    leaf, of every tensor that retains its grad, and of every tensor when
+    ``capturing``."""
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = create_graph
+    try:
         for node in _topological_order(roots):
             if node.freed:
                 raise RuntimeError(
@@ -212,22 +216,30 @@ def _walk(
                 check_saved(node, create_graph)
             if node.hooks:
                 g = hooks.run(node.hooks, g, create_graph)
-            input_grads = _input_grads(node, g, create_graph, offer_buffers)
-            given, node.ctx.fresh = node.ctx.fresh, set()
+            ctx = node.ctx
+            input_grads = _input_grads(node, g, create_graph, not capturing)
+            given = ctx.fresh
+            if given:
+                ctx.fresh = frozenset()
             for inp, parent, ig in zip(node.inputs, node.parents, input_grads):
                 if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
                     continue
-                if not create_graph and leaf_grads.wrote_in_place(inp, ig):
+                if not create_graph and inp._grad_stale and leaf_grads.wrote_in_place(inp, ig):
                     continue
-                if ig.dtype != inp.dtype:
+                if ig.dtype != inp._data.dtype:
                     ig = ig.to(inp.dtype) if create_graph else _raw_cast(ig, inp.dtype)
-                deliver(inp, ig, parent is None, leaf_grads.owned(ig, given, input_grads))
-                if parent is not None:
-                    key = id(parent)
-                    grads[key] = ig if key not in grads else _raw_add(grads[key], ig)
+                if parent is None:
+                    deliver(inp, ig, True, bool(given) and leaf_grads.owned(ig, given, input_grads))
+                    continue
+                if capturing or inp._retains_grad:
+                    deliver(inp, ig, False)
+                key = id(parent)
+                grads[key] = ig if key not in grads else _raw_add(grads[key], ig)
             if not retain_graph:
-                node.ctx.saved = ()
+                ctx.saved = ()
                 node.freed = True
+    finally:
+        _grad_mode.enabled = previous
 
 
 def check_saved(node: Node, create_graph: bool = False) -> None:
@@ -296,22 +308,31 @@ def _backward_on_device(node: Node, grad: Any) -> Any:
 
 
 def _topological_order(roots: list[Node]) -> list[Node]:
-    """Nodes reachable from the roots, each after every node that consumes its output."""
+    """Nodes reachable from the roots, each after every node that consumes its output.
+
+    An explicit stack (no recursion limit on an unrolled RNN): a node is pushed once
+    to expand its parents, and once more (as ``None`` followed by the node) to be
+    emitted when they are done."""
     order: list[Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
+    stack: list = []
+    for root in roots:
+        stack.append(root)
+    pop, push, seen = stack.pop, stack.append, visited.add
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = pop()
+        if node is None:  # the marker: the node under it has had its parents emitted
+            order.append(pop())
             continue
-        if id(node) in visited:
+        key = id(node)
+        if key in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
+        seen(key)
+        push(node)
+        push(None)
         for parent in node.parents:
             if parent is not None and id(parent) not in visited:
-                stack.append((parent, False))
+                push(parent)
     order.reverse()
     return order
 
@@ -353,7 +374,10 @@ def _raw_add(a: Any, b: Any) -> Any:
     if isinstance(a, Tensor):
         return a + b
     be = backends.of(a)
-    out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
+    if a.shape == b.shape and a.dtype == b.dtype:  # the usual meeting of two gradients
+        out = be.empty(a.shape, a.dtype)
+    else:
+        out = be.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a.dtype, b.dtype))
     be.add(a, b, out)
     return out
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from fastdl import backends
 from fastdl import tensor as _tensor
-from fastdl.autograd.grad_mode import anomaly_enabled, is_grad_enabled, no_grad
+from fastdl.autograd.grad_mode import _anomaly, _grad_mode, no_grad
 from fastdl.backends.host import ARRAY_TYPES as _HOST_TYPES
 from fastdl.errors import DeviceError
 from fastdl.tensor import Tensor
@@ -49,12 +49,15 @@ class Context:
     :mod:`fastdl.autograd.leaf_grads`.
     """
 
+    # Defaults live on the class, so that building a context (once per op call) sets
+    # two attributes only; an instance's own value shadows each when it is written.
+    saved: tuple = ()
+    grad_buffers: tuple = ()
+    fresh: set[int] | frozenset = frozenset()  # ids of the arrays handed over with ``give``
+
     def __init__(self, backend: Any, needs_input_grad: tuple[bool, ...]) -> None:
         self.backend = backend
         self.needs_input_grad = needs_input_grad
-        self.saved: tuple = ()
-        self.grad_buffers: tuple = ()
-        self.fresh: set[int] = set()  # ids of the arrays handed over with ``give``
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
@@ -63,6 +66,8 @@ class Context:
         """Hand over a gradient ``backward`` allocated and keeps no other reference to;
         the engine may then adopt it as a leaf's ``.grad`` instead of copying it (see
         :func:`fastdl.autograd.leaf_grads.owned`). Returns ``array``."""
+        if not self.fresh:
+            self.fresh = set()
         self.fresh.add(id(array))
         return array
 
@@ -72,13 +77,23 @@ class Node:
 
     __slots__ = ("function", "ctx", "inputs", "parents", "freed", "tick", "output", "hooks")
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple, output: Tensor) -> None:
+    def __init__(
+        self,
+        function: type,
+        ctx: Context,
+        inputs: tuple,
+        output: Tensor,
+        parents: tuple | None = None,
+    ) -> None:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
         # The producing node of each input as it was when recorded: an in-place op
-        # that later rebinds an input tensor must not rewire this graph.
-        self.parents = tuple(getattr(t, "_node", None) for t in inputs)
+        # that later rebinds an input tensor must not rewire this graph. (``apply``
+        # passes them in, read on its way through the inputs.)
+        if parents is None:
+            parents = tuple(getattr(t, "_node", None) for t in inputs)
+        self.parents = parents
         self.freed = False
         # For the saved-tensor check: the in-place clock now, and the output's version
         # counter with the id of its array (not the array: the node must not keep it).
@@ -124,49 +139,99 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
+        # The common call, host arrays only, passes in one loop of attribute reads;
+        # anything on a device goes the general way (_apply_on_devices).
         raw = []
         needs = []
-        on_host = False
-        device = None  # the backend of the first device array, if any
+        parents = []
+        any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 data = a._data
-                raw.append(data)
-                needs.append(a.requires_grad)
                 if not isinstance(data, _HOST_TYPES):
-                    if device is None:
-                        device = backends.of(data)
-                    elif not device.owns(data):
-                        _mixed_devices(cls.__name__, args)
-                elif data.ndim or a.requires_grad:
-                    on_host = True  # (a host scalar goes with tensors on any device, as in torch)
+                    return _apply_on_devices(cls, args)
+                requires_grad = a.requires_grad
+                raw.append(data)
+                needs.append(requires_grad)
+                parents.append(a._node)
+                any_needs = any_needs or requires_grad
             else:
                 raw.append(a)
                 needs.append(False)
-        if device is not None and on_host:
-            _mixed_devices(cls.__name__, args)
-        record = is_grad_enabled() and any(needs)
-        backend = device if device is not None else backends.for_device("cpu")
-        ctx = Context(backend, tuple(needs))
-        if device is not None or backends.active() is not None:
-            previous = backends.activate(device)
+                parents.append(None)
+        ctx = Context(backends.for_host(), tuple(needs))
+        if backends.active() is None:
+            result = cls.forward(ctx, *raw)
+        else:  # a CPU op inside a device op's forward or backward: allocate with NumPy
+            previous = backends.activate(None)
             try:
                 result = cls.forward(ctx, *raw)
             finally:
                 backends.activate(previous)
-        else:
-            result = cls.forward(ctx, *raw)
-        if anomaly_enabled():
+        if _anomaly.enabled:
             _check_finite_output(cls.__name__, result)
-        extras: tuple = ()
         if isinstance(result, tuple):
-            result, *rest = result
-            extras = tuple(Tensor._wrap(r) for r in rest)
+            return _wrap_several(cls, ctx, args, result, any_needs and _grad_mode.enabled, parents)
         out = Tensor._wrap(result)
-        if record:
+        if any_needs and _grad_mode.enabled:
             out.requires_grad = True
-            out._node = Node(cls, ctx, tuple(args), out)
-        return (out, *extras) if extras else out
+            out._node = Node(cls, ctx, args, out, tuple(parents))
+        return out
+
+
+def _apply_on_devices(cls: type, args: tuple) -> Any:
+    """``Function.apply`` for a call with an array on a device: find the backend that owns
+    the arrays (refusing two devices) and run the forward with it active."""
+    raw = []
+    needs = []
+    on_host = False
+    device = None  # the backend of the first device array, if any
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            raw.append(data)
+            needs.append(a.requires_grad)
+            if not isinstance(data, _HOST_TYPES):
+                if device is None:
+                    device = backends.of(data)
+                elif not device.owns(data):
+                    _mixed_devices(cls.__name__, args)
+            elif data.ndim or a.requires_grad:
+                on_host = True  # (a host scalar goes with tensors on any device, as in torch)
+        else:
+            raw.append(a)
+            needs.append(False)
+    if on_host:
+        _mixed_devices(cls.__name__, args)
+    ctx = Context(device, tuple(needs))
+    previous = backends.activate(device)
+    try:
+        result = cls.forward(ctx, *raw)
+    finally:
+        backends.activate(previous)
+    if _anomaly.enabled:
+        _check_finite_output(cls.__name__, result)
+    record = _grad_mode.enabled and any(needs)
+    if isinstance(result, tuple):
+        return _wrap_several(cls, ctx, args, result, record)
+    out = Tensor._wrap(result)
+    if record:
+        out.requires_grad = True
+        out._node = Node(cls, ctx, args, out)
+    return out
+
+
+def _wrap_several(
+    cls: type, ctx: Context, args: tuple, result: tuple, record: bool, parents: list | None = None
+) -> tuple:
+    """A forward's tuple result as Tensors: the first differentiable (given its node when
+    ``record``), the others without gradient."""
+    first, *rest = result
+    out = Tensor._wrap(first)
+    if record:
+        out.requires_grad = True
+        out._node = Node(cls, ctx, args, out, None if parents is None else tuple(parents))
+    return (out, *(Tensor._wrap(r) for r in rest)) if rest else out
 
 
 # -- PyTorch's names in torch.autograd.function, used by fastdl.autograd.Function ------

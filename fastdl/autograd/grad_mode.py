@@ -15,12 +15,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_grad_mode = threading.local()
+
+class _GradState(threading.local):
+    # Class attributes are every thread's defaults; a thread's own values shadow them.
+    # Ops read ``_grad_mode.enabled`` directly: one attribute read per op.
+    enabled = True
+    inference = False
+
+
+_grad_mode = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations are being recorded for backward."""
-    return getattr(_grad_mode, "enabled", True)
+    return _grad_mode.enabled
 
 
 def _set_enabled(mode: bool) -> None:
@@ -36,7 +44,7 @@ def is_inference_mode_enabled() -> bool:
         ...     is_inference_mode_enabled()
         True
     """
-    return getattr(_grad_mode, "inference", False)
+    return _grad_mode.inference
 
 
 def _decorate(fn: Callable, make: Callable[[], Any]) -> Callable:
@@ -54,7 +62,9 @@ class _GradMode:
     _mode = True
 
     def __new__(cls, fn: Callable | None = None) -> Any:
-        instance = super().__new__(cls)
+        instance = object.__new__(cls)
+        if fn is None:  # the usual `with no_grad():`
+            return instance
         # `@no_grad` without parentheses decorates fn directly, as in PyTorch 2.
         return instance(fn) if callable(fn) else instance
 
@@ -62,11 +72,11 @@ class _GradMode:
         pass
 
     def __enter__(self) -> None:
-        self._previous = is_grad_enabled()
-        _set_enabled(self._mode)
+        self._previous = _grad_mode.enabled
+        _grad_mode.enabled = self._mode
 
     def __exit__(self, *exc: Any) -> None:
-        _set_enabled(self._previous)
+        _grad_mode.enabled = self._previous
 
     def __call__(self, fn: Callable) -> Callable:
         return _decorate(fn, self.__class__)
@@ -168,11 +178,15 @@ class inference_mode:
         return inference_mode(self.mode)
 
 
-_anomaly = threading.local()
+class _AnomalyState(threading.local):
+    enabled = False  # off in new threads
+
+
+_anomaly = _AnomalyState()
 
 
 def anomaly_enabled() -> bool:
-    return getattr(_anomaly, "enabled", False)  # thread-local: off in new threads
+    return _anomaly.enabled
 
 
 class detect_anomaly:

@@ -64,7 +64,13 @@ def wrote_in_place(tensor: Tensor, grad: Any) -> bool:
 def owned(grad: Any, given: set[int], grads: tuple) -> bool:
     """Whether ``grad`` was handed over with ``ctx.give`` (its id is in ``given``) and is
     the gradient of one input only (``grads``: all the node's input gradients)."""
-    return id(grad) in given and sum(other is grad for other in grads) == 1
+    if id(grad) not in given:
+        return False
+    count = 0
+    for other in grads:
+        if other is grad:
+            count += 1
+    return count == 1
 
 
 def accumulate(leaf: Tensor, grad: Any, owned: bool = False) -> None:

@@ -209,3 +209,12 @@ class use_backend:
 def _select(name: str) -> None:
     _state.cpu = name
     _state.cpu_backend = None
+
+
+def for_host() -> SimpleNamespace:
+    """The backend serving CPU tensors, as ``for_device("cpu")``, from the cache
+    ``use_backend`` resets: what every op on host arrays asks for."""
+    backend = _state.cpu_backend
+    if backend is None:
+        backend = _state.cpu_backend = get(current())
+    return backend

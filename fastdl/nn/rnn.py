@@ -23,7 +23,7 @@ from fastdl.nn.module import Module
 from fastdl.nn.parameter import Parameter
 from fastdl.nn.utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 from fastdl.ops.indexing import index_select
-from fastdl.ops.rnn import gru_layer, lstm_layer, rnn_layer
+from fastdl.ops.rnn import gru_layer, lstm_cell, lstm_layer, rnn_cell, rnn_layer
 from fastdl.ops.shape import cat, stack
 from fastdl.tensor import Tensor
 
@@ -511,7 +511,8 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        self._check(x, [hx], ("hx",))
+        if self._check(x, [hx], ("hx",)):  # batched: one step, no reshapes
+            return rnn_cell(x, hx, *self._weights(), self.nonlinearity)
         seq, (h0,) = _as_sequence(x, [hx])
         _, h_n = rnn_layer(seq, h0, *self._weights(), self.nonlinearity)
         return h_n.reshape(x.shape[:-1] + (self.hidden_size,))
@@ -545,7 +546,8 @@ class LSTMCell(RNNCellBase):
         if hx is not None and (not isinstance(hx, tuple | list) or len(hx) != 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
         states = list(hx) if hx is not None else [None, None]
-        self._check(x, states, ("h", "c"))
+        if self._check(x, states, ("h", "c")):  # batched: one step, no reshapes
+            return lstm_cell(x, *states, *self._weights())
         seq, (h0, c0) = _as_sequence(x, states)
         _, h_n, c_n = lstm_layer(seq, h0, c0, *self._weights())
         shape = x.shape[:-1] + (self.hidden_size,)

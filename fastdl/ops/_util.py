@@ -68,13 +68,42 @@ def constant(value: Any, dtype: np.dtype) -> np.ndarray:
 def run(kernel: Callable, *arrays: np.ndarray, **extra: Any) -> np.ndarray:
     """Call an elementwise ``kernel(*arrays, [extra...], out)`` into a new array whose
     shape is the arrays' broadcast shape and whose dtype is their common dtype."""
+    shape = _common_shape(arrays)
+    dtype = arrays[0].dtype
+    for a in arrays:
+        # Builtin dtypes are singletons: ``is`` decides the usual case, and an equal
+        # dtype that is another object only takes NumPy's promotion, which agrees.
+        if a.dtype is not dtype:
+            dtype = np.result_type(*arrays)
+            break
+    device = backends.active()  # as empty(), one call fewer on the per-op path
+    out = np.empty(shape, dtype) if device is None else device.empty(shape, dtype)
+    if extra:
+        kernel(*arrays, *extra.values(), out)
+    else:
+        kernel(*arrays, out)
+    return out
+
+
+def _common_shape(arrays: tuple) -> tuple:
+    """The arrays' broadcast shape; without NumPy's helper when they share one shape or
+    all but one are 0-d scalars."""
+    shape = None
+    for a in arrays:
+        other = a.shape
+        if not other or other == shape:
+            continue
+        if shape:
+            return _broadcast_shape(arrays)
+        shape = other
+    return () if shape is None else shape
+
+
+def _broadcast_shape(arrays: tuple) -> tuple:
     try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        return np.broadcast_shapes(*(a.shape for a in arrays))
     except ValueError as error:
         raise ShapeError(*error.args) from None
-    out = empty(shape, np.result_type(*arrays))
-    kernel(*arrays, *extra.values(), out)
-    return out
 
 
 def broadcast_axes(broadcast: tuple, shape: tuple) -> tuple[int, ...]:

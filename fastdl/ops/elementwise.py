@@ -316,7 +316,10 @@ def _operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
     0-d arrays, Tensors stay Tensors (cast when their dtype must change)."""
     a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
     if a_is and b_is:
-        dtype = dtypes.promote(a.dtype, b.dtype)
+        dtype = a._data.dtype
+        if dtype == b._data.dtype and op != "div":  # the usual case: nothing to promote
+            return a, b
+        dtype = dtypes.promote(dtype, b.dtype)
     elif a_is:
         dtype = dtypes.promote_scalar(a.dtype, _scalar(b, op))
     elif b_is:
@@ -346,22 +349,30 @@ def _as(value: Any, dtype: np.dtype) -> Any:
 
 def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input + alpha * other`` with broadcasting. Example: ``fastdl.add(x, y, alpha=0.5)``."""
-    check_out(out, "add")
     if alpha != 1:
+        check_out(out, "add")
         other = mul(other, alpha)
+    elif out is None:
+        return Add.apply(*_operands(input, other, "add"))
+    check_out(out, "add")
     return write_out(Add.apply(*_operands(input, other, "add")), out, "add")
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input - alpha * other`` with broadcasting. Example: ``fastdl.sub(x, 1.0)``."""
-    check_out(out, "sub")
     if alpha != 1:
+        check_out(out, "sub")
         other = mul(other, alpha)
+    elif out is None:
+        return Sub.apply(*_operands(input, other, "sub"))
+    check_out(out, "sub")
     return write_out(Sub.apply(*_operands(input, other, "sub")), out, "sub")
 
 
 def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input * other`` with broadcasting. Example: ``fastdl.mul(x, 2.0)``."""
+    if out is None:
+        return Mul.apply(*_operands(input, other, "mul"))
     check_out(out, "mul")
     return write_out(Mul.apply(*_operands(input, other, "mul")), out, "mul")
 

@@ -284,3 +284,100 @@ def gru_layer(
     results = _Results(2)
     token = GRULayer.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results)
     return tuple(_Pick.apply(token, results, i) for i in range(2))
+
+
+# -- one step (LSTMCell, RNNCell) ------------------------------------------------------
+# A cell is its layer's kernel over a sequence of one. The step Functions below see the
+# batch (N, H_in) as that sequence by reshaping arrays inside forward and backward, so a
+# step records one node and two or one picks, with no reshape ops around them.
+
+
+class LSTMCellStep(LSTMLayer):
+    """One LSTM step on x (N, H_in): the layer-direction Function over a length-1 sequence."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results):
+        ctx.step_shape = x.shape
+        sequence = ctx.backend.reshape(x, (1, *x.shape))
+        return LSTMLayer.forward(
+            ctx, sequence, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, reverse, results
+        )
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x, *rest = LSTMLayer.backward(ctx, grad)
+        if grad_x is not None:
+            grad_x = ctx.give(ctx.backend.reshape(grad_x, ctx.step_shape))
+        return (grad_x, *rest)
+
+
+class RNNCellStep(RNNLayer):
+    """One Elman RNN step on x (N, H_in): the layer-direction Function over a length-1
+    sequence."""
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, reverse, results):
+        ctx.step_shape = x.shape
+        sequence = ctx.backend.reshape(x, (1, *x.shape))
+        return RNNLayer.forward(
+            ctx,
+            sequence,
+            h0,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            nonlinearity,
+            reverse,
+            results,
+        )
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x, *rest = RNNLayer.backward(ctx, grad)
+        if grad_x is not None:
+            grad_x = ctx.give(ctx.backend.reshape(grad_x, ctx.step_shape))
+        return (grad_x, *rest)
+
+
+def lstm_cell(
+    x: Tensor,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step on a batch: ``(h', c')``, each (N, H), from x (N, H_in) and h0, c0
+    (N, H) or None (zeros). Shapes and dtypes are checked by the caller (``nn.LSTMCell``).
+
+    Example::
+
+        h, c = lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    """
+    results = _Results(3)
+    token = LSTMCellStep.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, False, results)
+    return _Pick.apply(token, results, 1), _Pick.apply(token, results, 2)
+
+
+def rnn_cell(
+    x: Tensor,
+    h0: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
+    """One Elman RNN step on a batch: h' (N, H) from x (N, H_in) and h0 (N, H) or None.
+
+    Example::
+
+        h = rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, "tanh")
+    """
+    results = _Results(2)
+    token = RNNCellStep.apply(
+        x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, False, results
+    )
+    return _Pick.apply(token, results, 1)

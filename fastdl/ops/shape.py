@@ -257,10 +257,15 @@ def _resolve_or_raise(old: tuple, shape: Sequence[int], name: str) -> tuple:
 
 def _resolve_shape(old: tuple, new: Sequence[int]) -> tuple:
     new = tuple(int(n) for n in new)
-    size = int(np.prod(old, dtype=np.int64))
+    size = 1
+    for n in old:  # Python ints: no NumPy call (and no overflow) on this per-op path
+        size *= n
     if new.count(-1) > 1:
         raise ValueError("only one dimension can be -1")
-    known = int(np.prod([n for n in new if n != -1], dtype=np.int64))
+    known = 1
+    for n in new:
+        if n != -1:
+            known *= n
     if -1 in new:
         if known == 0 or size % known:
             raise ValueError(f"{size} elements do not fill it")

@@ -54,8 +54,27 @@ def _one_over_one_plus(e):
         e[i] = 1.0 / (1.0 + e[i])
 
 
+# Up to this many elements sigmoid takes the overflow-free form: NumPy's errstate block
+# (microseconds to enter) would cost more than the arithmetic.
+SMALL = 4096
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid_from_exp(x, e, out):
+    # e = exp(-|x|): s = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0. NaN: the second.
+    for i in range(x.shape[0]):
+        s = 1.0 / (1.0 + e[i])
+        out[i] = s if x[i] >= 0 else e[i] * s
+
+
 def sigmoid_into(x, out):
     """out = 1 / (1 + exp(-x)); x may be out. exp(-x) = inf gives 0, as it should."""
+    if x.size <= SMALL:
+        e = np.abs(x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        _sigmoid_from_exp(x.ravel(), e.ravel(), flat(out))
+        return
     np.negative(x, out=out)
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
