@@ -131,4 +131,16 @@ void fastdl_col2im_f64(const double *cols, int64_t n, int64_t c, int64_t h, int6
                        int64_t dh, int64_t dw, int64_t oh, int64_t ow, int64_t rw, double *x,
                        int nthreads);
 
+/* Conv2d with a 3x3 kernel, stride 1, dilation 1, one group, by Winograd F(2x2, 3x3)
+ * (conv_winograd.c; spec/conv.py: conv2d).  x (n, c, h, w); u (16, o, c) the
+ * transformed weight G g G^T, element e = 4 * a + b at u[e]; ph, pw the zero rows /
+ * columns above / left of x (may be negative); out (n, o, oh, ow) = the convolution
+ * + bias (bias (o) or NULL).  chunk images at a time; v (16, c, chunk * th * tw) and
+ * m (16, o, chunk * th * tw) are scratch, th = (oh + 1) / 2, tw = (ow + 1) / 2.
+ * Returns 0, or -1 when out of memory (out undefined). */
+int fastdl_conv3x3_winograd_f32(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
+                                const float *u, int64_t o, int64_t ph, int64_t pw, int64_t oh,
+                                int64_t ow, const float *bias, float *out, int64_t chunk,
+                                float *v, float *m, int nthreads);
+
 #endif

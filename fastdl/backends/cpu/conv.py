@@ -57,7 +57,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastdl.backends import _jit_cache
-from fastdl.backends.cpu import cext
+from fastdl.backends.cpu import cext, winograd
 from fastdl.backends.cpu.cext import conv as c_conv
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
@@ -465,8 +465,11 @@ def conv2d(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, grou
 
 
 def conv2d_cext(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, out):
-    """conv2d with the C extension's im2col."""
+    """conv2d with the C extension's im2col, or its Winograd kernel (3x3, stride 1)."""
     geometry = ((stride_h, stride_w), (pad_h, pad_w), (dil_h, dil_w), groups)
+    if out.flags.c_contiguous and winograd.usable(x, weight, *geometry):
+        winograd.conv3x3(x, weight, bias, pad_h, pad_w, out)
+        return
     _conv2d(x, weight, bias, *geometry, out, use_c=True)
 
 
@@ -543,8 +546,21 @@ def conv2d_backward_cext(
     grad_weight,
     grad_bias,
 ):
-    """conv2d_backward with the C extension's im2col / col2im."""
+    """conv2d_backward with the C extension's im2col / col2im; grad_x of a 3x3,
+    stride-1 convolution by the Winograd kernel (the correlation of grad_out with the
+    flipped, transposed kernel, padded by 2 - pad)."""
     geometry = ((stride_h, stride_w), (pad_h, pad_w), (dil_h, dil_w), groups)
+    if (
+        grad_x is not None
+        and grad_x.flags.c_contiguous
+        and grad_out.flags.c_contiguous
+        and winograd.usable(grad_out, weight, *geometry)
+    ):
+        flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        winograd.conv3x3(grad_out, flipped, None, 2 - pad_h, 2 - pad_w, grad_x)
+        if grad_weight is None and grad_bias is None:
+            return
+        grad_x = None
     _conv2d_backward(x, weight, grad_out, *geometry, grad_x, grad_weight, grad_bias, use_c=True)
 
 
