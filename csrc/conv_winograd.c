@@ -23,6 +23,11 @@
 #include "fastdl_cext.h"
 #include "parallel.h"
 
+/* Floats between consecutive planes e of V, M and Z beyond their size: planes a
+ * multiple of 4 KiB apart would put the 16 streams a tile reads or writes in one L1 set
+ * (8 ways), a conflict miss per element; this shifts each plane by one line. */
+#define PLANE_PAD 16
+
 struct wino {
     const float *x;
     float *v;           /* (16, c, t) */
@@ -49,7 +54,7 @@ FASTDL_CLONES static void input_range(const void *ctx, int64_t lo, int64_t hi)
     float *r[4] = {buf, buf + wp, buf + 2 * wp, buf + 3 * wp}, *t4 = buf + 4 * wp;
     int64_t xa = s->pw < 0 ? 0 : min64(s->pw, wp); /* buffer columns holding x */
     int64_t xb = min64(wp, s->w + s->pw);
-    int64_t plane = s->c * s->t;
+    int64_t plane = s->c * s->t + PLANE_PAD;
     for (int64_t ci = lo; ci < hi; ++ci) {
         for (int64_t b = 0; b < s->nb; ++b) {
             const float *xp = s->x + ((s->n0 + b) * s->c + ci) * s->h * s->w;
@@ -97,7 +102,7 @@ FASTDL_CLONES static void input_range(const void *ctx, int64_t lo, int64_t hi)
 FASTDL_CLONES static void output_range(const void *ctx, int64_t lo, int64_t hi)
 {
     const struct wino *s = (const struct wino *)ctx;
-    int64_t plane = s->o * s->t;
+    int64_t plane = s->o * s->t + PLANE_PAD;
     float *row = malloc((size_t)(4 * s->tw) * sizeof(float));
     if (row == NULL) {
         ((struct wino *)ctx)->failed = 1;
@@ -147,12 +152,96 @@ int fastdl_conv3x3_winograd_f32(const float *x, int64_t n, int64_t c, int64_t h,
         if (s.failed) return -1;
         for (int e = 0; e < 16; ++e) {
             int status = fastdl_gemm_f32(o, t, c, u + e * o * c, c, 0, NULL, NULL,
-                                         v + e * c * t, t, 0, NULL, NULL, 0, 0.0, NULL, 0,
-                                         m + e * o * t, t, nthreads);
+                                         v + e * (c * t + PLANE_PAD), t, 0, NULL, NULL, 0, 0.0, NULL, 0,
+                                         m + e * (o * t + PLANE_PAD), t, nthreads);
             if (status != 0) return status;
         }
         fastdl_parallel_tasks(o, nthreads, output_range, &s);
         if (s.failed) return -1;
+    }
+    return 0;
+}
+
+/* One tile row of the weight gradient's transform: rows ra, rb (2 tw wide) of grad_out
+ * to the 16 planes z + e * plane.  Separate restrict pointers, so it vectorises. */
+static inline void tile_grad(const float *restrict ra, const float *restrict rb,
+                             float *restrict z, int64_t plane, int64_t tw)
+{
+#define ZP(e) float *restrict z##e = z + e * plane
+    ZP(0); ZP(1); ZP(2); ZP(3); ZP(4); ZP(5); ZP(6); ZP(7);
+    ZP(8); ZP(9); ZP(10); ZP(11); ZP(12); ZP(13); ZP(14); ZP(15);
+#undef ZP
+    for (int64_t tx = 0; tx < tw; ++tx) {
+        float a0 = ra[2 * tx], a1 = ra[2 * tx + 1];
+        float b0 = rb[2 * tx], b1 = rb[2 * tx + 1];
+        /* rows of A gy: a, a + b, a - b, -b; then each row [p, q] times A^T */
+        float p0 = a0, q0 = a1, p1 = a0 + b0, q1 = a1 + b1;
+        float p2 = a0 - b0, q2 = a1 - b1, p3 = -b0, q3 = -b1;
+        z0[tx] = p0, z1[tx] = p0 + q0, z2[tx] = p0 - q0, z3[tx] = -q0;
+        z4[tx] = p1, z5[tx] = p1 + q1, z6[tx] = p1 - q1, z7[tx] = -q1;
+        z8[tx] = p2, z9[tx] = p2 + q2, z10[tx] = p2 - q2, z11[tx] = -q2;
+        z12[tx] = p3, z13[tx] = p3 + q3, z14[tx] = p3 - q3, z15[tx] = -q3;
+    }
+}
+
+/* Output channels [lo, hi): Z[e, oc, tile] = (A gy A^T)[e] of each 2x2 tile gy of
+ * grad_out (zero past oh, ow), A = (A^T)^T: the weight gradient's transform. */
+FASTDL_CLONES static void grad_range(const void *ctx, int64_t lo, int64_t hi)
+{
+    const struct wino *s = (const struct wino *)ctx;
+    int64_t plane = s->o * s->t + PLANE_PAD, ow = s->ow, wp = 2 * s->tw;
+    /* the tile row's two rows of grad_out, zero-extended to 2 tw: no branch per tile */
+    float *rows = malloc((size_t)(2 * wp) * sizeof(float));
+    if (rows == NULL) {
+        ((struct wino *)ctx)->failed = 1;
+        return;
+    }
+    float *ra = rows, *rb = rows + wp;
+    for (int64_t oc = lo; oc < hi; ++oc) {
+        for (int64_t b = 0; b < s->nb; ++b) {
+            const float *gp = s->x + ((s->n0 + b) * s->o + oc) * s->oh * ow;
+            for (int64_t ty = 0; ty < s->th; ++ty) {
+                memcpy(ra, gp + 2 * ty * ow, (size_t)ow * sizeof(float));
+                memset(ra + ow, 0, (size_t)(wp - ow) * sizeof(float));
+                if (2 * ty + 1 < s->oh) {
+                    memcpy(rb, gp + (2 * ty + 1) * ow, (size_t)ow * sizeof(float));
+                    memset(rb + ow, 0, (size_t)(wp - ow) * sizeof(float));
+                } else {
+                    memset(rb, 0, (size_t)wp * sizeof(float));
+                }
+                float *z0 = s->v + oc * s->t + (b * s->th + ty) * s->tw;
+                tile_grad(ra, rb, z0, plane, s->tw);
+            }
+        }
+    }
+    free(rows);
+}
+
+int fastdl_conv3x3_winograd_grad_weight_f32(const float *x, int64_t n, int64_t c, int64_t h,
+                                            int64_t w, const float *grad_out, int64_t o,
+                                            int64_t ph, int64_t pw, int64_t oh, int64_t ow,
+                                            int64_t chunk, float *v, float *z, float *part,
+                                            float *acc, int nthreads)
+{
+    int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, size = 16 * o * c;
+    for (int64_t k = 0; k < size; ++k) acc[k] = 0.0f;
+    if (n <= 0 || o <= 0 || c <= 0 || oh <= 0 || ow <= 0) return 0;
+    if (chunk < 1) chunk = 1;
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+        int64_t nb = min64(chunk, n - n0), t = nb * th * tw;
+        struct wino s = {x, v, NULL, NULL, NULL, n0, nb, c, h, w, o, ph, pw, oh, ow, th, tw, t, 0};
+        fastdl_parallel_tasks(c, nthreads, input_range, &s);
+        if (s.failed) return -1;
+        struct wino g = {grad_out, z, NULL, NULL, NULL, n0, nb, c, h, w, o, ph, pw, oh, ow, th, tw, t, 0};
+        fastdl_parallel_tasks(o, nthreads, grad_range, &g);
+        if (g.failed) return -1;
+        for (int e = 0; e < 16; ++e) { /* part[e] (o, c) = Z[e] (o, t) @ V[e]^T */
+            int status = fastdl_gemm_f32(o, c, t, z + e * (o * t + PLANE_PAD), t, 0, NULL, NULL,
+                                         v + e * (c * t + PLANE_PAD), t, 1, NULL, NULL, 0, 0.0, NULL, 0,
+                                         part + e * o * c, c, nthreads);
+            if (status != 0) return status;
+        }
+        for (int64_t k = 0; k < size; ++k) acc[k] += part[k];
     }
     return 0;
 }

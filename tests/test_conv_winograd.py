@@ -1,15 +1,16 @@
-"""Winograd F(2x2, 3x3) conv2d (csrc/conv_winograd.c): the C kernel, its NumPy twin and
-the CPU backend's conv2d / conv2d_backward that use it agree with the reference
-convolution (float64) within float32's tolerance, the atol scaled by the output's
-magnitude as in the conformance test; shapes it does not serve take the GEMM path."""
+"""Winograd F(2x2, 3x3) conv2d and its weight gradient (csrc/conv_winograd.c): the C
+kernels, their NumPy twins and the CPU backend's conv2d / conv2d_backward that use them
+agree with the reference convolution (float64) within float32's tolerance, the atol
+scaled by the output's magnitude as in the conformance test; shapes it does not serve
+take the GEMM path."""
 
 import numpy as np
 import pytest
 from _tolerance import VALUE
 
-from fastdl.backends.reference import conv as reference
 from fastdl.backends.cpu import cext, winograd
 from fastdl.backends.cpu import conv as cpu_conv
+from fastdl.backends.reference import conv as reference
 
 pytestmark = pytest.mark.skipif(not cext.available(), reason="the C extension is not built")
 
@@ -65,8 +66,24 @@ def test_kernel_and_twin_match_reference(shape, pad, out, with_bias, monkeypatch
     _close(got, expected)
 
 
+@pytest.mark.parametrize("shape, pad, out", CASES)
+def test_grad_weight_kernel_and_twin_match_reference(shape, pad, out, monkeypatch):
+    x, weight, _ = _operands(shape, 3)
+    out_hw = _out_hw(shape, pad, out)
+    grad_out = np.random.default_rng(4).standard_normal((shape[0], shape[2], *out_hw))
+    grad_out = grad_out.astype(np.float32)
+    want = [np.empty(x.shape), np.empty(weight.shape), None]
+    reference.conv2d_backward(x, weight, grad_out, 1, 1, *pad, 1, 1, 1, None, want[1], None)
+    twin = winograd.conv3x3_grad_weight_reference(x, grad_out, *pad)
+    np.testing.assert_allclose(twin, want[1], rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(winograd, "_GRAD_CHUNK_TILES", 5)  # several chunks summed
+    got = np.full(weight.shape, np.nan, np.float32)
+    winograd.conv3x3_grad_weight(x, grad_out, *pad, got)
+    _close(got, want[1])
+
+
 @pytest.mark.parametrize("shape, pad, out", CASES[:3])
-def test_backend_conv2d_and_grad_input(shape, pad, out):
+def test_backend_conv2d_and_gradients(shape, pad, out):
     x, weight, bias = _operands(shape, 1)
     out_hw = _out_hw(shape, pad, out)
     assert winograd.usable(x, weight, (1, 1), pad, (1, 1), 1)

@@ -546,21 +546,28 @@ def conv2d_backward_cext(
     grad_weight,
     grad_bias,
 ):
-    """conv2d_backward with the C extension's im2col / col2im; grad_x of a 3x3,
-    stride-1 convolution by the Winograd kernel (the correlation of grad_out with the
-    flipped, transposed kernel, padded by 2 - pad)."""
+    """conv2d_backward with the C extension's im2col / col2im; for a 3x3, stride-1
+    convolution, grad_x (the correlation of grad_out with the flipped, transposed
+    kernel, padded by 2 - pad) and grad_weight by the Winograd kernels."""
     geometry = ((stride_h, stride_w), (pad_h, pad_w), (dil_h, dil_w), groups)
-    if (
-        grad_x is not None
-        and grad_x.flags.c_contiguous
-        and grad_out.flags.c_contiguous
-        and winograd.usable(grad_out, weight, *geometry)
-    ):
-        flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        winograd.conv3x3(grad_out, flipped, None, 2 - pad_h, 2 - pad_w, grad_x)
-        if grad_weight is None and grad_bias is None:
+    if grad_out.flags.c_contiguous:
+        if (
+            grad_x is not None
+            and grad_x.flags.c_contiguous
+            and winograd.usable(grad_out, weight, *geometry)
+        ):
+            flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            winograd.conv3x3(grad_out, flipped, None, 2 - pad_h, 2 - pad_w, grad_x)
+            grad_x = None
+        if (
+            grad_weight is not None
+            and grad_weight.flags.c_contiguous
+            and winograd.usable(x, grad_weight, *geometry)
+        ):
+            winograd.conv3x3_grad_weight(x, grad_out, pad_h, pad_w, grad_weight)
+            grad_weight = None
+        if grad_x is None and grad_weight is None and grad_bias is None:
             return
-        grad_x = None
     _conv2d_backward(x, weight, grad_out, *geometry, grad_x, grad_weight, grad_bias, use_c=True)
 
 

@@ -34,8 +34,11 @@ MIN_CHANNELS = 8
 # Tiles per chunk of images (the 16 GEMMs' column count: their operands stay in L2
 # while the GEMMs run at full speed); scratch bytes at most.
 _CHUNK_TILES = 512
+_GRAD_CHUNK_TILES = 2048  # the weight gradient's GEMMs sum over the tiles: longer is better
 _SCRATCH_BYTES = 16 << 20
 _F32 = np.dtype(np.float32)
+# Floats between the C kernels' scratch planes (PLANE_PAD in csrc/conv_winograd.c).
+_PLANE_PAD = 16
 
 
 def usable(x, weight, stride, pad, dil, groups) -> bool:
@@ -63,10 +66,10 @@ def transform_weight(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(u.T.reshape(16, o, c), dtype=weight.dtype)
 
 
-def _chunk(n: int, tiles: int, channels: int) -> int:
-    """Images per chunk: about _CHUNK_TILES tiles, scratch within _SCRATCH_BYTES."""
+def _chunk(n: int, tiles: int, channels: int, target: int) -> int:
+    """Images per chunk: about ``target`` tiles, scratch within _SCRATCH_BYTES."""
     most = max(1, _SCRATCH_BYTES // (16 * channels * tiles * 4))
-    return max(1, min(n, -(-_CHUNK_TILES // tiles), most))
+    return max(1, min(n, -(-target // tiles), most))
 
 
 def conv3x3(x, weight, bias, pad_h: int, pad_w: int, out) -> None:
@@ -81,10 +84,10 @@ def conv3x3(x, weight, bias, pad_h: int, pad_w: int, out) -> None:
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=_F32)
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
-    chunk = _chunk(n, tiles, c + o)
+    chunk = _chunk(n, tiles, c + o, _CHUNK_TILES)
     u = transform_weight(weight)
-    v = np.empty(16 * c * chunk * tiles, _F32)
-    m = np.empty(16 * o * chunk * tiles, _F32)
+    v = np.empty(16 * (c * chunk * tiles + _PLANE_PAD), _F32)
+    m = np.empty(16 * (o * chunk * tiles + _PLANE_PAD), _F32)
     module = cext._module if cext._module is not None else cext._require()
     ffi, buf = module.ffi, module.ffi.from_buffer
     status = module.lib.fastdl_conv3x3_winograd_f32(
@@ -96,22 +99,27 @@ def conv3x3(x, weight, bias, pad_h: int, pad_w: int, out) -> None:
         raise MemoryError("conv3x3: out of memory")
 
 
-def conv3x3_reference(x, weight, bias, pad_h: int, pad_w: int, out_hw) -> np.ndarray:
-    """The same algorithm in NumPy (float64 arithmetic): out (N, O, OH, OW)."""
+def _input_tiles(x, pad_h: int, pad_w: int, th: int, tw: int) -> np.ndarray:
+    """(N, C, th, tw, 4, 4): B^T d B of every tile's 4x4 input patch d, in float64."""
     n, c, h, w = x.shape
-    oh, ow = out_hw
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
     xp = np.zeros((n, c, 2 * th + 2, 2 * tw + 2))
     rows = slice(max(pad_h, 0), min(pad_h + h, xp.shape[2]))
     cols = slice(max(pad_w, 0), min(pad_w + w, xp.shape[3]))
     xp[:, :, rows, cols] = x[
         :, :, rows.start - pad_h : rows.stop - pad_h, cols.start - pad_w : cols.stop - pad_w
     ]
-    # patches (N, C, th, tw, 4, 4) of overlapping 4x4 windows, stride 2
-    idx_y = 2 * np.arange(th)[:, None] + np.arange(4)
+    idx_y = 2 * np.arange(th)[:, None] + np.arange(4)  # overlapping windows, stride 2
     idx_x = 2 * np.arange(tw)[:, None] + np.arange(4)
     d = xp[:, :, idx_y[:, None, :, None], idx_x[None, :, None, :]]
-    v = np.einsum("ai,nctsij,bj->nctsab", _BT, d, _BT)
+    return np.einsum("ai,nctsij,bj->nctsab", _BT, d, _BT)
+
+
+def conv3x3_reference(x, weight, bias, pad_h: int, pad_w: int, out_hw) -> np.ndarray:
+    """The same algorithm in NumPy (float64 arithmetic): out (N, O, OH, OW)."""
+    n, c, h, w = x.shape
+    oh, ow = out_hw
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    v = _input_tiles(x, pad_h, pad_w, th, tw)
     u = transform_weight(weight.astype(np.float64)).reshape(4, 4, *weight.shape[:2])
     prod = np.einsum("abok,nktsab->notsab", u, v)
     y = np.einsum("ia,notsab,jb->notsij", _AT, prod, _AT)
@@ -119,3 +127,46 @@ def conv3x3_reference(x, weight, bias, pad_h: int, pad_w: int, out_hw) -> np.nda
     if bias is not None:
         full = full + np.asarray(bias, np.float64)[None, :, None, None]
     return full
+
+
+def conv3x3_grad_weight(x, grad_out, pad_h: int, pad_w: int, grad_weight) -> None:
+    """grad_weight (O, C, 3, 3) = the weight gradient of :func:`conv3x3`: G^T S G, S
+    the sum over output tiles of (A gy A^T) * (B^T d B), its 16 products over channels
+    done as GEMMs over the tiles (gy a 2x2 tile of grad_out, d the input patch)."""
+    from fastdl.threads import get_num_threads
+
+    n, c, h, w = x.shape
+    o, oh, ow = grad_out.shape[1:]
+    if not grad_out.flags.c_contiguous or grad_out.dtype != _F32:
+        raise ValueError("conv3x3_grad_weight: grad_out must be C-contiguous float32")
+    tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
+    chunk = _chunk(n, tiles, c + o, _GRAD_CHUNK_TILES)
+    v = np.empty(16 * (c * chunk * tiles + _PLANE_PAD), _F32)
+    z = np.empty(16 * (o * chunk * tiles + _PLANE_PAD), _F32)
+    part = np.empty(16 * o * c, _F32)
+    acc = np.empty((16, o * c), _F32)
+    module = cext._module if cext._module is not None else cext._require()
+    buf = module.ffi.from_buffer
+    status = module.lib.fastdl_conv3x3_winograd_grad_weight_f32(
+        buf("float[]", x), n, c, h, w, buf("float[]", grad_out), o, pad_h, pad_w, oh, ow,
+        chunk, buf("float[]", v, True), buf("float[]", z, True), buf("float[]", part, True),
+        buf("float[]", acc, True), get_num_threads(),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError("conv3x3_grad_weight: out of memory")
+    grad = acc.T.astype(np.float64) @ _GG  # (O*C, 9): sum_e GG[e, (i, j)] S[e]
+    grad_weight[...] = grad.reshape(o, c, 3, 3)
+
+
+def conv3x3_grad_weight_reference(x, grad_out, pad_h: int, pad_w: int) -> np.ndarray:
+    """The same algorithm in NumPy (float64): grad_weight (O, C, 3, 3)."""
+    n, c, h, w = x.shape
+    o, oh, ow = grad_out.shape[1:]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    v = _input_tiles(x, pad_h, pad_w, th, tw)  # (N, C, th, tw, 4, 4)
+    gy = np.zeros((n, o, 2 * th, 2 * tw))
+    gy[:, :, :oh, :ow] = grad_out
+    gy = gy.reshape(n, o, th, 2, tw, 2).transpose(0, 1, 2, 4, 3, 5)
+    zt = np.einsum("ai,notsij,bj->notsab", _AT.T, gy, _AT.T)
+    s = np.einsum("notsab,nctsab->ocab", zt, v)
+    return np.einsum("ai,ocab,bj->ocij", _G, s, _G)
