@@ -40,7 +40,8 @@ def header_cdef(path: str = os.path.join(HERE, "fastdl_cext.h")) -> str:
 
 CDEF = header_cdef()
 
-C_SOURCES = ["optim.c", "random.c", "parallel.c", "gemm.c", "im2col.c", "optim_more.c", "clip.c"]
+C_SOURCES = ["optim.c", "random.c", "parallel.c", "gemm.c", "im2col.c"]
+C_SOURCES += ["optim_more.c", "clip.c", "conv_winograd.c"]
 DEPENDS = ["fastdl_cext.h", "parallel.h", "gemm_impl.h", "clones.h", "build_cext.py"]
 
 if sys.platform == "win32":

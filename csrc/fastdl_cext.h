@@ -198,5 +198,26 @@ int fastdl_grad_norm_f64(const double *x, int64_t n, double norm_type, double *o
  * (as NumPy multiplies by a one-element array of that type). */
 void fastdl_scale_f32(float *x, int64_t n, double coef, int nthreads);
 void fastdl_scale_f64(double *x, int64_t n, double coef, int nthreads);
+/* Conv2d with a 3x3 kernel, stride 1, dilation 1, one group, by Winograd F(2x2, 3x3)
+ * (conv_winograd.c; spec/conv.py: conv2d).  x (n, c, h, w); u (16, o, c) the
+ * transformed weight G g G^T, element e = 4 * a + b at u[e]; ph, pw the zero rows /
+ * columns above / left of x (may be negative); out (n, o, oh, ow) = the convolution
+ * + bias (bias (o) or NULL).  chunk images at a time; v and m are scratch of 16 planes
+ * c * chunk * th * tw + 16 and o * chunk * th * tw + 16 floats, th = (oh + 1) / 2,
+ * tw = (ow + 1) / 2.
+ * Returns 0, or -1 when out of memory (out undefined). */
+int fastdl_conv3x3_winograd_f32(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
+                                const float *u, int64_t o, int64_t ph, int64_t pw, int64_t oh,
+                                int64_t ow, const float *bias, float *out, int64_t chunk,
+                                float *v, float *m, int nthreads);
+
+/* The weight gradient of the same convolution: acc (16, o, c) = the sum over the tiles
+ * of (A gy A^T) * (B^T d B), gy the 2x2 tiles of grad_out (n, o, oh, ow); the gradient
+ * is then G^T acc G.  v and z (planes as for m above) and part (16, o, c) are scratch.  Returns 0, or -1 when out of memory. */
+int fastdl_conv3x3_winograd_grad_weight_f32(const float *x, int64_t n, int64_t c, int64_t h,
+                                            int64_t w, const float *grad_out, int64_t o,
+                                            int64_t ph, int64_t pw, int64_t oh, int64_t ow,
+                                            int64_t chunk, float *v, float *z, float *part,
+                                            float *acc, int nthreads);
 
 #endif

@@ -152,6 +152,9 @@ static void fill_taps(struct unfold *u)
                         const T *s = plane + py * u->w;                                       \
                         if (u->sw == 1) {                                                     \
                             copy_##SUFFIX(d + a, s + a + off, e - a);                         \
+                        } else if (u->sw == 2) { /* a constant stride: vectorised */          \
+                            const T *s2 = s + off;                                            \
+                            for (int64_t z = a; z < e; ++z) d[z] = s2[2 * z];                 \
                         } else {                                                              \
                             for (int64_t z = a; z < e; ++z) d[z] = s[z * u->sw + off];        \
                         }                                                                     \

@@ -57,7 +57,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastdl.backends import _jit_cache
-from fastdl.backends.cpu import cext
+from fastdl.backends.cpu import cext, winograd
 from fastdl.backends.cpu.cext import conv as c_conv
 
 _jit_cache.install()  # the cache=True kernels below: keyed by the files they inline too
@@ -465,8 +465,11 @@ def conv2d(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, grou
 
 
 def conv2d_cext(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, out):
-    """conv2d with the C extension's im2col."""
+    """conv2d with the C extension's im2col, or its Winograd kernel (3x3, stride 1)."""
     geometry = ((stride_h, stride_w), (pad_h, pad_w), (dil_h, dil_w), groups)
+    if out.flags.c_contiguous and winograd.usable(x, weight, *geometry):
+        winograd.conv3x3(x, weight, bias, pad_h, pad_w, out)
+        return
     _conv2d(x, weight, bias, *geometry, out, use_c=True)
 
 
@@ -475,16 +478,17 @@ def _conv2d(x, weight, bias, stride, pad, dil, groups, out, use_c=False):
     geo = _geometry(x, weight, out.shape[2:], stride, pad, dil, groups, use_c)
     unfold = geo.x
     w3 = weight.reshape(geo.g, geo.og, geo.ckk)
+    matmul = c_conv.matmul if use_c else _matmul
     for n0, n1 in geo.chunks():
         b = n1 - n0
         cols = unfold.columns(x[n0:n1]).reshape(geo.g, geo.ckk, -1)
         if b == 1 and unfold.rw == geo.ow:  # the GEMM writes NCHW directly
-            _matmul(w3, cols, out[n0].reshape(geo.g, geo.og, -1))
+            matmul(w3, cols, out[n0].reshape(geo.g, geo.og, -1))
             if bias is not None:
                 _add_bias(out[n0:n1].reshape(1, geo.o, -1), bias)
             continue
         res = _buffer("res", (geo.o, b, geo.oh * unfold.rw), x.dtype)
-        _matmul(w3, cols, res.reshape(geo.g, geo.og, -1))
+        matmul(w3, cols, res.reshape(geo.g, geo.og, -1))
         shift = bias if bias is not None else np.zeros(geo.o, x.dtype)
         _to_nchw(res, unfold.rw, shift, out[n0:n1])
 
@@ -542,8 +546,28 @@ def conv2d_backward_cext(
     grad_weight,
     grad_bias,
 ):
-    """conv2d_backward with the C extension's im2col / col2im."""
+    """conv2d_backward with the C extension's im2col / col2im; for a 3x3, stride-1
+    convolution, grad_x (the correlation of grad_out with the flipped, transposed
+    kernel, padded by 2 - pad) and grad_weight by the Winograd kernels."""
     geometry = ((stride_h, stride_w), (pad_h, pad_w), (dil_h, dil_w), groups)
+    if grad_out.flags.c_contiguous:
+        if (
+            grad_x is not None
+            and grad_x.flags.c_contiguous
+            and winograd.usable(grad_out, weight, *geometry)
+        ):
+            flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            winograd.conv3x3(grad_out, flipped, None, 2 - pad_h, 2 - pad_w, grad_x)
+            grad_x = None
+        if (
+            grad_weight is not None
+            and grad_weight.flags.c_contiguous
+            and winograd.usable(x, grad_weight, *geometry)
+        ):
+            winograd.conv3x3_grad_weight(x, grad_out, pad_h, pad_w, grad_weight)
+            grad_weight = None
+        if grad_x is None and grad_weight is None and grad_bias is None:
+            return
     _conv2d_backward(x, weight, grad_out, *geometry, grad_x, grad_weight, grad_bias, use_c=True)
 
 
@@ -563,7 +587,12 @@ def _conv2d_backward(
             grad_weight.fill(0)
         return
     wflip = _flipped_weight(weight, geo) if grad_x is not None and geo.flip else None
-    if grad_weight is not None:
+    matmul = c_conv.matmul if use_c else _matmul
+    if grad_weight is not None and use_c:
+        # grad_weight = grad_out_ext @ cols^T: the C GEMM's faster orientation here
+        gw = grad_weight.reshape(geo.g, geo.og, geo.ckk)
+        part = _buffer("gw_part", (geo.g, geo.og, geo.ckk), dtype)
+    elif grad_weight is not None:
         gw_t = _buffer("gw_t", (geo.g, geo.ckk, geo.og), dtype)
         part = _buffer("gw_part", (geo.g, geo.ckk, geo.og), dtype)
     for k, (n0, n1) in enumerate(geo.chunks()):
@@ -574,9 +603,14 @@ def _conv2d_backward(
             go_ext = _grad_out_ext(grad_out, n0, n1, geo)
         if grad_weight is not None:
             cols = geo.x.columns(x[n0:n1]).reshape(geo.g, geo.ckk, -1)
-            _matmul(cols, go_ext.transpose(0, 2, 1), gw_t if k == 0 else part)
-            if k > 0:
-                np.add(gw_t, part, out=gw_t)
+            if use_c:
+                matmul(go_ext, cols.transpose(0, 2, 1), gw if k == 0 else part)
+                if k > 0:
+                    np.add(gw, part, out=gw)
+            else:
+                _matmul(cols, go_ext.transpose(0, 2, 1), gw_t if k == 0 else part)
+                if k > 0:
+                    np.add(gw_t, part, out=gw_t)
         if grad_x is None:
             continue
         if geo.flip:
@@ -584,14 +618,14 @@ def _conv2d_backward(
             gcols = flip.columns(grad_out[n0:n1])
             res = _buffer("gx_res", (geo.c, n1 - n0, geo.h * flip.rw), dtype)
             gcols = gcols.reshape(geo.g, geo.og * geo.kh * geo.kw, -1)
-            _matmul(wflip, gcols, res.reshape(geo.g, geo.cg, -1))
+            matmul(wflip, gcols, res.reshape(geo.g, geo.cg, -1))
             _to_nchw(res, flip.rw, np.zeros(geo.c, dtype), grad_x[n0:n1])
         else:
             wt = weight.reshape(geo.g, geo.og, geo.ckk).transpose(0, 2, 1)
             gcols = _buffer("gcols", (geo.g, geo.ckk, go_ext.shape[2]), dtype)
-            _matmul(wt, go_ext, gcols)
+            matmul(wt, go_ext, gcols)
             geo.x.fold(gcols.reshape(geo.c * geo.kh * geo.kw, n1 - n0, -1), grad_x[n0:n1])
-    if grad_weight is not None:
+    if grad_weight is not None and not use_c:
         np.copyto(grad_weight.reshape(geo.g, geo.og, geo.ckk), gw_t.transpose(0, 2, 1))
     if grad_bias is not None:
         grad_bias[...] = bias_sum

@@ -154,3 +154,57 @@ def col2im(
     geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w)
     geo = _check("col2im", grad_x, cols, geometry, 0, (oh, ow), ow, True)
     _call("col2im", cols, grad_x, grad_x.shape, *geo)
+
+
+def _operand(a) -> tuple[np.ndarray, int, int]:
+    """(stored array, row stride, transposed) of a 2-D operand that is C-contiguous or
+    the transpose of a C-contiguous array (any other layout is copied)."""
+    if a.flags.c_contiguous:
+        return a, max(1, a.shape[1]), 0
+    if a.T.flags.c_contiguous:
+        return a.T, max(1, a.shape[0]), 1
+    return np.ascontiguousarray(a), max(1, a.shape[1]), 0
+
+
+def matmul(a, b, out) -> None:
+    """out[g] = a[g] @ b[g] for grouped (G, M, K) @ (G, K, N) -> (G, M, N) on the C GEMM.
+
+    a[g] and b[g] may be transposed views (``x.transpose(0, 2, 1)``) of C-contiguous
+    arrays; out must be C-contiguous and of a's dtype. Runs on fastdl's threads.
+
+    Example::
+
+        >>> a = np.ones((1, 2, 3), np.float32); b = np.ones((1, 3, 4), np.float32)
+        >>> out = np.empty((1, 2, 4), np.float32)
+        >>> matmul(a, b, out); out[0, 0]
+        array([3., 3., 3., 3.], dtype=float32)
+    """
+    from fastdl.threads import get_num_threads
+
+    for name, arr in (("a", a), ("b", b)):
+        if not isinstance(arr, np.ndarray) or arr.ndim != 3 or arr.dtype not in _CTYPES:
+            raise TypeError(f"matmul: {name} must be a 3-D float32 or float64 array")
+    if b.dtype != a.dtype:
+        raise TypeError(f"matmul: b must be {a.dtype} like a, got {b.dtype}")
+    _array("matmul", "out", out, 3, a.dtype, True)
+    g, m, k = a.shape
+    n = b.shape[2]
+    if b.shape[:2] != (g, k) or out.shape != (g, m, n):
+        raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} -> {out.shape} do not match")
+    if k == 0 or out.size == 0:
+        out.fill(0)
+        return
+    module = cext._module if cext._module is not None else cext._require()
+    ctype, suffix = _CTYPES[a.dtype]
+    fn = getattr(module.lib, f"fastdl_gemm_{suffix}")
+    ffi, null, threads = module.ffi, module.ffi.NULL, get_num_threads()
+    for i in range(g):
+        sa, lda, ta = _operand(a[i])
+        sb, ldb, tb = _operand(b[i])
+        status = fn(
+            m, n, k, ffi.from_buffer(ctype, sa), lda, ta, null, null,
+            ffi.from_buffer(ctype, sb), ldb, tb, null, null, 0, 0.0, null, 0,
+            ffi.from_buffer(ctype, out[i], True), max(1, n), threads,
+        )  # fmt: skip
+        if status != 0:
+            raise MemoryError("matmul: the C GEMM could not allocate its packing buffers")
