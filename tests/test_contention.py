@@ -15,6 +15,7 @@ def fake_clock(monkeypatch):
     """A controllable clock and wait counter (seconds, nanoseconds), fresh thread state."""
     state = {"now": 100.0, "wait": 0}
     monkeypatch.setattr(contention, "_unavailable", False)
+    monkeypatch.setattr(contention, "ENABLED", True)
     monkeypatch.setattr(contention, "_local", type(contention._local)())
     monkeypatch.setattr(contention.time, "monotonic", lambda: state["now"])
     monkeypatch.setattr(contention, "_wait_ns", lambda: state["wait"])
@@ -34,8 +35,17 @@ def test_crowded_follows_the_wait_share(fake_clock):
     assert contention.crowded() is False
 
 
+def test_off_by_default_so_results_do_not_depend_on_load(fake_clock, monkeypatch):
+    monkeypatch.setattr(contention, "ENABLED", False)
+    fake_clock["now"], fake_clock["wait"] = 1.0, 0
+    contention.crowded()
+    fake_clock["now"], fake_clock["wait"] = 2.0, 10**9  # waited the whole second
+    assert contention.crowded() is False
+
+
 def test_unreadable_counter_is_never_crowded(monkeypatch):
     monkeypatch.setattr(contention, "_unavailable", False)
+    monkeypatch.setattr(contention, "ENABLED", True)
     monkeypatch.setattr(contention, "_local", type(contention._local)())
     monkeypatch.setattr(contention, "_wait_ns", lambda: None)
     assert contention.crowded() is False

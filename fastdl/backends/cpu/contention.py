@@ -12,6 +12,10 @@ second field: nanoseconds spent runnable but not running) as a share of the wall
 since the last look; looks are at least ``WINDOW_S`` apart, so a call costs one clock
 read in between. On other platforms :func:`crowded` is always False.
 
+It is off unless the environment sets ``FASTDL_ADAPT_TO_LOAD=1``: the C GEMM rounds
+differently from OpenBLAS, so with it on a step's results depend on the machine's load,
+and two runs with the same seed are no longer bit-identical.
+
 Example::
 
     >>> from fastdl.backends.cpu import contention
@@ -34,6 +38,7 @@ _PATH = "/proc/thread-self/schedstat"
 
 _local = threading.local()
 _unavailable = not os.path.exists(_PATH)
+ENABLED = os.environ.get("FASTDL_ADAPT_TO_LOAD", "") == "1"
 
 
 def _wait_ns() -> int | None:
@@ -49,7 +54,7 @@ def crowded() -> bool:
     """True when the calling thread spent more than ``THRESHOLD`` of the last window
     runnable but waiting for a core (re-read at most every ``WINDOW_S`` seconds)."""
     global _unavailable
-    if _unavailable:
+    if _unavailable or not ENABLED:
         return False
     now = time.monotonic()
     last = getattr(_local, "at", None)
